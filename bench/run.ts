@@ -1,0 +1,664 @@
+/**
+ * Side-by-side benchmark of Peregrine and node:http, driven by wrk (`npm run bench`).
+ *
+ * Every run starts a fresh server pinned to CPU 0, checks one response, warms it up for a second, then
+ * loads it with wrk pinned to CPU 1 while measuring the server's CPU time from /proc. The two servers
+ * alternate run by run so that slow drifts in machine speed affect both alike.
+ * See bench/README.md for the options (environment variables only) and how to read the results.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { LARGE_BODY, SMALL_BODY } from './servers/bodies.ts';
+
+const BENCH_DIR = import.meta.dirname;
+const ROOT_DIR = join(BENCH_DIR, '..');
+const RESULTS_FILE = join(BENCH_DIR, 'RESULTS.md');
+const PIPELINE_SCRIPT = join(BENCH_DIR, 'pipeline.lua');
+
+const SERVER_CPU = '0';
+const WRK_CPU = '1';
+const WARMUP_SECONDS = 1;
+const STARTUP_TIMEOUT_MS = 15_000;
+const CHECK_TIMEOUT_MS = 5_000;
+const KILL_GRACE_MS = 3_000;
+
+// ---------------------------------------------------------------------------------------------------------
+// What is benchmarked
+
+interface Workload {
+  readonly name: string;
+  readonly path: string;
+  /** The exact body the servers must send for `path`. */
+  readonly body: string;
+  /** Requests per write; 1 means no pipelining. */
+  readonly pipeline: number;
+}
+
+interface ServerSpec {
+  /** Name used in BENCH_SERVERS. */
+  readonly id: string;
+  /** Name shown in the table. */
+  readonly label: string;
+  /** Entry point, relative to bench/servers/. */
+  readonly script: string;
+}
+
+const WORKLOADS: readonly Workload[] = [
+  { name: 'plain /', path: '/', body: SMALL_BODY, pipeline: 1 },
+  { name: 'plain /6150', path: '/6150', body: LARGE_BODY, pipeline: 1 },
+  { name: 'pipelined-16 /', path: '/', body: SMALL_BODY, pipeline: 16 },
+  { name: 'pipelined-16 /6150', path: '/6150', body: LARGE_BODY, pipeline: 16 },
+];
+
+const PEREGRINE: ServerSpec = { id: 'peregrine', label: 'Peregrine', script: 'peregrine.ts' };
+const NODE_HTTP: ServerSpec = { id: 'node-http', label: 'node:http', script: 'node-http.ts' };
+const SERVERS: readonly ServerSpec[] = [PEREGRINE, NODE_HTTP];
+
+// ---------------------------------------------------------------------------------------------------------
+// Configuration (environment variables only)
+
+interface Config {
+  readonly runs: number;
+  readonly seconds: number;
+  readonly connections: number;
+  readonly workloads: readonly Workload[];
+  readonly servers: readonly ServerSpec[];
+  /** Clock ticks per second, the unit of utime and stime in /proc/<pid>/stat. */
+  readonly clockTicks: number;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(1);
+}
+
+function positiveIntFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) fail(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+function listFromEnv(name: string): string[] {
+  return (process.env[name] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function selectWorkloads(): Workload[] {
+  const filters = listFromEnv('BENCH_FILTER');
+  if (filters.length === 0) return [...WORKLOADS];
+  const selected = WORKLOADS.filter((w) => filters.some((f) => w.name.includes(f)));
+  if (selected.length === 0) {
+    fail(
+      `BENCH_FILTER matches no workload; workloads are: ${WORKLOADS.map((w) => `"${w.name}"`).join(', ')}`,
+    );
+  }
+  return selected;
+}
+
+function selectServers(): ServerSpec[] {
+  const ids = listFromEnv('BENCH_SERVERS');
+  if (ids.length === 0) return [...SERVERS];
+  return ids.map(
+    (id) =>
+      SERVERS.find((s) => s.id === id) ??
+      fail(`unknown server "${id}" in BENCH_SERVERS; servers are: ${SERVERS.map((s) => s.id).join(', ')}`),
+  );
+}
+
+function readConfig(): Config {
+  return {
+    runs: positiveIntFromEnv('BENCH_RUNS', 3),
+    seconds: positiveIntFromEnv('BENCH_SECONDS', 5),
+    connections: positiveIntFromEnv('BENCH_CONNECTIONS', 100),
+    workloads: selectWorkloads(),
+    servers: selectServers(),
+    clockTicks: clockTicksPerSecond(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Machine checks
+
+function isOnPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function commandOutput(command: string, args: string[]): string | undefined {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPUs available to this process, as `nproc` reports them. */
+function cpuCount(): number {
+  const reported = Number(commandOutput('nproc', []));
+  return Number.isInteger(reported) && reported > 0 ? reported : availableParallelism();
+}
+
+/** `getconf CLK_TCK`, normally 100. */
+function clockTicksPerSecond(): number {
+  const reported = Number(commandOutput('getconf', ['CLK_TCK']));
+  return Number.isInteger(reported) && reported > 0 ? reported : 100;
+}
+
+function checkPrerequisites(): void {
+  if (process.platform !== 'linux') fail('the benchmark needs Linux (it uses taskset and /proc).');
+  const tools = [
+    { command: 'wrk', install: 'apt-get install wrk' },
+    { command: 'taskset', install: 'apt-get install util-linux' },
+  ];
+  const missing = tools.filter((tool) => !isOnPath(tool.command));
+  if (missing.length > 0) {
+    const hints = missing.map((tool) => `  ${tool.command}: ${tool.install}`).join('\n');
+    fail(`missing required tools; install them with:\n${hints}`);
+  }
+  if (cpuCount() < 2) fail(`needs at least 2 CPUs (server on CPU ${SERVER_CPU}, wrk on CPU ${WRK_CPU}).`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Child processes
+
+/** Children still running, killed if the benchmark itself is interrupted. */
+const liveChildren = new Set<ChildProcess>();
+
+function track(child: ChildProcess): Promise<void> {
+  liveChildren.add(child);
+  return new Promise((resolve) => {
+    child.once('close', () => {
+      liveChildren.delete(child);
+      resolve();
+    });
+    child.once('error', () => {
+      liveChildren.delete(child);
+      resolve();
+    });
+  });
+}
+
+function killLiveChildren(): void {
+  for (const child of liveChildren) child.kill('SIGKILL');
+}
+
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Resolves true if `promise` settles within `ms`, false otherwise. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface CommandResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function runCommand(command: string, args: string[]): Promise<CommandResult> {
+  const child = spawn(command, args, { cwd: ROOT_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let spawnError: Error | undefined;
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  child.once('error', (error) => {
+    spawnError = error;
+  });
+  await track(child);
+  if (spawnError) throw spawnError;
+  return { code: child.exitCode, stdout, stderr };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Servers under test
+
+interface RunningServer {
+  /** Pid of the Node process itself: taskset execs it, so it keeps taskset's pid. */
+  readonly pid: number;
+  readonly port: number;
+  isAlive(): boolean;
+  /** The last few KB the server wrote to stderr. */
+  stderrTail(): string;
+  /** SIGTERM, then SIGKILL if it has not exited after KILL_GRACE_MS. */
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => (port > 0 ? resolve(port) : reject(new Error('could not find a free port'))));
+    });
+  });
+}
+
+/** Resolves once the server prints `listening`; rejects if it exits, fails to spawn or takes too long. */
+function waitForListening(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let pending = '';
+    const timer = setTimeout(
+      () => reject(new Error(`no "listening" within ${STARTUP_TIMEOUT_MS} ms`)),
+      STARTUP_TIMEOUT_MS,
+    );
+    const onData = (chunk: string): void => {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      if (lines.some((line) => line.trim() === 'listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.setEncoding('utf8').on('data', onData);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`exited before listening (code ${child.exitCode}, signal ${child.signalCode})`));
+    });
+  });
+}
+
+async function startServer(spec: ServerSpec, port: number): Promise<RunningServer> {
+  const script = join(BENCH_DIR, 'servers', spec.script);
+  const child = spawn('taskset', ['-c', SERVER_CPU, process.execPath, script], {
+    cwd: ROOT_DIR,
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = track(child);
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  const server: RunningServer = {
+    pid: child.pid ?? -1,
+    port,
+    isAlive: () => !hasExited(child),
+    stderrTail: () => stderr.trim(),
+    stop: async () => {
+      if (hasExited(child) || child.pid === undefined) return;
+      child.kill('SIGTERM');
+      if (!(await settlesWithin(exited, KILL_GRACE_MS))) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+  try {
+    await waitForListening(child, exited);
+  } catch (error) {
+    await server.stop();
+    throw new Error(withStderr(`${spec.label} did not start: ${errorMessage(error)}`, server));
+  }
+  return server;
+}
+
+/** One GET with a fresh connection, to check status, Content-Type and body before loading the server. */
+function checkResponse(port: number, workload: Workload): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = get({ host: '127.0.0.1', port, path: workload.path, agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        const body = Buffer.concat(chunks).toString('latin1');
+        const type = response.headers['content-type'] ?? '';
+        if (response.statusCode !== 200)
+          reject(new Error(`GET ${workload.path}: status ${response.statusCode}`));
+        else if (!type.startsWith('text/plain'))
+          reject(new Error(`GET ${workload.path}: Content-Type "${type}"`));
+        else if (body !== workload.body)
+          reject(new Error(`GET ${workload.path}: unexpected ${body.length}-byte body`));
+        else resolve();
+      });
+    });
+    request.setTimeout(CHECK_TIMEOUT_MS, () => request.destroy(new Error(`GET ${workload.path}: timed out`)));
+    request.on('error', reject);
+  });
+}
+
+/** utime + stime of all the process's threads, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
+function readCpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Field 2 is the command name in parentheses, which may contain spaces: split after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state), so field n is fields[n - 3].
+  return Number(fields[14 - 3]) + Number(fields[15 - 3]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// wrk
+
+interface WrkReport {
+  readonly requests: number;
+  readonly requestsPerSecond: number;
+  /** wrk's "Socket errors" line, if any. */
+  readonly socketErrors: string | undefined;
+  /** wrk's "Non-2xx or 3xx responses" count (wrk counts statuses above 399). */
+  readonly badResponses: number;
+}
+
+function wrkArgs(workload: Workload, port: number, seconds: number, connections: number): string[] {
+  const args = ['-c', WRK_CPU, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`];
+  if (workload.pipeline > 1) args.push('--script', PIPELINE_SCRIPT);
+  args.push(`http://127.0.0.1:${port}${workload.path}`);
+  if (workload.pipeline > 1) args.push('--', String(workload.pipeline));
+  return args;
+}
+
+function parseWrkOutput(output: string): WrkReport {
+  const requests = /^\s*(\d+) requests in /m.exec(output);
+  const perSecond = /^Requests\/sec:\s*([\d.]+)/m.exec(output);
+  if (!requests || !perSecond) throw new Error(`unexpected wrk output:\n${output.trim()}`);
+  const socketErrors = /^\s*Socket errors: (.*)$/m.exec(output);
+  const badResponses = /^\s*Non-2xx or 3xx responses: (\d+)/m.exec(output);
+  return {
+    requests: Number(requests[1]),
+    requestsPerSecond: Number(perSecond[1]),
+    socketErrors: socketErrors?.[1],
+    badResponses: badResponses ? Number(badResponses[1]) : 0,
+  };
+}
+
+async function runWrk(
+  workload: Workload,
+  port: number,
+  seconds: number,
+  connections: number,
+): Promise<WrkReport> {
+  const result = await runCommand('taskset', wrkArgs(workload, port, seconds, connections));
+  if (result.code !== 0) {
+    throw new Error(`wrk exited with code ${result.code}: ${(result.stderr || result.stdout).trim()}`);
+  }
+  return parseWrkOutput(result.stdout);
+}
+
+/** Why a wrk report makes the run a failure; empty if it does not. */
+function wrkProblems(report: WrkReport): string[] {
+  const problems: string[] = [];
+  if (report.requests === 0) problems.push('no request completed');
+  if (report.badResponses > 0) problems.push(`${report.badResponses} non-2xx/3xx responses`);
+  if (report.socketErrors !== undefined) problems.push(`socket errors: ${report.socketErrors}`);
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One measured run
+
+interface Measurement {
+  readonly ok: true;
+  readonly requestsPerSecond: number;
+  readonly requests: number;
+  /** Server CPU time (user + system) per completed request, in microseconds. */
+  readonly cpuMicrosPerRequest: number;
+  /** Server CPU time over wall time during the wrk run; about 1 when the server is saturated. */
+  readonly cpuShare: number;
+}
+
+interface Failure {
+  readonly ok: false;
+  readonly error: string;
+}
+
+type RunResult = Measurement | Failure;
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function withStderr(message: string, server: RunningServer): string {
+  const tail = server.stderrTail();
+  return tail === '' ? message : `${message}\n    server stderr:\n${tail.replace(/^/gm, '      ')}`;
+}
+
+async function loadServer(server: RunningServer, workload: Workload, config: Config): Promise<RunResult> {
+  await checkResponse(server.port, workload);
+  await runWrk(workload, server.port, WARMUP_SECONDS, config.connections);
+
+  const ticksBefore = readCpuTicks(server.pid);
+  const startedAt = performance.now();
+  const report = await runWrk(workload, server.port, config.seconds, config.connections);
+  const wallSeconds = (performance.now() - startedAt) / 1000;
+  if (!server.isAlive()) throw new Error('server exited during the run');
+  const cpuSeconds = (readCpuTicks(server.pid) - ticksBefore) / config.clockTicks;
+
+  const problems = wrkProblems(report);
+  if (problems.length > 0) return { ok: false, error: problems.join('; ') };
+  return {
+    ok: true,
+    requestsPerSecond: report.requestsPerSecond,
+    requests: report.requests,
+    cpuMicrosPerRequest: (cpuSeconds * 1e6) / report.requests,
+    cpuShare: cpuSeconds / wallSeconds,
+  };
+}
+
+async function measureRun(spec: ServerSpec, workload: Workload, config: Config): Promise<RunResult> {
+  let server: RunningServer | undefined;
+  try {
+    server = await startServer(spec, await freePort());
+    return await loadServer(server, workload, config);
+  } catch (error) {
+    const message = errorMessage(error);
+    return { ok: false, error: server ? withStderr(message, server) : message };
+  } finally {
+    await server?.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Statistics and report
+
+/** Results of one workload: runs[serverId][i] is run i of that server. */
+interface WorkloadResults {
+  readonly workload: Workload;
+  readonly runs: Map<string, RunResult[]>;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function measurements(runs: readonly RunResult[]): Measurement[] {
+  return runs.filter((run): run is Measurement => run.ok);
+}
+
+/** Peregrine/node:http throughput of each run pair in which both runs succeeded. */
+function pairRatios(peregrine: readonly RunResult[], nodeHttp: readonly RunResult[]): number[] {
+  const ratios: number[] = [];
+  peregrine.forEach((run, i) => {
+    const other = nodeHttp[i];
+    if (run.ok && other?.ok) ratios.push(run.requestsPerSecond / other.requestsPerSecond);
+  });
+  return ratios;
+}
+
+const formatInteger = (value: number): string => Math.round(value).toLocaleString('en-US');
+const formatRatio = (value: number): string => value.toFixed(2);
+const formatMicros = (value: number): string => value.toFixed(2);
+
+/** A per-server median cell: `—` if the server was not run, `failed` if no run succeeded. */
+function medianCell(
+  runs: readonly RunResult[] | undefined,
+  pick: (m: Measurement) => number,
+  format: (value: number) => string,
+): string {
+  if (runs === undefined) return '—';
+  const ok = measurements(runs);
+  if (ok.length === 0) return 'failed';
+  const cell = format(median(ok.map(pick)));
+  return ok.length === runs.length ? cell : `${cell} (${ok.length}/${runs.length} ok)`;
+}
+
+function tableRow(results: WorkloadResults): string {
+  const peregrine = results.runs.get(PEREGRINE.id);
+  const nodeHttp = results.runs.get(NODE_HTTP.id);
+  const ratios = peregrine && nodeHttp ? pairRatios(peregrine, nodeHttp) : [];
+  const cells = [
+    results.workload.name,
+    medianCell(peregrine, (m) => m.requestsPerSecond, formatInteger),
+    medianCell(nodeHttp, (m) => m.requestsPerSecond, formatInteger),
+    ratios.length > 0 ? formatRatio(median(ratios)) : '—',
+    ratios.length > 0 ? `${formatRatio(Math.min(...ratios))}–${formatRatio(Math.max(...ratios))}` : '—',
+    medianCell(peregrine, (m) => m.cpuMicrosPerRequest, formatMicros),
+    medianCell(nodeHttp, (m) => m.cpuMicrosPerRequest, formatMicros),
+  ];
+  return `| ${cells.join(' | ')} |`;
+}
+
+function resultsTable(all: readonly WorkloadResults[]): string {
+  const header = [
+    'Workload',
+    'Peregrine req/s (median)',
+    'node:http req/s (median)',
+    'Ratio Peregrine/node:http (median of pairs)',
+    'Ratio spread (min–max)',
+    'Peregrine CPU µs/req',
+    'node:http CPU µs/req',
+  ];
+  const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
+  return [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...all.map(tableRow)].join('\n');
+}
+
+function failureList(all: readonly WorkloadResults[], servers: readonly ServerSpec[]): string {
+  const lines: string[] = [];
+  for (const { workload, runs } of all) {
+    for (const spec of servers) {
+      runs.get(spec.id)?.forEach((run, i) => {
+        if (!run.ok)
+          lines.push(`- ${workload.name} · ${spec.label} · run ${i + 1}: ${run.error.split('\n')[0]}`);
+      });
+    }
+  }
+  return lines.length === 0
+    ? ''
+    : `Failed runs (left out of the medians and ratios):\n\n${lines.join('\n')}\n`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function summaryLine(config: Config): string {
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  return [
+    date,
+    `Node ${process.version}`,
+    `nproc ${cpuCount()}`,
+    `${plural(config.runs, 'run')} × ${config.seconds} s`,
+    `${plural(config.connections, 'connection')}`,
+    `server on CPU ${SERVER_CPU}, wrk on CPU ${WRK_CPU}`,
+  ].join(' · ');
+}
+
+function report(config: Config, all: readonly WorkloadResults[]): string {
+  const failures = failureList(all, config.servers);
+  return `${summaryLine(config)}\n\n${resultsTable(all)}\n${failures === '' ? '' : `\n${failures}`}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Main
+
+function progress(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+function describe(result: RunResult): string {
+  if (!result.ok) return `FAILED: ${result.error}`;
+  const rate = `${formatInteger(result.requestsPerSecond)} req/s`;
+  const cpu = `${formatMicros(result.cpuMicrosPerRequest)} µs CPU/req`;
+  return `${rate}, ${cpu}, server CPU ${Math.round(result.cpuShare * 100)}%`;
+}
+
+/** Runs every selected server `config.runs` times on one workload, alternating servers run by run. */
+async function benchmarkWorkload(
+  workload: Workload,
+  config: Config,
+  counter: { done: number; total: number },
+) {
+  const runs = new Map<string, RunResult[]>(config.servers.map((spec) => [spec.id, []]));
+  for (let run = 0; run < config.runs; run++) {
+    // Swap the order every other run (A B, B A, A B …) so neither server always goes first.
+    const order = run % 2 === 0 ? config.servers : [...config.servers].reverse();
+    for (const spec of order) {
+      counter.done++;
+      const label = `[${counter.done}/${counter.total}] ${workload.name} · ${spec.label} · run ${run + 1}/${config.runs}`;
+      const result = await measureRun(spec, workload, config);
+      progress(`${label}: ${describe(result)}`);
+      runs.get(spec.id)!.push(result);
+    }
+  }
+  return { workload, runs };
+}
+
+async function main(): Promise<void> {
+  checkPrerequisites();
+  const config = readConfig();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killLiveChildren();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+
+  const total = config.workloads.length * config.servers.length * config.runs;
+  const perRun = config.seconds + WARMUP_SECONDS + 1;
+  progress(
+    `bench: ${config.servers.map((s) => s.label).join(' vs ')}, ${plural(config.workloads.length, 'workload')}, ` +
+      `${plural(config.runs, 'run')} × ${config.seconds} s, ${plural(config.connections, 'connection')} (about ${Math.ceil((total * perRun) / 60)} min)`,
+  );
+
+  const counter = { done: 0, total };
+  const all: WorkloadResults[] = [];
+  for (const workload of config.workloads) all.push(await benchmarkWorkload(workload, config, counter));
+
+  const markdown = report(config, all);
+  process.stdout.write(`\n${markdown}`);
+  writeFileSync(
+    RESULTS_FILE,
+    `# Benchmark results\n\n${markdown}\nSee [README.md](README.md) for how to read this table.\n`,
+  );
+  progress(`\nbench: results written to ${RESULTS_FILE}`);
+
+  const failed = all.some(({ runs }) => [...runs.values()].some((list) => list.some((run) => !run.ok)));
+  if (failed) process.exitCode = 1;
+}
+
+await main();

@@ -1,0 +1,13 @@
+// The smallest Peregrine server: `Hello, World!` as text/plain.
+import { serve } from '../src/index.ts';
+
+const server = await serve(
+  {
+    handleRequest(_req, res) {
+      res.setHeader('Content-Type', 'text/plain');
+      res.end('Hello, World!');
+    },
+  },
+  { port: Number(process.env.PORT ?? 3000) },
+);
+console.log(`basic: listening on http://localhost:${server.port}`);

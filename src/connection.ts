@@ -1,0 +1,609 @@
+import type { Socket } from 'node:net';
+import type { Handler } from './handler.ts';
+import { type BodySource, bodyTooLarge } from './http/body.ts';
+import { BODY_DONE, ChunkedDecoder, DATA_READY, NEED_MORE } from './http/chunked.ts';
+import type { Clock } from './http/clock.ts';
+import { errorResponse } from './http/error-responses.ts';
+import { HttpError } from './http/errors.ts';
+import { findHeadEnd, methodString, parseHead, skipLeadingEmptyLines } from './http/parser.ts';
+import { Request, type RequestSource } from './http/request.ts';
+import { Response, type ResponseSink } from './http/response.ts';
+import type { ResolvedOptions } from './options.ts';
+
+/** What a connection needs from the worker that owns it. */
+export interface ConnectionOwner {
+  readonly options: ResolvedOptions;
+  readonly handler: Handler;
+  readonly clock: Clock;
+  readonly stopping: boolean;
+  connectionClosed(connection: Connection): void;
+}
+
+// What the connection is reading.
+const READ_HEAD = 0;
+const READ_BODY = 1;
+/** Nothing more will be read: the connection is closing. */
+const READ_NONE = 2;
+
+const BODY_NONE = 0;
+const BODY_LENGTH = 1;
+const BODY_CHUNKED = 2;
+
+/** Pipelined bytes held while a response is pending; beyond this the socket stops reading. */
+const MAX_HELD_BYTES = 64 * 1024;
+/** How long a closing connection keeps reading (and discarding) so the client sees the response, not a reset. */
+const LINGER_MS = 2_000;
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/**
+ * One socket's state machine: read → parse → dispatch → write, one request at a time.
+ * Requests that arrive pipelined wait in the read buffer until the response before them has ended;
+ * all responses produced while handling one read are written together.
+ */
+export class Connection implements BodySource, RequestSource, ResponseSink {
+  readonly socket: Socket;
+  readonly clock: Clock;
+  /** When the current timeout expires (clock ms), or 0. Checked by the worker's single timer. */
+  deadline = 0;
+  private readonly owner: ConnectionOwner;
+  private readonly options: ResolvedOptions;
+
+  // Input: unconsumed bytes are buf[pos..end). Bytes handed to a request are never written again.
+  private buf: Buffer | null = null;
+  private pos = 0;
+  private end = 0;
+  /** Bytes of buf that belong to our own accumulation buffer, which we may append into. */
+  private ownsBuffer = false;
+  /** Where findHeadEnd resumes, so a head arriving in pieces is scanned once. */
+  private scanFrom = 0;
+  private headStartedAt = 0;
+  private headStarted = false;
+
+  private reading = READ_HEAD;
+  private bodyKind = BODY_NONE;
+  private bodyRemaining = 0;
+  private bodyRequest: Request | null = null;
+  private readonly chunked = new ChunkedDecoder();
+  private continuePending = false;
+
+  private req: Request | null = null;
+  private res: Response | null = null;
+  /** Whether req/res may be reused: the last handler finished synchronously and kept nothing. */
+  private reusable = false;
+  private inFlight = false;
+  private dispatching = false;
+  private requestStartedAt = 0;
+  private requests = 0;
+  private keepAlive = true;
+  private closeAfter = false;
+  private peerEnded = false;
+
+  private processing = false;
+  private out = '';
+  private corked = false;
+  private paused = false;
+  private writeCongestedFlag = false;
+  private drainWaiters: (() => void)[] = [];
+  private closing = false;
+  private closed = false;
+
+  constructor(socket: Socket, owner: ConnectionOwner) {
+    this.socket = socket;
+    this.owner = owner;
+    this.options = owner.options;
+    this.clock = owner.clock;
+    this.onData = this.onData.bind(this);
+    this.onEnd = this.onEnd.bind(this);
+    this.onClose = this.onClose.bind(this);
+    this.onError = this.onError.bind(this);
+    this.onDrain = this.onDrain.bind(this);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+    socket.on('error', this.onError);
+    socket.on('drain', this.onDrain);
+    this.setIdleDeadline();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+
+  /** Whether the connection is between requests, with nothing received of the next one. */
+  get idle(): boolean {
+    return !this.inFlight && !this.headStarted && this.reading === READ_HEAD;
+  }
+
+  // ───────────────────────────── input ─────────────────────────────
+
+  private onData(chunk: Buffer): void {
+    if (this.reading === READ_NONE) return; // closing: discard
+    this.append(chunk);
+    this.process();
+  }
+
+  private append(chunk: Buffer): void {
+    const held = this.end - this.pos;
+    if (held === 0) {
+      this.buf = chunk;
+      this.pos = 0;
+      this.end = chunk.length;
+      this.ownsBuffer = false;
+      this.scanFrom = 0;
+      return;
+    }
+    // Bytes are held (a partial head, or pipelined requests): append into an accumulation buffer.
+    // Only space past `end` is ever written, so views already handed out stay intact.
+    const buf = this.buf!;
+    const needed = held + chunk.length;
+    if (this.ownsBuffer && this.end + chunk.length <= buf.length) {
+      chunk.copy(buf, this.end);
+      this.end += chunk.length;
+      return;
+    }
+    const grown = Buffer.allocUnsafe(Math.max(needed * 2, 4096));
+    buf.copy(grown, 0, this.pos, this.end);
+    chunk.copy(grown, held);
+    this.scanFrom -= this.pos;
+    this.buf = grown;
+    this.pos = 0;
+    this.end = needed;
+    this.ownsBuffer = true;
+  }
+
+  /** Runs requests and body bytes out of the read buffer until it needs more input or must wait. */
+  private process(): void {
+    if (this.processing || this.closed) return;
+    this.processing = true;
+    while (!this.closing) {
+      if (this.reading === READ_BODY) {
+        if (this.pos >= this.end || this.bodyRequest!.incoming.congested) break;
+        this.consumeBody();
+        continue;
+      }
+      if (this.inFlight || this.reading !== READ_HEAD || this.pos >= this.end) break;
+      if (!this.startRequest()) break;
+    }
+    this.processing = false;
+    if (this.pos >= this.end && this.buf !== null) this.releaseInput();
+    this.flush();
+    this.updateReading();
+    this.updateDeadline();
+  }
+
+  private releaseInput(): void {
+    this.buf = null;
+    this.pos = this.end = this.scanFrom = 0;
+    this.ownsBuffer = false;
+  }
+
+  /** Parses the next head and dispatches its request. Returns false when it must wait or stop. */
+  private startRequest(): boolean {
+    const buf = this.buf!;
+    const options = this.options;
+    if (!this.headStarted) {
+      this.pos = skipLeadingEmptyLines(buf, this.pos, this.end);
+      if (this.pos >= this.end) return false;
+      this.headStarted = true;
+      this.headStartedAt = this.clock.now;
+      this.scanFrom = this.pos;
+    }
+    const headEnd = findHeadEnd(buf, this.pos, this.scanFrom, this.end, options);
+    if (headEnd === -1) {
+      this.scanFrom = this.end;
+      return false;
+    }
+    if (headEnd < 0) {
+      this.failAndClose(-headEnd);
+      return false;
+    }
+    let req = this.req;
+    let res = this.res;
+    if (req === null || res === null || !this.reusable) {
+      req = this.req = new Request();
+      res = this.res = new Response();
+    }
+    const status = parseHead(buf, this.pos, headEnd, req.head, options);
+    if (status < 0) {
+      this.failAndClose(-status);
+      return false;
+    }
+    const head = req.head;
+    this.pos = headEnd;
+    this.scanFrom = headEnd;
+    this.headStarted = false;
+    this.requests++;
+    this.requestStartedAt = this.headStartedAt;
+    req.init(this, methodString(buf, head.start, head.methodEnd));
+
+    // Keep-alive (RFC 9112 §9.3): HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive".
+    this.keepAlive =
+      head.minorVersion === 1 ? !head.connectionClose : head.connectionKeepAlive && !head.connectionClose;
+    const maxRequests = options.maxRequestsPerConnection;
+    if (maxRequests !== 0 && this.requests >= maxRequests) this.keepAlive = false;
+    if (options.keepAliveTimeout === 0) this.keepAlive = false;
+
+    if (head.chunked) {
+      this.bodyKind = BODY_CHUNKED;
+      this.chunked.reset(options.maxHeaderBytes);
+    } else if (head.contentLength > 0) {
+      if (head.contentLength > options.maxBodyBytes) {
+        this.failAndClose(413);
+        return false;
+      }
+      this.bodyKind = BODY_LENGTH;
+      this.bodyRemaining = head.contentLength;
+    } else {
+      this.bodyKind = BODY_NONE;
+    }
+    const hasBody = this.bodyKind !== BODY_NONE;
+    req.incoming.reset(this, hasBody);
+    this.bodyRequest = req;
+    this.reading = hasBody ? READ_BODY : READ_HEAD;
+    this.continuePending = hasBody && head.expectContinue && head.minorVersion === 1;
+    this.closeAfter = false;
+
+    res.init(this, req.method === 'HEAD', head.minorVersion === 0);
+    this.inFlight = true;
+    this.dispatch(req, res);
+    return true;
+  }
+
+  private dispatch(req: Request, res: Response): void {
+    this.dispatching = true;
+    let result: unknown;
+    try {
+      result = this.owner.handler.handleRequest(req, res);
+    } catch (error) {
+      this.dispatching = false;
+      this.reusable = false;
+      this.handlerFailed(req, res, error);
+      return;
+    }
+    this.dispatching = false;
+    if (isThenable(result)) {
+      this.reusable = false;
+      result.then(
+        () => this.handlerSettled(req, res),
+        (error: unknown) => this.handlerFailed(req, res, error),
+      );
+    } else {
+      this.reusable = res.finished && !req.escaped;
+    }
+  }
+
+  /** An async handler resolved. If it never started the response, end it for the handler. */
+  private handlerSettled(_req: Request, res: Response): void {
+    if (!res.headersSent && this.res === res && !this.closed) {
+      try {
+        res.end();
+      } catch (error) {
+        this.handlerFailed(_req, res, error);
+      }
+    }
+  }
+
+  /** A handler threw or rejected: answer with 500 (or the HttpError's status) if the head hasn't gone out. */
+  private handlerFailed(req: Request, res: Response, error: unknown): void {
+    if (this.res !== res || this.closed) return; // this request is long finished
+    const isHttpError = error instanceof HttpError;
+    if (!isHttpError || error.status >= 500) this.options.onError(error, req);
+    if (res.finished) return;
+    if (res.headersSent) {
+      // The status line is gone: the only way to signal failure is to cut the connection.
+      this.abortConnection();
+      return;
+    }
+    const status = isHttpError && error.status >= 400 && error.status <= 599 ? error.status : 500;
+    if (isHttpError && error.closeConnection) this.closeAfter = true;
+    res.init(this, req.method === 'HEAD', req.version === '1.0');
+    res.status = status;
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.end(errorBody(status));
+  }
+
+  // ───────────────────────────── body ─────────────────────────────
+
+  private consumeBody(): void {
+    const req = this.bodyRequest!;
+    const buf = this.buf!;
+    if (this.bodyKind === BODY_LENGTH) {
+      const available = this.end - this.pos;
+      const take = available < this.bodyRemaining ? available : this.bodyRemaining;
+      const start = this.pos;
+      this.pos += take;
+      this.bodyRemaining -= take;
+      req.incoming.push(buf.subarray(start, start + take));
+      if (this.bodyRemaining === 0) this.bodyFinished();
+      return;
+    }
+    const decoder = this.chunked;
+    const result = decoder.next(buf, this.pos, this.end);
+    this.pos = decoder.offset;
+    if (result === DATA_READY) {
+      const incoming = req.incoming;
+      if (incoming.received + (decoder.dataEnd - decoder.dataStart) > this.options.maxBodyBytes) {
+        this.bodyFailed(bodyTooLarge(this.options.maxBodyBytes));
+        return;
+      }
+      incoming.push(buf.subarray(decoder.dataStart, decoder.dataEnd));
+    } else if (result === BODY_DONE) {
+      this.bodyFinished();
+    } else if (result !== NEED_MORE) {
+      this.bodyFailed(new HttpError(-result, decoder.error, { code: 'ERR_BAD_CHUNK', close: true }));
+    }
+  }
+
+  private bodyFinished(): void {
+    this.reading = READ_HEAD;
+    this.continuePending = false;
+    this.bodyRequest!.incoming.finish();
+    this.bodyRequest = null;
+    if (!this.inFlight) this.setIdleDeadline();
+  }
+
+  /** The body can't be read to its end (bad chunk, too large, timeout, client gone). */
+  private bodyFailed(error: HttpError): void {
+    this.reading = READ_NONE;
+    this.closeAfter = true;
+    const req = this.bodyRequest;
+    this.bodyRequest = null;
+    if (this.inFlight && req !== null && this.res !== null && !this.res.headersSent && !req.incoming.wanted) {
+      // The handler hasn't asked for the body: answer for it now, as it can never be read.
+      req.incoming.fail(error);
+      this.handlerFailed(req, this.res, error);
+      return;
+    }
+    req?.incoming.fail(error);
+    if (!this.inFlight) this.closeGracefully();
+  }
+
+  bodyWanted(): void {
+    if (this.continuePending) {
+      this.continuePending = false;
+      this.sendString(CONTINUE);
+      this.flushSoon();
+    }
+  }
+
+  resumeBody(): void {
+    if (!this.processing) this.process();
+  }
+
+  signalWanted(): void {
+    this.reusable = false;
+  }
+
+  // ───────────────────────────── output ─────────────────────────────
+
+  sendString(data: string): void {
+    this.out += data;
+  }
+
+  sendBytes(data: Uint8Array): void {
+    if (this.closed) return;
+    if (!this.corked) {
+      this.socket.cork();
+      this.corked = true;
+    }
+    if (this.out.length !== 0) {
+      this.socket.write(this.out);
+      this.out = '';
+    }
+    this.socket.write(data);
+  }
+
+  flushSoon(): void {
+    if (!this.processing) this.flush();
+  }
+
+  private flush(): void {
+    if (this.closed) {
+      this.out = '';
+      return;
+    }
+    if (this.out.length !== 0) {
+      this.socket.write(this.out);
+      this.out = '';
+    }
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
+    if (this.socket.writableNeedDrain) this.writeCongestedFlag = true;
+  }
+
+  get writeCongested(): boolean {
+    return this.writeCongestedFlag || this.socket.writableNeedDrain;
+  }
+
+  waitForDrain(): Promise<void> {
+    if (this.closed || !this.writeCongested) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private onDrain(): void {
+    this.writeCongestedFlag = false;
+    this.wakeDrainWaiters();
+    this.process();
+  }
+
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    if (waiters.length === 0) return;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  closesAfterResponse(requested: boolean): boolean {
+    if (requested || !this.keepAlive || this.owner.stopping || this.peerEnded) this.closeAfter = true;
+    // A body still arriving must be drained before the next request; if the client is waiting for
+    // 100 Continue it may never send it, and a body larger than we buffer is not worth draining.
+    if (
+      this.reading === READ_BODY &&
+      (this.continuePending ||
+        (this.bodyKind === BODY_LENGTH && this.bodyRemaining > this.options.maxBodyBytes))
+    ) {
+      this.closeAfter = true;
+    }
+    return this.closeAfter;
+  }
+
+  responseEnded(): void {
+    this.inFlight = false;
+    if (this.closeAfter || this.closed) {
+      this.closeGracefully();
+      return;
+    }
+    if (this.reading === READ_BODY) this.bodyRequest!.incoming.discard();
+    else this.setIdleDeadline();
+    if (!this.dispatching) {
+      this.reusable = false;
+      this.process();
+    }
+  }
+
+  abortConnection(): void {
+    this.destroy();
+  }
+
+  // ───────────────────────────── errors, timeouts, closing ─────────────────────────────
+
+  /** Answers a request that could not be parsed, then closes (RFC 9112 §2.2: framing is lost). */
+  private failAndClose(status: number): void {
+    this.reading = READ_NONE;
+    this.headStarted = false;
+    this.sendString(errorResponse(status, this.clock.dateLine));
+    this.closeGracefully();
+  }
+
+  /** Called by the worker's timer when `deadline` has passed. */
+  timedOut(): void {
+    this.deadline = 0;
+    if (this.closing) {
+      this.destroy();
+    } else if (this.inFlight) {
+      // Only the body can time out while a handler runs; the handler's own work is its business.
+      if (this.reading === READ_BODY)
+        this.bodyFailed(new HttpError(408, 'request body timed out', { close: true }));
+      this.flush();
+    } else if (this.reading === READ_BODY) {
+      this.destroy(); // draining a body that stopped coming
+    } else if (this.headStarted) {
+      this.failAndClose(408);
+    } else {
+      this.closeGracefully(); // idle keep-alive connection
+    }
+  }
+
+  /** Graceful shutdown: close now if idle, otherwise after the response in flight. */
+  shutdown(): void {
+    if (this.closing) return;
+    if (this.inFlight) this.closeAfter = true;
+    else this.closeGracefully();
+  }
+
+  private setIdleDeadline(): void {
+    if (this.owner.stopping) {
+      this.deadline = this.clock.now;
+      return;
+    }
+    const timeout = this.options.keepAliveTimeout;
+    this.deadline = timeout === 0 ? this.clock.now : this.clock.now + timeout;
+  }
+
+  private updateDeadline(): void {
+    if (this.closing) return;
+    const options = this.options;
+    if (this.reading === READ_BODY) {
+      this.deadline = options.requestTimeout === 0 ? 0 : this.requestStartedAt + options.requestTimeout;
+    } else if (this.inFlight) {
+      this.deadline = 0;
+    } else if (this.headStarted) {
+      this.deadline = options.headersTimeout === 0 ? 0 : this.headStartedAt + options.headersTimeout;
+    }
+  }
+
+  /** Stops reading while a response is pending with too much held, a body consumer lags, or writes back up. */
+  private updateReading(): void {
+    if (this.closing) return;
+    const held = this.end - this.pos;
+    const shouldPause =
+      this.writeCongestedFlag ||
+      (this.reading === READ_BODY && this.bodyRequest!.incoming.congested) ||
+      (this.reading === READ_HEAD && this.inFlight && held > MAX_HELD_BYTES);
+    if (shouldPause !== this.paused) {
+      this.paused = shouldPause;
+      if (shouldPause) this.socket.pause();
+      else this.socket.resume();
+    }
+  }
+
+  /** Sends what is queued, half-closes, and discards input until the client closes or LINGER_MS pass. */
+  private closeGracefully(): void {
+    if (this.closing || this.closed) return;
+    this.flush();
+    this.closing = true;
+    this.reading = READ_NONE;
+    this.releaseInput();
+    this.deadline = this.clock.now + LINGER_MS;
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    this.socket.end();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.socket.destroy();
+    this.onClose();
+  }
+
+  private onEnd(): void {
+    // The client half-closed. Finish what it asked for, then close; never answer a partial request.
+    this.peerEnded = true;
+    if (this.closing) {
+      this.destroy();
+    } else if (this.inFlight) {
+      this.closeAfter = true;
+    } else {
+      this.closeGracefully();
+    }
+  }
+
+  private onError(): void {
+    // ECONNRESET and friends: the 'close' event follows and cleans up.
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing = true;
+    this.deadline = 0;
+    this.out = '';
+    const gone = new Error('the client closed the connection');
+    if (this.inFlight && this.req !== null) this.req.aborted(gone);
+    if (this.bodyRequest !== null)
+      this.bodyRequest.incoming.fail(
+        new HttpError(400, 'the client closed the connection before the body was complete', { close: true }),
+      );
+    this.wakeDrainWaiters();
+    this.owner.connectionClosed(this);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function errorBody(status: number): string {
+  return status === 500 ? 'Internal Server Error\n' : `${status}\n`;
+}

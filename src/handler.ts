@@ -1,0 +1,20 @@
+import type { Request } from './http/request.ts';
+import type { Response } from './http/response.ts';
+
+/**
+ * Your server's logic. One handler instance serves every request of a worker.
+ *
+ * Lifecycle: `init()` runs (and is awaited) before the first request is accepted; `handleRequest()` runs
+ * for each request; `deinit()` runs after shutdown, when every connection is closed.
+ */
+export interface Handler {
+  /**
+   * Handles one request. End the response with `res.end()` (or `res.json()`); it may happen later, from
+   * a callback. An `async` handler whose promise resolves without having started the response gets an
+   * empty response with the status it set. A handler that throws or rejects gets a 500 (or the status
+   * of the `HttpError` it threw); the server keeps serving.
+   */
+  handleRequest(req: Request, res: Response): void | Promise<void>;
+  init?(): void | Promise<void>;
+  deinit?(): void | Promise<void>;
+}

@@ -1,0 +1,181 @@
+import { CR, FIELD_VALUE, LF, TOKEN } from './parser.ts';
+
+/**
+ * A streaming decoder for the chunked transfer coding (RFC 9112 §7.1). It is a state machine over
+ * integer states that accepts any split point: feed it whatever bytes have arrived and it reports one
+ * event per call, so the caller decides what to do with each piece of data without a callback.
+ */
+
+const SIZE_START = 0;
+const SIZE = 1;
+const EXTENSION = 2;
+const SIZE_LF = 3;
+const DATA = 4;
+const DATA_CR = 5;
+const DATA_LF = 6;
+const TRAILER_LINE_START = 7;
+const TRAILER_NAME = 8;
+const TRAILER_VALUE = 9;
+const TRAILER_LF = 10;
+const FINAL_LF = 11;
+const DONE = 12;
+
+/** `next()` results. A negative result is an HTTP status to answer with. */
+export const NEED_MORE = 0;
+export const DATA_READY = 1;
+export const BODY_DONE = 2;
+
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
+for (let c = 0; c < 6; c++) {
+  HEX[0x41 + c] = 10 + c;
+  HEX[0x61 + c] = 10 + c;
+}
+
+/** Longest chunk-size line (size and extensions) we accept: extensions are rarely used, never large. */
+const MAX_SIZE_LINE = 4096;
+
+export class ChunkedDecoder {
+  /** Where the data of a DATA_READY event lies in the buffer given to `next()`. */
+  dataStart = 0;
+  dataEnd = 0;
+  /** Offset in the buffer given to `next()` up to which bytes have been consumed. */
+  offset = 0;
+  /** Human-readable reason for an error result. */
+  error = '';
+  private state = SIZE_START;
+  private remaining = 0;
+  private lineBytes = 0;
+  private trailerBytes = 0;
+  private maxTrailerBytes = 0;
+
+  reset(maxTrailerBytes: number): void {
+    this.state = SIZE_START;
+    this.remaining = 0;
+    this.lineBytes = 0;
+    this.trailerBytes = 0;
+    this.maxTrailerBytes = maxTrailerBytes;
+    this.error = '';
+  }
+
+  get done(): boolean {
+    return this.state === DONE;
+  }
+
+  /**
+   * Consumes bytes of `buf[offset..end)` until it has an event: DATA_READY (see dataStart/dataEnd),
+   * BODY_DONE (the last chunk and trailers were read), NEED_MORE, or a negative HTTP status.
+   * `this.offset` tells how far it read.
+   */
+  next(buf: Buffer, offset: number, end: number): number {
+    let i = offset;
+    while (i < end) {
+      const c = buf[i]!;
+      switch (this.state) {
+        case SIZE_START:
+        case SIZE: {
+          const digit = HEX[c]!;
+          if (digit >= 0) {
+            // 13 hex digits already exceed any body we would accept; stop before precision is lost.
+            if (this.remaining > 0x1_0000_0000_0000 / 16) return this.fail(i, 400, 'chunk size overflow');
+            this.remaining = this.remaining * 16 + digit;
+            this.state = SIZE;
+          } else if (this.state === SIZE_START) {
+            return this.fail(i, 400, 'invalid chunk size');
+          } else if (c === CR) {
+            this.state = SIZE_LF;
+          } else if (c === 0x3b || c === 0x20 || c === 0x09) {
+            this.state = EXTENSION; // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+          } else {
+            return this.fail(i, 400, 'invalid chunk size');
+          }
+          i++;
+          if (++this.lineBytes > MAX_SIZE_LINE) return this.fail(i, 400, 'chunk size line too long');
+          break;
+        }
+        case EXTENSION:
+          if (c === CR) this.state = SIZE_LF;
+          else if (FIELD_VALUE[c] !== 1) return this.fail(i, 400, 'invalid character in chunk extension');
+          i++;
+          if (++this.lineBytes > MAX_SIZE_LINE) return this.fail(i, 400, 'chunk extension too long');
+          break;
+        case SIZE_LF:
+          if (c !== LF) return this.fail(i, 400, 'expected LF after chunk size');
+          i++;
+          this.lineBytes = 0;
+          this.state = this.remaining === 0 ? TRAILER_LINE_START : DATA;
+          break;
+        case DATA: {
+          const available = end - i;
+          const take = available < this.remaining ? available : this.remaining;
+          this.dataStart = i;
+          this.dataEnd = i + take;
+          this.remaining -= take;
+          i += take;
+          if (this.remaining === 0) this.state = DATA_CR;
+          this.offset = i;
+          return DATA_READY;
+        }
+        case DATA_CR:
+          if (c !== CR) return this.fail(i, 400, 'chunk data longer than its size');
+          i++;
+          this.state = DATA_LF;
+          break;
+        case DATA_LF:
+          if (c !== LF) return this.fail(i, 400, 'expected LF after chunk data');
+          i++;
+          this.state = SIZE_START;
+          break;
+        case TRAILER_LINE_START:
+          if (c === CR) {
+            this.state = FINAL_LF;
+          } else if (TOKEN[c] === 1) {
+            this.state = TRAILER_NAME;
+          } else {
+            return this.fail(i, 400, 'invalid trailer field');
+          }
+          i++;
+          if (++this.trailerBytes > this.maxTrailerBytes)
+            return this.fail(i, 431, 'trailer section too large');
+          break;
+        case TRAILER_NAME:
+          if (c === 0x3a) this.state = TRAILER_VALUE;
+          else if (TOKEN[c] !== 1) return this.fail(i, 400, 'invalid trailer field name');
+          i++;
+          if (++this.trailerBytes > this.maxTrailerBytes)
+            return this.fail(i, 431, 'trailer section too large');
+          break;
+        case TRAILER_VALUE:
+          if (c === CR) this.state = TRAILER_LF;
+          else if (FIELD_VALUE[c] !== 1) return this.fail(i, 400, 'invalid trailer field value');
+          i++;
+          if (++this.trailerBytes > this.maxTrailerBytes)
+            return this.fail(i, 431, 'trailer section too large');
+          break;
+        case TRAILER_LF:
+          if (c !== LF) return this.fail(i, 400, 'expected LF after trailer field');
+          i++;
+          this.state = TRAILER_LINE_START;
+          break;
+        case FINAL_LF:
+          if (c !== LF) return this.fail(i, 400, 'expected LF after trailer section');
+          i++;
+          this.state = DONE;
+          this.offset = i;
+          return BODY_DONE;
+        default:
+          // DONE: the caller stops feeding once BODY_DONE was reported.
+          this.offset = i;
+          return BODY_DONE;
+      }
+    }
+    this.offset = i;
+    return NEED_MORE;
+  }
+
+  private fail(at: number, status: number, why: string): number {
+    this.offset = at;
+    this.error = why;
+    return -status;
+  }
+}

@@ -1,0 +1,20 @@
+import { STATUS_REASONS } from './status.ts';
+
+/**
+ * Complete responses for errors found before a handler runs (bad framing, limits, timeouts). They all
+ * close the connection: after a parse error the next request can't be found reliably (RFC 9112 §2.2).
+ */
+const tails: string[] = [];
+
+export function errorResponse(status: number, dateLine: string): string {
+  let tail = tails[status];
+  if (tail === undefined) {
+    const reason = STATUS_REASONS[status] ?? 'Error';
+    const body = `${status} ${reason}\n`;
+    tail =
+      'Content-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    tails[status] = tail;
+  }
+  return `HTTP/1.1 ${status} ${STATUS_REASONS[status] ?? 'Error'}\r\n${dateLine}${tail}`;
+}

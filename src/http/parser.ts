@@ -1,0 +1,487 @@
+/**
+ * The request-head parser (RFC 9112 §2–§7). It works straight on the read buffer: a parsed head is a set
+ * of offsets into that buffer, and strings are only made when a handler asks for them.
+ *
+ * Parsing is two steps. `findHeadEnd` scans only the bytes that arrived since the last call for the
+ * blank line that ends the head (so a head arriving byte by byte costs O(n), not O(n²)), and rejects a
+ * bare LF at once. `parseHead` then validates the complete head in one pass.
+ */
+
+export const CR = 0x0d;
+export const LF = 0x0a;
+const SP = 0x20;
+const HTAB = 0x09;
+const COLON = 0x3a;
+
+/** RFC 9110 §5.6.2 tchar. */
+export const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TOKEN[c] = 1;
+
+/** Bytes allowed in a request-target: visible ASCII except '#' (a fragment is never sent, RFC 9112 §3.2). */
+const TARGET = new Uint8Array(256);
+for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
+TARGET[0x23] = 0;
+
+/** RFC 9110 §5.5 field-value bytes: HTAB, SP, VCHAR and obs-text. No CTL, so no CR, LF or NUL. */
+export const FIELD_VALUE = new Uint8Array(256);
+FIELD_VALUE[HTAB] = 1;
+for (let c = 0x20; c <= 0x7e; c++) FIELD_VALUE[c] = 1;
+for (let c = 0x80; c <= 0xff; c++) FIELD_VALUE[c] = 1;
+
+/** Bytes allowed in a Host value: reg-name, IP-literal and port characters (RFC 3986 §3.2.2). */
+const HOST = new Uint8Array(256);
+for (const c of "-._~!$&'()*+,;=:[]%") HOST[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) HOST[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) HOST[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) HOST[c] = 1;
+
+/** ASCII lower-casing table for case-insensitive comparison without making strings. */
+export const LOWER = new Uint8Array(256);
+for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+
+/** The four request-target forms of RFC 9112 §3.2. */
+export const TargetForm = { origin: 0, absolute: 1, authority: 2, asterisk: 3 } as const;
+
+export interface HeadLimits {
+  maxHeaderBytes: number;
+  maxHeaderCount: number;
+  maxUrlLength: number;
+}
+
+/** The result of parsing one request head: offsets into `buf`, and the framing decisions. */
+export class ParsedHead {
+  buf: Buffer = EMPTY;
+  start = 0;
+  /** Offset just past the blank line that ends the head. */
+  end = 0;
+  methodEnd = 0;
+  targetStart = 0;
+  targetEnd = 0;
+  /** The path part of the target (after scheme and authority in absolute-form), up to '?'. */
+  pathStart = 0;
+  pathEnd = 0;
+  /** Offset of the '?' or -1. */
+  queryStart = -1;
+  targetForm = 0;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  minorVersion = 1;
+  /** name start, name end, value start, value end — four entries per field. */
+  fields: Int32Array = new Int32Array(64);
+  fieldCount = 0;
+  /** -1 when absent. */
+  contentLength = -1;
+  chunked = false;
+  connectionClose = false;
+  connectionKeepAlive = false;
+  connectionUpgrade = false;
+  hasUpgrade = false;
+  expectContinue = false;
+  /** Human-readable reason for the last error, for logs and tests. */
+  error = '';
+
+  reset(): void {
+    this.fieldCount = 0;
+    this.contentLength = -1;
+    this.chunked = false;
+    this.connectionClose = false;
+    this.connectionKeepAlive = false;
+    this.connectionUpgrade = false;
+    this.hasUpgrade = false;
+    this.expectContinue = false;
+    this.queryStart = -1;
+    this.error = '';
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Scans `buf[from..end)` for the end of a head that starts at `start`.
+ * Returns the offset just past CRLFCRLF, -1 when more bytes are needed, or a negative HTTP status
+ * (-400 for a bare LF, -414 for a request line longer than allowed, -431 for a head too large).
+ */
+export function findHeadEnd(
+  buf: Buffer,
+  start: number,
+  from: number,
+  end: number,
+  limits: HeadLimits,
+): number {
+  let i = from > start ? from : start;
+  for (;;) {
+    const lf = buf.indexOf(LF, i);
+    if (lf === -1 || lf >= end) break;
+    if (lf === start || buf[lf - 1] !== CR) return -400;
+    // CRLF directly after the previous CRLF: the blank line that ends the head.
+    if (lf - start >= 3 && buf[lf - 2] === LF && buf[lf - 3] === CR) return lf + 1;
+    i = lf + 1;
+  }
+  const size = end - start;
+  if (size > limits.maxHeaderBytes) {
+    // Still inside the request line? Then the target is what is too long (RFC 9112 §3).
+    const firstLf = buf.indexOf(LF, start);
+    return firstLf === -1 || firstLf >= end ? -414 : -431;
+  }
+  if (size > limits.maxUrlLength + 64 && buf.indexOf(LF, start) === -1) return -414;
+  return -1;
+}
+
+/** Skips the empty lines a client may send before a request line (RFC 9112 §2.2). */
+export function skipLeadingEmptyLines(buf: Buffer, start: number, end: number): number {
+  let i = start;
+  while (i + 1 < end && buf[i] === CR && buf[i + 1] === LF) i += 2;
+  return i;
+}
+
+function fail(head: ParsedHead, status: number, why: string): number {
+  head.error = why;
+  return -status;
+}
+
+/** Case-insensitive comparison of `buf[start..start+name.length)` against a lower-case ASCII name. */
+export function bytesEqualLower(buf: Buffer, start: number, length: number, lowerName: string): boolean {
+  if (length !== lowerName.length) return false;
+  for (let k = 0; k < length; k++) {
+    if (LOWER[buf[start + k]!] !== lowerName.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
+
+/** The method as a string, interned for the common methods so that parsing allocates nothing. */
+export function methodString(buf: Buffer, start: number, end: number): string {
+  const length = end - start;
+  for (let m = 0; m < METHODS.length; m++) {
+    const name = METHODS[m]!;
+    if (name.length !== length) continue;
+    let k = 0;
+    while (k < length && buf[start + k] === name.charCodeAt(k)) k++;
+    if (k === length) return name;
+  }
+  return buf.toString('latin1', start, end);
+}
+
+/**
+ * Parses a complete head `buf[start..headEnd)` (as found by `findHeadEnd`) into `head`.
+ * Returns `headEnd` on success or a negative HTTP status on error (`head.error` says why).
+ */
+export function parseHead(
+  buf: Buffer,
+  start: number,
+  headEnd: number,
+  head: ParsedHead,
+  limits: HeadLimits,
+): number {
+  head.reset();
+  head.buf = buf;
+  head.start = start;
+  head.end = headEnd;
+  if (headEnd - start > limits.maxHeaderBytes) return fail(head, 431, 'head larger than maxHeaderBytes');
+
+  // request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3)
+  let i = start;
+  while (TOKEN[buf[i]!] === 1) i++;
+  if (i === start) return fail(head, 400, 'invalid method');
+  if (buf[i] !== SP) return fail(head, 400, 'expected a single space after the method');
+  head.methodEnd = i;
+  const methodLength = i - start;
+  i++;
+  head.targetStart = i;
+  while (TARGET[buf[i]!] === 1) i++;
+  head.targetEnd = i;
+  if (i === head.targetStart) return fail(head, 400, 'invalid request-target');
+  if (buf[i] !== SP) return fail(head, 400, 'invalid character in request-target');
+  if (i - head.targetStart > limits.maxUrlLength)
+    return fail(head, 414, 'request-target longer than maxUrlLength');
+  i++;
+  // HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 §2.3).
+  if (
+    buf[i] !== 0x48 ||
+    buf[i + 1] !== 0x54 ||
+    buf[i + 2] !== 0x54 ||
+    buf[i + 3] !== 0x50 ||
+    buf[i + 4] !== 0x2f ||
+    !isDigit(buf[i + 5]!) ||
+    buf[i + 6] !== 0x2e ||
+    !isDigit(buf[i + 7]!) ||
+    buf[i + 8] !== CR ||
+    buf[i + 9] !== LF
+  ) {
+    return fail(head, 400, 'invalid HTTP version');
+  }
+  if (buf[i + 5] !== 0x31 || (buf[i + 7] !== 0x30 && buf[i + 7] !== 0x31)) {
+    return fail(head, 505, 'unsupported HTTP version');
+  }
+  head.minorVersion = buf[i + 7]! - 0x30;
+  i += 10; // version, CR, LF
+
+  const status = parseFields(buf, i, head, limits);
+  if (status < 0) return status;
+
+  const targetStatus = classifyTarget(buf, head, methodLength);
+  if (targetStatus < 0) return targetStatus;
+  return headEnd;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+// Per-head framing state while the fields are parsed.
+let hostCount = 0;
+let teSeen = false;
+let teChunkedCount = 0;
+let teLastChunked = false;
+let teOtherCoding = false;
+let expectUnsupported = false;
+
+function parseFields(buf: Buffer, from: number, head: ParsedHead, limits: HeadLimits): number {
+  hostCount = 0;
+  teSeen = false;
+  teChunkedCount = 0;
+  teLastChunked = false;
+  teOtherCoding = false;
+  expectUnsupported = false;
+  let i = from;
+  let count = 0;
+  for (;;) {
+    const c = buf[i]!;
+    if (c === CR) {
+      // The blank line; anything else here is a bare CR that findHeadEnd could not see.
+      if (buf[i + 1] !== LF || i + 2 !== head.end) return fail(head, 400, 'bare CR in head');
+      break;
+    }
+    if (c === SP || c === HTAB) return fail(head, 400, 'obsolete line folding is not accepted');
+    const nameStart = i;
+    while (TOKEN[buf[i]!] === 1) i++;
+    if (i === nameStart) return fail(head, 400, 'invalid header field name');
+    if (buf[i] !== COLON) return fail(head, 400, 'invalid character in header field name');
+    const nameEnd = i;
+    i++;
+    while (buf[i] === SP || buf[i] === HTAB) i++;
+    const valueStart = i;
+    while (FIELD_VALUE[buf[i]!] === 1) i++;
+    if (buf[i] !== CR || buf[i + 1] !== LF) return fail(head, 400, 'invalid character in header field value');
+    let valueEnd = i;
+    while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
+    i += 2;
+
+    if (count === limits.maxHeaderCount) return fail(head, 431, 'more header fields than maxHeaderCount');
+    let fields = head.fields;
+    if (count * 4 + 4 > fields.length) {
+      const grown = new Int32Array(fields.length * 2);
+      grown.set(fields);
+      head.fields = fields = grown;
+    }
+    const f = count * 4;
+    fields[f] = nameStart;
+    fields[f + 1] = nameEnd;
+    fields[f + 2] = valueStart;
+    fields[f + 3] = valueEnd;
+    count++;
+    const status = noteSpecialField(buf, nameStart, nameEnd - nameStart, valueStart, valueEnd, head);
+    if (status < 0) return status;
+  }
+  head.fieldCount = count;
+
+  // Framing (RFC 9112 §6.1, §6.3): anything ambiguous is a smuggling vector, so reject it and close.
+  if (teSeen) {
+    if (head.minorVersion === 0) return fail(head, 400, 'Transfer-Encoding in an HTTP/1.0 request');
+    if (head.contentLength !== -1) return fail(head, 400, 'both Transfer-Encoding and Content-Length');
+    if (!teLastChunked || teChunkedCount !== 1)
+      return fail(head, 400, 'Transfer-Encoding must end in a single chunked');
+    if (teOtherCoding) return fail(head, 501, 'unsupported transfer coding');
+    head.chunked = true;
+  }
+  if (head.minorVersion === 1 ? hostCount !== 1 : hostCount > 1) {
+    return fail(head, 400, hostCount === 0 ? 'missing Host header' : 'more than one Host header');
+  }
+  if (expectUnsupported) return fail(head, 417, 'unsupported expectation');
+  return 0;
+}
+
+/** Records the fields that decide framing and connection handling. Returns a negative status on error. */
+function noteSpecialField(
+  buf: Buffer,
+  nameStart: number,
+  nameLength: number,
+  valueStart: number,
+  valueEnd: number,
+  head: ParsedHead,
+): number {
+  switch (nameLength) {
+    case 4:
+      if (bytesEqualLower(buf, nameStart, 4, 'host')) {
+        hostCount++;
+        for (let k = valueStart; k < valueEnd; k++) {
+          if (HOST[buf[k]!] !== 1) return fail(head, 400, 'invalid Host header');
+        }
+      }
+      return 0;
+    case 6:
+      if (bytesEqualLower(buf, nameStart, 6, 'expect')) {
+        if (bytesEqualLower(buf, valueStart, valueEnd - valueStart, '100-continue'))
+          head.expectContinue = true;
+        else expectUnsupported = true;
+      }
+      return 0;
+    case 7:
+      if (bytesEqualLower(buf, nameStart, 7, 'upgrade')) head.hasUpgrade = true;
+      return 0;
+    case 10:
+      if (bytesEqualLower(buf, nameStart, 10, 'connection'))
+        noteConnectionTokens(buf, valueStart, valueEnd, head);
+      return 0;
+    case 14:
+      if (bytesEqualLower(buf, nameStart, 14, 'content-length'))
+        return noteContentLength(buf, valueStart, valueEnd, head);
+      return 0;
+    case 17:
+      if (bytesEqualLower(buf, nameStart, 17, 'transfer-encoding'))
+        return noteTransferCodings(buf, valueStart, valueEnd, head);
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+function noteContentLength(buf: Buffer, start: number, end: number, head: ParsedHead): number {
+  // Content-Length = 1*DIGIT (RFC 9110 §8.6); no sign, no list, no whitespace inside.
+  if (start === end) return fail(head, 400, 'empty Content-Length');
+  let value = 0;
+  for (let k = start; k < end; k++) {
+    const c = buf[k]!;
+    if (c < 0x30 || c > 0x39) return fail(head, 400, 'invalid Content-Length');
+    value = value * 10 + (c - 0x30);
+    if (value > Number.MAX_SAFE_INTEGER) return fail(head, 400, 'Content-Length too large');
+  }
+  if (head.contentLength !== -1 && head.contentLength !== value)
+    return fail(head, 400, 'conflicting Content-Length');
+  head.contentLength = value;
+  return 0;
+}
+
+/** Walks a comma-separated list, calling `visit` with each non-empty element's trimmed bounds. */
+function forEachListElement(
+  buf: Buffer,
+  start: number,
+  end: number,
+  head: ParsedHead,
+  visit: (buf: Buffer, s: number, e: number, head: ParsedHead) => number,
+): number {
+  let s = start;
+  while (s <= end) {
+    let e = buf.indexOf(0x2c, s);
+    if (e === -1 || e > end) e = end;
+    let a = s;
+    let b = e;
+    while (a < b && (buf[a] === SP || buf[a] === HTAB)) a++;
+    while (b > a && (buf[b - 1] === SP || buf[b - 1] === HTAB)) b--;
+    if (a < b) {
+      const status = visit(buf, a, b, head);
+      if (status < 0) return status;
+    }
+    s = e + 1;
+  }
+  return 0;
+}
+
+function visitTransferCoding(buf: Buffer, s: number, e: number, _head: ParsedHead): number {
+  if (bytesEqualLower(buf, s, e - s, 'chunked')) {
+    teChunkedCount++;
+    teLastChunked = true;
+  } else {
+    teOtherCoding = true;
+    teLastChunked = false;
+  }
+  return 0;
+}
+
+function noteTransferCodings(buf: Buffer, start: number, end: number, head: ParsedHead): number {
+  teSeen = true;
+  // An empty or all-comma value leaves no final coding, which the framing check rejects.
+  teLastChunked = false;
+  return forEachListElement(buf, start, end, head, visitTransferCoding);
+}
+
+function visitConnectionToken(buf: Buffer, s: number, e: number, head: ParsedHead): number {
+  const n = e - s;
+  if (bytesEqualLower(buf, s, n, 'close')) head.connectionClose = true;
+  else if (bytesEqualLower(buf, s, n, 'keep-alive')) head.connectionKeepAlive = true;
+  else if (bytesEqualLower(buf, s, n, 'upgrade')) head.connectionUpgrade = true;
+  return 0;
+}
+
+function noteConnectionTokens(buf: Buffer, start: number, end: number, head: ParsedHead): number {
+  return forEachListElement(buf, start, end, head, visitConnectionToken);
+}
+
+/** RFC 9112 §3.2: which form the request-target takes, and where its path and query are. */
+function classifyTarget(buf: Buffer, head: ParsedHead, methodLength: number): number {
+  const ts = head.targetStart;
+  const te = head.targetEnd;
+  const isConnect = methodLength === 7 && buf.toString('latin1', head.start, head.methodEnd) === 'CONNECT';
+  if (isConnect) {
+    // authority-form: host ":" port, nothing else.
+    for (let k = ts; k < te; k++) {
+      if (HOST[buf[k]!] !== 1) return fail(head, 400, 'CONNECT needs an authority-form target');
+    }
+    head.targetForm = TargetForm.authority;
+    head.pathStart = head.pathEnd = te;
+    return 0;
+  }
+  const first = buf[ts];
+  if (first === 0x2f) {
+    head.targetForm = TargetForm.origin;
+    setPathAndQuery(buf, head, ts, te);
+    return 0;
+  }
+  if (first === 0x2a && te - ts === 1) {
+    if (methodLength !== 7 || buf.toString('latin1', head.start, head.methodEnd) !== 'OPTIONS') {
+      return fail(head, 400, 'asterisk-form is only for OPTIONS');
+    }
+    head.targetForm = TargetForm.asterisk;
+    head.pathStart = ts;
+    head.pathEnd = te;
+    return 0;
+  }
+  // absolute-form: scheme "://" authority path-abempty [ "?" query ]
+  let k = ts;
+  const c0 = buf[k]!;
+  if (!((c0 >= 0x41 && c0 <= 0x5a) || (c0 >= 0x61 && c0 <= 0x7a)))
+    return fail(head, 400, 'invalid request-target');
+  while (k < te && isSchemeChar(buf[k]!)) k++;
+  if (k + 3 > te || buf[k] !== COLON || buf[k + 1] !== 0x2f || buf[k + 2] !== 0x2f) {
+    return fail(head, 400, 'invalid request-target');
+  }
+  k += 3;
+  const authorityStart = k;
+  while (k < te && buf[k] !== 0x2f && buf[k] !== 0x3f) k++;
+  if (k === authorityStart) return fail(head, 400, 'absolute-form target without authority');
+  head.targetForm = TargetForm.absolute;
+  setPathAndQuery(buf, head, k, te);
+  return 0;
+}
+
+function isSchemeChar(c: number): boolean {
+  return (
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x2b ||
+    c === 0x2d ||
+    c === 0x2e
+  );
+}
+
+function setPathAndQuery(buf: Buffer, head: ParsedHead, from: number, to: number): void {
+  head.pathStart = from;
+  let q = buf.indexOf(0x3f, from);
+  if (q === -1 || q >= to) q = -1;
+  head.queryStart = q;
+  head.pathEnd = q === -1 ? to : q;
+}

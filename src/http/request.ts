@@ -1,0 +1,195 @@
+import { IncomingBody } from './body.ts';
+import { HttpError } from './errors.ts';
+import { LOWER, ParsedHead, TargetForm } from './parser.ts';
+
+/** What a request needs from the connection it arrived on. */
+export interface RequestSource {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  /** Called the first time a handler asks for `signal`. */
+  signalWanted(): void;
+}
+
+/**
+ * One HTTP request. It reads straight from the buffer the head arrived in and makes strings only when
+ * asked. It stays valid until its response has ended, across every `await`: the buffers it points
+ * into are never written again.
+ */
+export class Request {
+  /** The method, e.g. `GET` (case-sensitive, RFC 9110 §9.1). */
+  method = 'GET';
+  /** `'1.1'` or `'1.0'`. */
+  version: '1.0' | '1.1' = '1.1';
+  /** @internal The parsed head: offsets into the read buffer. */
+  readonly head = new ParsedHead();
+  /** @internal */
+  readonly incoming = new IncomingBody();
+  /** @internal */
+  source: RequestSource | null = null;
+  /** @internal Set when a handler took something that outlives a synchronous call (signal, body). */
+  escaped = false;
+  private targetCache: string | null = null;
+  private pathCache: string | null = null;
+  private queryCache: URLSearchParams | null = null;
+  private abort: AbortController | null = null;
+
+  /** @internal Called by the connection for each new request. */
+  init(source: RequestSource, method: string): void {
+    this.source = source;
+    this.method = method;
+    this.version = this.head.minorVersion === 1 ? '1.1' : '1.0';
+    this.targetCache = null;
+    this.pathCache = null;
+    this.queryCache = null;
+    this.abort = null;
+    this.escaped = false;
+  }
+
+  /** The request-target exactly as sent (`/a/b?x=1`, `http://host/a`, `host:443` or `*`). */
+  get target(): string {
+    if (this.targetCache === null) {
+      const h = this.head;
+      this.targetCache = h.buf.toString('latin1', h.targetStart, h.targetEnd);
+    }
+    return this.targetCache;
+  }
+
+  /** The path, as sent (still percent-encoded), without the query. `/` for an absolute-form target without one. */
+  get path(): string {
+    if (this.pathCache === null) {
+      const h = this.head;
+      this.pathCache =
+        h.pathStart === h.pathEnd && h.targetForm === TargetForm.absolute
+          ? '/'
+          : h.buf.toString('latin1', h.pathStart, h.pathEnd);
+    }
+    return this.pathCache;
+  }
+
+  /** The raw query string after `?`, or `''`. */
+  get queryString(): string {
+    const h = this.head;
+    return h.queryStart === -1 ? '' : h.buf.toString('latin1', h.queryStart + 1, h.targetEnd);
+  }
+
+  /** The query, parsed and percent-decoded on first use. */
+  get query(): URLSearchParams {
+    if (this.queryCache === null) this.queryCache = new URLSearchParams(this.queryString);
+    return this.queryCache;
+  }
+
+  /** The number of header fields, in the order they were sent. */
+  get headerCount(): number {
+    return this.head.fieldCount;
+  }
+
+  /** The name of the i-th header field, as sent (no case change). */
+  headerName(i: number): string {
+    const h = this.head;
+    if (i < 0 || i >= h.fieldCount) throw new RangeError(`header index ${i} out of range`);
+    return h.buf.toString('latin1', h.fields[i * 4]!, h.fields[i * 4 + 1]!);
+  }
+
+  /** The value of the i-th header field, without surrounding whitespace. */
+  headerValue(i: number): string {
+    const h = this.head;
+    if (i < 0 || i >= h.fieldCount) throw new RangeError(`header index ${i} out of range`);
+    return h.buf.toString('latin1', h.fields[i * 4 + 2]!, h.fields[i * 4 + 3]!);
+  }
+
+  /**
+   * A header's value by case-insensitive name, or `undefined`. A field sent more than once is
+   * combined with `, ` (RFC 9110 §5.3), or `; ` for `Cookie` (RFC 6265 §5.4).
+   */
+  header(name: string): string | undefined {
+    const h = this.head;
+    const fields = h.fields;
+    let found: string | undefined;
+    for (let i = 0; i < h.fieldCount; i++) {
+      const f = i * 4;
+      if (!nameMatches(h.buf, fields[f]!, fields[f + 1]!, name)) continue;
+      const value = h.buf.toString('latin1', fields[f + 2]!, fields[f + 3]!);
+      found =
+        found === undefined
+          ? value
+          : found + (name.length === 6 && name.toLowerCase() === 'cookie' ? '; ' : ', ') + value;
+    }
+    return found;
+  }
+
+  /** Every header field as `[name, value]`, in order, names as sent. */
+  *headers(): IterableIterator<[string, string]> {
+    for (let i = 0; i < this.head.fieldCount; i++) yield [this.headerName(i), this.headerValue(i)];
+  }
+
+  /** The client's IP address. */
+  get remoteAddress(): string | undefined {
+    return this.source?.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.source?.remotePort;
+  }
+
+  /** Aborts when the client goes away before the response has ended. */
+  get signal(): AbortSignal {
+    if (this.abort === null) {
+      this.abort = new AbortController();
+      this.escaped = true;
+      this.source?.signalWanted();
+    }
+    return this.abort.signal;
+  }
+
+  /** @internal The client went away. */
+  aborted(reason: Error): void {
+    if (this.abort !== null && !this.abort.signal.aborted) this.abort.abort(reason);
+  }
+
+  /** Whether the request carries a body (a Content-Length above 0, or chunked). */
+  get hasBody(): boolean {
+    return this.incoming.present;
+  }
+
+  /** The declared Content-Length, or `undefined` (no body, or chunked). */
+  get contentLength(): number | undefined {
+    const length = this.head.contentLength;
+    return length === -1 ? undefined : length;
+  }
+
+  /** The whole body as bytes (limited by `maxBodyBytes`). Read once. */
+  bytes(): Promise<Buffer> {
+    this.escaped = true;
+    return this.incoming.bytes();
+  }
+
+  /** The whole body decoded as UTF-8. */
+  async text(): Promise<string> {
+    return (await this.bytes()).toString('utf8');
+  }
+
+  /** The whole body parsed as JSON; invalid JSON rejects with an HttpError 400. */
+  async json(): Promise<unknown> {
+    const text = await this.text();
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new HttpError(400, 'request body is not valid JSON', { code: 'ERR_INVALID_JSON', cause: error });
+    }
+  }
+
+  /** The body as it arrives, chunk by chunk, with backpressure: `for await (const chunk of req.stream())`. */
+  stream(): AsyncIterableIterator<Buffer> {
+    this.escaped = true;
+    return this.incoming.stream();
+  }
+}
+
+function nameMatches(buf: Buffer, start: number, end: number, name: string): boolean {
+  if (end - start !== name.length) return false;
+  for (let k = 0; k < name.length; k++) {
+    const c = name.charCodeAt(k);
+    if (LOWER[buf[start + k]!] !== (c < 256 ? LOWER[c] : -1)) return false;
+  }
+  return true;
+}

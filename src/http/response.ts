@@ -1,0 +1,287 @@
+import type { Clock } from './clock.ts';
+import { statusHasNoBody, statusLine } from './status.ts';
+
+/** What a response needs from the connection that sends it. */
+export interface ResponseSink {
+  readonly clock: Clock;
+  /** Queues bytes for the socket; the connection writes everything queued in one go. */
+  sendString(data: string): void;
+  sendBytes(data: Uint8Array): void;
+  /** Writes what is queued now, unless the connection is in the middle of a batch of requests. */
+  flushSoon(): void;
+  /** Decided as the head is built: whether the connection closes after this response. */
+  closesAfterResponse(requested: boolean): boolean;
+  /** The response is complete. */
+  responseEnded(): void;
+  /** The framing of a started response can't be completed (e.g. fewer bytes than Content-Length). */
+  abortConnection(): void;
+  readonly writeCongested: boolean;
+  waitForDrain(): Promise<void>;
+}
+
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE_RE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const DIGITS_RE = /^[0-9]+$/;
+
+const STATE_OPEN = 0;
+const STATE_STREAMING = 1;
+const STATE_ENDED = 2;
+
+/**
+ * The response to one request: status, headers and a body, serialised into one socket write where
+ * possible. `Date`, `Content-Length`, `Connection` and `Transfer-Encoding` are managed for you.
+ */
+export class Response {
+  /** The status code, 200 unless set. Must be 200–999 (1xx are sent by Peregrine itself). */
+  status = 200;
+  private names: string[] = [];
+  private values: string[] = [];
+  private sink: ResponseSink | null = null;
+  private state = STATE_ENDED;
+  private isHead = false;
+  private http10 = false;
+  /** A Content-Length the handler set itself, for a streamed body of known size; -1 when unset. */
+  private declaredLength = -1;
+  private written = 0;
+  private chunked = false;
+  private closeRequested = false;
+  private customDate = false;
+
+  /** @internal Called by the connection for each new request. */
+  init(sink: ResponseSink, isHead: boolean, http10: boolean): void {
+    this.sink = sink;
+    this.status = 200;
+    this.names.length = 0;
+    this.values.length = 0;
+    this.state = STATE_OPEN;
+    this.isHead = isHead;
+    this.http10 = http10;
+    this.declaredLength = -1;
+    this.written = 0;
+    this.chunked = false;
+    this.closeRequested = false;
+    this.customDate = false;
+  }
+
+  /** Whether the status line and headers have gone out (after the first `write()` or `end()`). */
+  get headersSent(): boolean {
+    return this.state !== STATE_OPEN;
+  }
+
+  /** Whether `end()` has been called. */
+  get finished(): boolean {
+    return this.state === STATE_ENDED;
+  }
+
+  /**
+   * Sets a header, replacing any of the same name (case-insensitive). `Content-Length` declares the size
+   * of a streamed body; `Connection: close` closes the connection after this response;
+   * `Transfer-Encoding` is managed by Peregrine and can't be set.
+   */
+  setHeader(name: string, value: string | number): this {
+    const text = this.checkHeader(name, value);
+    if (this.special(name, text)) return this;
+    const i = this.indexOf(name);
+    if (i === -1) {
+      this.names.push(name);
+      this.values.push(text);
+    } else {
+      this.names[i] = name;
+      this.values[i] = text;
+    }
+    return this;
+  }
+
+  /** Adds a header line even if one of that name exists (e.g. several `Set-Cookie`). */
+  appendHeader(name: string, value: string | number): this {
+    const text = this.checkHeader(name, value);
+    if (this.special(name, text)) return this;
+    this.names.push(name);
+    this.values.push(text);
+    return this;
+  }
+
+  /** The value set for a header (the first one, for repeated names), or `undefined`. */
+  getHeader(name: string): string | undefined {
+    const i = this.indexOf(name);
+    return i === -1 ? undefined : this.values[i];
+  }
+
+  /** Removes every header of that name. */
+  removeHeader(name: string): this {
+    this.assertOpen();
+    for (let i = this.indexOf(name); i !== -1; i = this.indexOf(name)) {
+      this.names.splice(i, 1);
+      this.values.splice(i, 1);
+    }
+    return this;
+  }
+
+  /**
+   * Ends the response, with an optional body (a string is sent as UTF-8). After streaming with
+   * `write()`, the body given here is the last piece. `HEAD`, 204 and 304 responses never carry a body.
+   */
+  end(body?: string | Uint8Array): void {
+    if (this.state === STATE_STREAMING) {
+      if (body !== undefined) this.write(body);
+      this.finishStream();
+      return;
+    }
+    this.assertOpen();
+    const sink = this.sink!;
+    const noBody = statusHasNoBody(this.checkStatus()) || this.isHead;
+    let length = 0;
+    if (body !== undefined) length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (this.declaredLength !== -1 && this.declaredLength !== length && !this.isHead) {
+      throw new Error(`Content-Length was set to ${this.declaredLength} but the body is ${length} bytes`);
+    }
+    const head = this.head(this.declaredLength !== -1 ? this.declaredLength : length, false);
+    this.state = STATE_ENDED;
+    if (noBody || length === 0) sink.sendString(head);
+    else if (typeof body === 'string') sink.sendString(head + body);
+    else {
+      sink.sendString(head);
+      sink.sendBytes(body!);
+    }
+    sink.responseEnded();
+  }
+
+  /** Sends `value` as JSON with `Content-Type: application/json`. */
+  json(value: unknown): void {
+    if (this.indexOf('content-type') === -1)
+      this.setHeader('Content-Type', 'application/json; charset=utf-8');
+    this.end(JSON.stringify(value));
+  }
+
+  /**
+   * Streams a piece of the body. The head goes out with the first write: with `Transfer-Encoding: chunked`,
+   * or with the `Content-Length` you set. Returns `false` when the socket's buffer is full: wait for
+   * `waitForDrain()` before writing more.
+   */
+  write(chunk: string | Uint8Array): boolean {
+    const sink = this.sink!;
+    if (this.state === STATE_OPEN) {
+      const noBody = statusHasNoBody(this.checkStatus());
+      // Without a declared length, HTTP/1.1 streams chunked; HTTP/1.0 can only mark the end by closing.
+      this.chunked = this.declaredLength === -1 && !this.http10 && !noBody;
+      if (this.declaredLength === -1 && this.http10) this.closeRequested = true;
+      sink.sendString(this.head(this.declaredLength, true));
+      this.state = STATE_STREAMING;
+      if (noBody) this.isHead = true;
+    } else if (this.state === STATE_ENDED) {
+      throw new Error('write after end: the response has already ended');
+    }
+    const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+    if (length === 0) return !sink.writeCongested;
+    this.written += length;
+    if (this.declaredLength !== -1 && this.written > this.declaredLength) {
+      throw new Error(`wrote ${this.written} bytes, more than the Content-Length of ${this.declaredLength}`);
+    }
+    if (this.isHead) return !sink.writeCongested;
+    if (this.chunked) sink.sendString(length.toString(16) + '\r\n');
+    if (typeof chunk === 'string') sink.sendString(this.chunked ? chunk + '\r\n' : chunk);
+    else {
+      sink.sendBytes(chunk);
+      if (this.chunked) sink.sendString('\r\n');
+    }
+    sink.flushSoon();
+    return !sink.writeCongested;
+  }
+
+  /** Resolves when the socket can take more data (at once if it can now, or if the client has gone). */
+  waitForDrain(): Promise<void> {
+    return this.sink === null ? Promise.resolve() : this.sink.waitForDrain();
+  }
+
+  private finishStream(): void {
+    const sink = this.sink!;
+    this.state = STATE_ENDED;
+    if (this.chunked && !this.isHead) sink.sendString('0\r\n\r\n');
+    if (this.declaredLength !== -1 && this.written !== this.declaredLength && !this.isHead) {
+      // The client was promised more bytes than exist: the only honest end is to close.
+      sink.abortConnection();
+      throw new Error(
+        `the body was ${this.written} bytes, less than the Content-Length of ${this.declaredLength}`,
+      );
+    }
+    sink.responseEnded();
+  }
+
+  /** Builds the status line and header section. `length` -1 means no Content-Length. */
+  private head(length: number, streaming: boolean): string {
+    const sink = this.sink!;
+    let head = this.customDate ? statusLine(this.status) : statusLine(this.status) + sink.clock.dateLine;
+    const names = this.names;
+    const values = this.values;
+    for (let i = 0; i < names.length; i++) head += names[i] + ': ' + values[i] + '\r\n';
+    // RFC 9110 §8.6: no Content-Length in a 204 (or 1xx); a 304 would describe the selected representation.
+    if (!statusHasNoBody(this.status)) {
+      if (streaming ? length !== -1 : true) head += 'Content-Length: ' + length + '\r\n';
+      else if (this.chunked) head += 'Transfer-Encoding: chunked\r\n';
+    }
+    if (sink.closesAfterResponse(this.closeRequested)) head += 'Connection: close\r\n\r\n';
+    else head += this.http10 ? 'Connection: keep-alive\r\n\r\n' : '\r\n';
+    return head;
+  }
+
+  private checkStatus(): number {
+    const status = this.status;
+    if (!Number.isInteger(status) || status < 200 || status > 999) {
+      throw new RangeError(`status must be an integer from 200 to 999, got ${String(status)}`);
+    }
+    return status;
+  }
+
+  private assertOpen(): void {
+    if (this.state !== STATE_OPEN) {
+      throw new Error(
+        this.state === STATE_ENDED ? 'the response has already ended' : 'the headers have already been sent',
+      );
+    }
+  }
+
+  private checkHeader(name: string, value: string | number): string {
+    this.assertOpen();
+    if (typeof name !== 'string' || !TOKEN_RE.test(name))
+      throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
+    const text = typeof value === 'number' ? String(value) : value;
+    if (typeof text !== 'string' || BAD_VALUE_RE.test(text)) {
+      throw new TypeError(`invalid value for header ${name}: ${JSON.stringify(value)}`);
+    }
+    return text;
+  }
+
+  /** Headers Peregrine manages itself. Returns true when the header was consumed here. */
+  private special(name: string, value: string): boolean {
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === 'date') this.customDate = true;
+        return false;
+      case 10:
+        if (name.toLowerCase() !== 'connection') return false;
+        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) this.closeRequested = true;
+        return true;
+      case 14:
+        if (name.toLowerCase() !== 'content-length') return false;
+        if (!DIGITS_RE.test(value)) throw new TypeError(`invalid Content-Length: ${JSON.stringify(value)}`);
+        this.declaredLength = Number(value);
+        return true;
+      case 17:
+        if (name.toLowerCase() !== 'transfer-encoding') return false;
+        throw new TypeError(
+          'Transfer-Encoding is managed by Peregrine: call write() to stream a chunked body',
+        );
+      default:
+        return false;
+    }
+  }
+
+  private indexOf(name: string): number {
+    const names = this.names;
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i]!;
+      if (n.length === name.length && (n === name || n.toLowerCase() === name.toLowerCase())) return i;
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,133 @@
+import { ConfigError } from './http/errors.ts';
+import type { Request } from './http/request.ts';
+
+/** Server configuration. Every field is optional; the defaults are listed in `DEFAULTS`. */
+export interface ServerOptions {
+  /** TCP port; 0 picks a free one. Default 3000. */
+  port?: number;
+  /** Address to listen on. Default: every interface. */
+  host?: string;
+  /** Worker threads. Only 1 is supported so far. Default 1. */
+  workers?: number;
+  /** Largest request head (request line and header fields) in bytes → 431. Default 16384. */
+  maxHeaderBytes?: number;
+  /** Most header fields in one request → 431. Default 100. */
+  maxHeaderCount?: number;
+  /** Longest request-target in bytes → 414. Default 8192. */
+  maxUrlLength?: number;
+  /** Largest request body in bytes, declared or received → 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Milliseconds to receive a complete request head, from its first byte → 408 (slowloris). 0 = none. Default 10000. */
+  headersTimeout?: number;
+  /** Milliseconds to receive a complete request, head and body → 408. 0 = none. Default 60000. */
+  requestTimeout?: number;
+  /** Milliseconds an idle keep-alive connection is kept open. 0 = close after each response. Default 5000. */
+  keepAliveTimeout?: number;
+  /** Most open connections per worker; more are refused at once. Default 10000. */
+  maxConnections?: number;
+  /** Requests served on one connection before it is closed. 0 = no limit. Default 0. */
+  maxRequestsPerConnection?: number;
+  /** Milliseconds `shutdown()` waits for in-flight requests before it closes what is left. Default 10000. */
+  shutdownTimeout?: number;
+  /** Shut down gracefully on SIGINT and SIGTERM, then exit. Default true. */
+  handleSignals?: boolean;
+  /** Listen backlog. Default 511. */
+  backlog?: number;
+  /** Called with errors thrown by the handler. Default: `console.error`. */
+  onError?: (error: unknown, request: Request | undefined) => void;
+}
+
+export type ResolvedOptions = Required<Omit<ServerOptions, 'host'>> & { host: string | undefined };
+
+export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
+  port: 3000,
+  host: undefined,
+  workers: 1,
+  maxHeaderBytes: 16 * 1024,
+  maxHeaderCount: 100,
+  maxUrlLength: 8 * 1024,
+  maxBodyBytes: 1024 * 1024,
+  headersTimeout: 10_000,
+  requestTimeout: 60_000,
+  keepAliveTimeout: 5_000,
+  maxConnections: 10_000,
+  maxRequestsPerConnection: 0,
+  shutdownTimeout: 10_000,
+  handleSignals: true,
+  backlog: 511,
+  onError: defaultOnError,
+});
+
+function defaultOnError(error: unknown, request: Request | undefined): void {
+  const where = request === undefined ? '' : ` (${request.method} ${request.target})`;
+  console.error(`peregrine: handler error${where}:`, error);
+}
+
+type Rule = (name: string, value: unknown) => void;
+
+function integer(min: number, max: number, zeroMeans?: string): Rule {
+  return (name, value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+      const zero = zeroMeans === undefined ? '' : ` (0 means ${zeroMeans})`;
+      throw new ConfigError(`option '${name}' must be an integer ${range}${zero}, got ${describe(value)}`);
+    }
+  };
+}
+
+const anyCount = Number.MAX_SAFE_INTEGER;
+const RULES: Record<keyof ServerOptions, Rule> = {
+  port: integer(0, 65535),
+  host: (name, value) => {
+    if (typeof value !== 'string' || value.length === 0) {
+      throw new ConfigError(`option '${name}' must be a non-empty string, got ${describe(value)}`);
+    }
+  },
+  workers: integer(1, 1),
+  maxHeaderBytes: integer(256, anyCount),
+  maxHeaderCount: integer(1, anyCount),
+  maxUrlLength: integer(16, anyCount),
+  maxBodyBytes: integer(0, Number.MAX_SAFE_INTEGER),
+  headersTimeout: integer(0, 2 ** 31 - 1, 'no timeout'),
+  requestTimeout: integer(0, 2 ** 31 - 1, 'no timeout'),
+  keepAliveTimeout: integer(0, 2 ** 31 - 1, 'close after each response'),
+  maxConnections: integer(1, anyCount),
+  maxRequestsPerConnection: integer(0, anyCount, 'no limit'),
+  shutdownTimeout: integer(0, 2 ** 31 - 1),
+  handleSignals: (name, value) => {
+    if (typeof value !== 'boolean')
+      throw new ConfigError(`option '${name}' must be a boolean, got ${describe(value)}`);
+  },
+  backlog: integer(1, anyCount),
+  onError: (name, value) => {
+    if (typeof value !== 'function')
+      throw new ConfigError(`option '${name}' must be a function, got ${describe(value)}`);
+  },
+};
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  return typeof value;
+}
+
+/** Checks every option against its rule and fills in the defaults. Throws a ConfigError naming the rule. */
+export function resolveOptions(options: ServerOptions | undefined): ResolvedOptions {
+  if (options === undefined) return { ...DEFAULTS };
+  if (typeof options !== 'object' || options === null) throw new ConfigError('options must be an object');
+  const resolved: Record<string, unknown> = { ...DEFAULTS };
+  for (const [name, value] of Object.entries(options)) {
+    const rule = RULES[name as keyof ServerOptions];
+    if (rule === undefined) throw new ConfigError(`unknown option '${name}'`);
+    if (value === undefined) continue;
+    rule(name, value);
+    resolved[name] = value;
+  }
+  const result = resolved as ResolvedOptions;
+  if (result.maxUrlLength > result.maxHeaderBytes) {
+    throw new ConfigError(
+      `option 'maxUrlLength' (${result.maxUrlLength}) must not exceed 'maxHeaderBytes' (${result.maxHeaderBytes})`,
+    );
+  }
+  return result;
+}

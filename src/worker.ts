@@ -1,0 +1,126 @@
+import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
+import { Connection, type ConnectionOwner } from './connection.ts';
+import type { Handler } from './handler.ts';
+import { Clock } from './http/clock.ts';
+import { ConfigError } from './http/errors.ts';
+import type { ResolvedOptions } from './options.ts';
+
+/**
+ * One event loop's share of the server: its listening socket, its connections, and the single coarse
+ * timer that refreshes the clock and expires every connection's timeout.
+ */
+export class HttpWorker implements ConnectionOwner {
+  readonly options: ResolvedOptions;
+  readonly handler: Handler;
+  readonly clock = new Clock();
+  stopping = false;
+  private readonly connections = new Set<Connection>();
+  private readonly server: NetServer;
+  private timer: NodeJS.Timeout | null = null;
+  private allClosed: (() => void) | null = null;
+  private stopped: Promise<void> | null = null;
+
+  constructor(handler: Handler, options: ResolvedOptions) {
+    this.handler = handler;
+    this.options = options;
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    this.server.maxConnections = options.maxConnections;
+  }
+
+  /** Runs the handler's `init()`, then listens. Rejects with a clear error if the address is taken. */
+  async listen(): Promise<AddressInfo> {
+    await this.handler.init?.();
+    const { port, host, backlog } = this.options;
+    await new Promise<void>((resolve, reject) => {
+      const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, port, host));
+      this.server.once('error', failed);
+      this.server.listen({ port, host, backlog }, () => {
+        this.server.off('error', failed);
+        resolve();
+      });
+    });
+    this.server.on('error', (error) => console.error('peregrine: listener error:', error));
+    this.timer = setInterval(() => this.tick(), tickInterval(this.options));
+    this.timer.unref();
+    return this.server.address() as AddressInfo;
+  }
+
+  get address(): AddressInfo | null {
+    return this.server.address() as AddressInfo | null;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private accept(socket: Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    this.connections.add(new Connection(socket, this));
+  }
+
+  private tick(): void {
+    const clock = this.clock;
+    clock.update();
+    const now = clock.now;
+    for (const connection of this.connections) {
+      if (connection.deadline !== 0 && now >= connection.deadline) connection.timedOut();
+    }
+  }
+
+  connectionClosed(connection: Connection): void {
+    this.connections.delete(connection);
+    if (this.connections.size === 0 && this.allClosed !== null) this.allClosed();
+  }
+
+  /**
+   * Stops accepting, closes idle connections at once, lets requests in flight finish, and after
+   * `shutdownTimeout` closes whatever is left. Then runs the handler's `deinit()`.
+   */
+  shutdown(): Promise<void> {
+    if (this.stopped === null) this.stopped = this.stop();
+    return this.stopped;
+  }
+
+  private async stop(): Promise<void> {
+    this.stopping = true;
+    const closedListener = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.connections.size > 0) {
+      const drained = new Promise<void>((resolve) => {
+        this.allClosed = resolve;
+      });
+      for (const connection of this.connections) connection.shutdown();
+      let deadline: NodeJS.Timeout | undefined;
+      const expired = new Promise<void>((resolve) => {
+        deadline = setTimeout(resolve, this.options.shutdownTimeout);
+      });
+      await Promise.race([drained, expired]);
+      clearTimeout(deadline);
+      for (const connection of this.connections) connection.destroy();
+    }
+    await closedListener;
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.handler.deinit?.();
+  }
+}
+
+/** The timer runs often enough to honour the shortest timeout, and at most once per second. */
+function tickInterval(options: ResolvedOptions): number {
+  let shortest = 1000;
+  for (const t of [options.headersTimeout, options.requestTimeout, options.keepAliveTimeout]) {
+    if (t > 0 && t < shortest * 4) shortest = Math.max(10, Math.floor(t / 4));
+  }
+  return shortest;
+}
+
+function listenError(error: NodeJS.ErrnoException, port: number, host: string | undefined): Error {
+  const where = `${host ?? '*'}:${port}`;
+  if (error.code === 'EADDRINUSE')
+    return new ConfigError(`cannot listen on ${where}: the address is already in use`);
+  if (error.code === 'EACCES') return new ConfigError(`cannot listen on ${where}: permission denied`);
+  if (error.code === 'EADDRNOTAVAIL')
+    return new ConfigError(`cannot listen on ${where}: no such local address`);
+  return error;
+}
