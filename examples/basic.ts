@@ -8,6 +8,9 @@ const server = await serve(
       res.end('Hello, World!');
     },
   },
-  { port: Number(process.env.PORT ?? 3000) },
+  {
+    port: Number(process.env.PORT ?? 3000),
+    workers: process.env.WORKERS === undefined ? undefined : Number(process.env.WORKERS),
+  },
 );
 console.log(`basic: listening on http://localhost:${server.port}`);

@@ -1,0 +1,25 @@
+// Describes exactly what was parsed, as JSON: used to check conformance from outside.
+// {"method", "target", "version", "headers": [[name, value], …], "body": <base64>}
+import { type Request, type Response, serve } from '../src/index.ts';
+
+const MAX_BODY = 16 * 1024 * 1024;
+
+const handler = {
+  async handleRequest(req: Request, res: Response): Promise<void> {
+    const body = req.hasBody ? await req.bytes() : Buffer.alloc(0);
+    res.json({
+      method: req.method,
+      target: req.target,
+      version: req.version,
+      headers: [...req.headers()],
+      body: body.toString('base64'),
+    });
+  },
+};
+
+const server = await serve(handler, {
+  port: Number(process.env.PORT ?? 3000),
+  workers: process.env.WORKERS === undefined ? undefined : Number(process.env.WORKERS),
+  maxBodyBytes: MAX_BODY,
+});
+console.log(`echo: listening on http://localhost:${server.port}`);
