@@ -31,6 +31,8 @@ const BODY_CHUNKED = 2;
 
 /** Pipelined bytes held while a response is pending; beyond this the socket stops reading. */
 const MAX_HELD_BYTES = 64 * 1024;
+/** Response bytes waiting for a slow reader beyond which the connection stops reading new requests. */
+const MAX_UNSENT_BYTES = 1024 * 1024;
 /** How long a closing connection keeps reading (and discarding) so the client sees the response, not a reset. */
 const LINGER_MS = 2_000;
 
@@ -415,7 +417,9 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
       this.corked = false;
       this.socket.uncork();
     }
-    if (this.socket.writableNeedDrain) this.writeCongestedFlag = true;
+    // Stop taking new requests only when a real backlog builds up: a batch of pipelined responses
+    // routinely exceeds the socket's 16 KiB high-water mark and drains within the same tick.
+    if (this.socket.writableLength > MAX_UNSENT_BYTES) this.writeCongestedFlag = true;
   }
 
   get writeCongested(): boolean {
