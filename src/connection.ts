@@ -172,6 +172,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
       if (!this.startRequest()) break;
     }
     this.processing = false;
+    if (this.peerEnded) this.finishAfterPeerEnded();
     if (this.pos >= this.end && this.buf !== null) this.releaseInput();
     this.flush();
     this.updateReading();
@@ -445,7 +446,10 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   }
 
   closesAfterResponse(requested: boolean): boolean {
-    if (requested || !this.keepAlive || this.owner.stopping || this.peerEnded) this.closeAfter = true;
+    // A client that half-closed gets Connection: close on its last response; held pipelined requests
+    // it sent before closing are still answered.
+    if (requested || !this.keepAlive || this.owner.stopping || (this.peerEnded && this.pos >= this.end))
+      this.closeAfter = true;
     // A body still arriving must be drained before the next request; if the client is waiting for
     // 100 Continue it may never send it, and a body larger than we buffer is not worth draining.
     if (
@@ -570,13 +574,32 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   }
 
   private onEnd(): void {
-    // The client half-closed. Finish what it asked for, then close; never answer a partial request.
+    // The client half-closed (or closed: TCP can't tell the two apart until we write). Its handler's
+    // signal aborts, but every request it sent completely is still answered.
     this.peerEnded = true;
     if (this.closing) {
       this.destroy();
-    } else if (this.inFlight) {
-      this.closeAfter = true;
-    } else {
+      return;
+    }
+    if (this.inFlight && this.req !== null) this.req.aborted(new Error('the client closed the connection'));
+    if (!this.processing) this.finishAfterPeerEnded();
+  }
+
+  /**
+   * After the client's FIN nothing more arrives: once the complete requests held in the buffer are
+   * answered, close. A body that is still incomplete can never complete, and a partial head is never
+   * answered.
+   */
+  private finishAfterPeerEnded(): void {
+    if (this.closing) return;
+    // Held bytes are still to be processed (a pipelined request, or body a slow consumer hasn't taken).
+    if (this.pos < this.end && (this.inFlight || this.reading === READ_BODY)) return;
+    if (this.reading === READ_BODY) {
+      this.bodyFailed(
+        new HttpError(400, 'the client closed the connection before the body was complete', { close: true }),
+      );
+      this.flush();
+    } else if (!this.inFlight) {
       this.closeGracefully();
     }
   }

@@ -32,6 +32,8 @@ export class Request {
   private pathCache: string | null = null;
   private queryCache: URLSearchParams | null = null;
   private abort: AbortController | null = null;
+  /** Why the client went away while this request was in flight, or null. */
+  private goneReason: Error | null = null;
 
   /** @internal Called by the connection for each new request. */
   init(source: RequestSource, method: string): void {
@@ -42,6 +44,7 @@ export class Request {
     this.pathCache = null;
     this.queryCache = null;
     this.abort = null;
+    this.goneReason = null;
     this.escaped = false;
   }
 
@@ -137,12 +140,15 @@ export class Request {
       this.abort = new AbortController();
       this.escaped = true;
       this.source?.signalWanted();
+      // Asked for after the client went: abort at once rather than never.
+      if (this.goneReason !== null) this.abort.abort(this.goneReason);
     }
     return this.abort.signal;
   }
 
   /** @internal The client went away. */
   aborted(reason: Error): void {
+    if (this.goneReason === null) this.goneReason = reason;
     if (this.abort !== null && !this.abort.signal.aborted) this.abort.abort(reason);
   }
 
