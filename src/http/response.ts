@@ -1,4 +1,5 @@
 import type { Clock } from './clock.ts';
+import { ENCODE_MIN_CHARS, encodeUtf8 } from './encode.ts';
 import { statusHasNoBody, statusLine } from './status.ts';
 
 /** What a response needs from the connection that sends it. */
@@ -130,18 +131,23 @@ export class Response {
     this.assertOpen();
     const sink = this.sink!;
     const noBody = statusHasNoBody(this.checkStatus()) || this.isHead;
+    let payload = body;
     let length = 0;
-    if (body !== undefined) length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (typeof payload === 'string') {
+      if (payload.length >= ENCODE_MIN_CHARS && !noBody) payload = encodeUtf8(payload);
+      else length = Buffer.byteLength(payload);
+    }
+    if (payload !== undefined && typeof payload !== 'string') length = payload.byteLength;
     if (this.declaredLength !== -1 && this.declaredLength !== length && !this.isHead) {
       throw new Error(`Content-Length was set to ${this.declaredLength} but the body is ${length} bytes`);
     }
     const head = this.head(this.declaredLength !== -1 ? this.declaredLength : length, false);
     this.state = STATE_ENDED;
     if (noBody || length === 0) sink.sendString(head);
-    else if (typeof body === 'string') sink.sendString(head + body);
+    else if (typeof payload === 'string') sink.sendString(head + payload);
     else {
       sink.sendString(head);
-      sink.sendBytes(body!);
+      sink.sendBytes(payload!);
     }
     sink.responseEnded();
   }
