@@ -120,13 +120,28 @@ export function findHeadEnd(
     i = lf + 1;
   }
   const size = end - start;
-  if (size > limits.maxHeaderBytes) {
-    // Still inside the request line? Then the target is what is too long (RFC 9112 §3).
+  if (size > limits.maxHeaderBytes || size > limits.maxUrlLength) {
+    // Bytes past `end` are not ours (a reused buffer may hold anything there): an LF there doesn't count.
     const firstLf = buf.indexOf(LF, start);
-    return firstLf === -1 || firstLf >= end ? -414 : -431;
+    if (firstLf === -1 || firstLf >= end) {
+      // Still inside the request line: the target is what is too long (RFC 9112 §3). Below
+      // maxHeaderBytes, say so only once the target that arrived exceeds maxUrlLength, as parseHead
+      // would when the line ends, whatever the method's length.
+      if (size > limits.maxHeaderBytes || targetLengthSoFar(buf, start, end) > limits.maxUrlLength)
+        return -414;
+    } else if (size > limits.maxHeaderBytes) {
+      return -431;
+    }
   }
-  if (size > limits.maxUrlLength + 64 && buf.indexOf(LF, start) === -1) return -414;
   return -1;
+}
+
+/** The length of the request-target in an unfinished request line `buf[start..end)`, so far. */
+function targetLengthSoFar(buf: Buffer, start: number, end: number): number {
+  const sp = buf.indexOf(SP, start);
+  if (sp === -1 || sp >= end) return 0;
+  const sp2 = buf.indexOf(SP, sp + 1);
+  return (sp2 === -1 || sp2 >= end ? end : sp2) - (sp + 1);
 }
 
 /** Skips the empty lines a client may send before a request line (RFC 9112 §2.2). */
