@@ -8,7 +8,6 @@ import { CR, FIELD_VALUE, LF, TOKEN } from './parser.ts';
 
 const SIZE_START = 0;
 const SIZE = 1;
-const EXTENSION = 2;
 const SIZE_LF = 3;
 const DATA = 4;
 const DATA_CR = 5;
@@ -19,6 +18,22 @@ const TRAILER_VALUE = 9;
 const TRAILER_LF = 10;
 const FINAL_LF = 11;
 const DONE = 12;
+// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ), ext-val = token / quoted-string
+// (RFC 9112 §7.1.1). One state per place in that grammar, so "5 6" or an unclosed quote is rejected.
+/** BWS before ";" (after the size or after an extension). */
+const EXT_BEFORE_SEMI = 13;
+/** BWS after ";", before ext-name. */
+const EXT_BEFORE_NAME = 14;
+const EXT_NAME = 15;
+/** BWS after ext-name: "=" or ";" may follow. */
+const EXT_AFTER_NAME = 16;
+/** BWS after "=", before ext-val. */
+const EXT_BEFORE_VALUE = 17;
+const EXT_TOKEN_VALUE = 18;
+const EXT_QUOTED = 19;
+const EXT_QUOTED_PAIR = 20;
+/** Just past a quoted-string's closing quote. */
+const EXT_AFTER_QUOTED = 21;
 
 /** `next()` results. A negative result is an HTTP status to answer with. */
 export const NEED_MORE = 0;
@@ -84,8 +99,10 @@ export class ChunkedDecoder {
             return this.fail(i, 400, 'invalid chunk size');
           } else if (c === CR) {
             this.state = SIZE_LF;
-          } else if (c === 0x3b || c === 0x20 || c === 0x09) {
-            this.state = EXTENSION; // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+          } else if (c === 0x3b) {
+            this.state = EXT_BEFORE_NAME;
+          } else if (c === 0x20 || c === 0x09) {
+            this.state = EXT_BEFORE_SEMI;
           } else {
             return this.fail(i, 400, 'invalid chunk size');
           }
@@ -93,12 +110,22 @@ export class ChunkedDecoder {
           if (++this.lineBytes > MAX_SIZE_LINE) return this.fail(i, 400, 'chunk size line too long');
           break;
         }
-        case EXTENSION:
-          if (c === CR) this.state = SIZE_LF;
-          else if (FIELD_VALUE[c] !== 1) return this.fail(i, 400, 'invalid character in chunk extension');
+        case EXT_BEFORE_SEMI:
+        case EXT_BEFORE_NAME:
+        case EXT_NAME:
+        case EXT_AFTER_NAME:
+        case EXT_BEFORE_VALUE:
+        case EXT_TOKEN_VALUE:
+        case EXT_QUOTED:
+        case EXT_QUOTED_PAIR:
+        case EXT_AFTER_QUOTED: {
+          const next = extensionState(this.state, c);
+          if (next < 0) return this.fail(i, 400, 'invalid chunk extension');
+          this.state = next;
           i++;
           if (++this.lineBytes > MAX_SIZE_LINE) return this.fail(i, 400, 'chunk extension too long');
           break;
+        }
         case SIZE_LF:
           if (c !== LF) return this.fail(i, 400, 'expected LF after chunk size');
           i++;
@@ -128,12 +155,13 @@ export class ChunkedDecoder {
           break;
         case TRAILER_LINE_START:
           if (c === CR) {
+            // The blank line that ends the body is not part of the trailer section's size.
             this.state = FINAL_LF;
-          } else if (TOKEN[c] === 1) {
-            this.state = TRAILER_NAME;
-          } else {
-            return this.fail(i, 400, 'invalid trailer field');
+            i++;
+            break;
           }
+          if (TOKEN[c] !== 1) return this.fail(i, 400, 'invalid trailer field');
+          this.state = TRAILER_NAME;
           i++;
           if (++this.trailerBytes > this.maxTrailerBytes)
             return this.fail(i, 431, 'trailer section too large');
@@ -178,4 +206,54 @@ export class ChunkedDecoder {
     this.error = why;
     return -status;
   }
+}
+
+/** The state after byte `c` of a chunk extension, or -1 when `c` breaks the grammar. */
+function extensionState(state: number, c: number): number {
+  const space = c === 0x20 || c === 0x09;
+  switch (state) {
+    case EXT_BEFORE_SEMI:
+      if (space) return EXT_BEFORE_SEMI;
+      return c === 0x3b ? EXT_BEFORE_NAME : -1;
+    case EXT_BEFORE_NAME:
+      if (space) return EXT_BEFORE_NAME;
+      return TOKEN[c] === 1 ? EXT_NAME : -1;
+    case EXT_NAME:
+      if (TOKEN[c] === 1) return EXT_NAME;
+      if (c === CR) return SIZE_LF;
+      return afterName(space, c);
+    case EXT_AFTER_NAME:
+      return afterName(space, c);
+    case EXT_BEFORE_VALUE:
+      if (space) return EXT_BEFORE_VALUE;
+      if (c === 0x22) return EXT_QUOTED;
+      return TOKEN[c] === 1 ? EXT_TOKEN_VALUE : -1;
+    case EXT_TOKEN_VALUE:
+      if (TOKEN[c] === 1) return EXT_TOKEN_VALUE;
+      return afterValue(space, c);
+    case EXT_AFTER_QUOTED:
+      return afterValue(space, c);
+    case EXT_QUOTED:
+      // qdtext: a field-value byte other than DQUOTE and backslash, which starts a quoted-pair.
+      if (c === 0x22) return EXT_AFTER_QUOTED;
+      if (c === 0x5c) return EXT_QUOTED_PAIR;
+      return FIELD_VALUE[c] === 1 ? EXT_QUOTED : -1;
+    default:
+      // EXT_QUOTED_PAIR: backslash ( HTAB / SP / VCHAR / obs-text ), the field-value bytes.
+      return FIELD_VALUE[c] === 1 ? EXT_QUOTED : -1;
+  }
+}
+
+/** After an ext-name and optional BWS: "=" starts a value, ";" another extension. */
+function afterName(space: boolean, c: number): number {
+  if (space) return EXT_AFTER_NAME;
+  if (c === 0x3d) return EXT_BEFORE_VALUE;
+  return c === 0x3b ? EXT_BEFORE_NAME : -1;
+}
+
+/** After an ext-val: BWS then ";", or the CR that ends the line. */
+function afterValue(space: boolean, c: number): number {
+  if (space) return EXT_BEFORE_SEMI;
+  if (c === 0x3b) return EXT_BEFORE_NAME;
+  return c === CR ? SIZE_LF : -1;
 }
