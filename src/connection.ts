@@ -293,10 +293,13 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
   /** A handler threw or rejected: answer with 500 (or the HttpError's status) if the head hasn't gone out. */
   private handlerFailed(req: Request, res: Response, error: unknown): void {
-    if (this.res !== res || this.closed) return; // this request is long finished
     const isHttpError = error instanceof HttpError;
-    if (!isHttpError || error.status >= 500) this.options.onError(error, req);
-    if (res.finished) return;
+    const gone = this.res !== res || this.closed; // the connection closed, or this request is long finished
+    // A handler's own failure is reported even when nobody is left to answer, except the abort that
+    // the client's disconnect caused through req.signal.
+    if ((!isHttpError || error.status >= 500) && !(gone && req.abortedWith(error)))
+      this.options.onError(error, req);
+    if (gone || res.finished) return;
     if (res.headersSent) {
       // The status line is gone: the only way to signal failure is to cut the connection.
       this.abortConnection();

@@ -146,6 +146,14 @@ export class Request {
     return this.abort.signal;
   }
 
+  /** @internal Whether `error` is the abort that the client going away caused. */
+  abortedWith(error: unknown): boolean {
+    return (
+      this.goneReason !== null &&
+      (error === this.goneReason || (error instanceof Error && error.name === 'AbortError'))
+    );
+  }
+
   /** @internal The client went away. */
   aborted(reason: Error): void {
     if (this.goneReason === null) this.goneReason = reason;

@@ -178,12 +178,15 @@ export class Response {
       throw new Error('write after end: the response has already ended');
     }
     const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-    if (length === 0) return !sink.writeCongested;
     this.written += length;
     if (this.declaredLength !== -1 && this.written > this.declaredLength) {
       throw new Error(`wrote ${this.written} bytes, more than the Content-Length of ${this.declaredLength}`);
     }
-    if (this.isHead) return !sink.writeCongested;
+    if (length === 0 || this.isHead) {
+      // Nothing to frame, but a head this write started must still go out now.
+      sink.flushSoon();
+      return !sink.writeCongested;
+    }
     if (this.chunked) sink.sendString(length.toString(16) + '\r\n');
     if (typeof chunk === 'string') sink.sendString(this.chunked ? chunk + '\r\n' : chunk);
     else {

@@ -37,6 +37,7 @@ export async function setup(
     errors,
     async client() {
       const c = await RawClient.open(server.port);
+      c.socket.setNoDelay(true); // small writes must go out as written, not wait for an ACK
       clients.push(c);
       return c;
     },

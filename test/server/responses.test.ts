@@ -1,0 +1,545 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { test } from 'node:test';
+import { HttpError, type Request, type Response } from '../../src/index.ts';
+import { parseResponses } from '../helpers.ts';
+import { delay, gate, get, isClosed, serverClosed, setup } from './util.ts';
+
+test('status codes and their status lines', async (t) => {
+  const h = await setup(t, (req, res) => {
+    res.status = Number(req.path.slice(1));
+    res.end('body');
+  });
+  const client = await h.client();
+  client.send(get('/201') + get('/404') + get('/418') + get('/599') + get('/302'));
+  await client.responses(5);
+  const lines = parseResponses(client.text).map((r) => r.raw.slice(0, r.raw.indexOf('\r\n')));
+  assert.deepEqual(lines, [
+    'HTTP/1.1 201 Created',
+    'HTTP/1.1 404 Not Found',
+    'HTTP/1.1 418 Unknown',
+    'HTTP/1.1 599 Unknown',
+    'HTTP/1.1 302 Found',
+  ]);
+});
+
+test('an invalid status code is a handler error: 500', async (t) => {
+  const h = await setup(t, (req, res) => {
+    res.status = req.path === '/99' ? 99 : req.path === '/1000' ? 1000 : 200.5;
+    res.end('nope');
+  });
+  const client = await h.client();
+  client.send(get('/99') + get('/1000') + get('/frac'));
+  const responses = await client.responses(3);
+  assert.deepEqual(
+    responses.map((r) => r.status),
+    [500, 500, 500],
+  );
+  assert.ok(h.errors.every((e) => e instanceof RangeError));
+  assert.equal(h.errors.length, 3);
+});
+
+test('setHeader, appendHeader, getHeader and removeHeader', async (t) => {
+  const seen: unknown[] = [];
+  const h = await setup(t, (_req, res) => {
+    res.setHeader('X-One', 'a');
+    res.setHeader('x-one', 'b'); // replaces, case-insensitively
+    res.appendHeader('Set-Cookie', 'a=1');
+    res.appendHeader('set-cookie', 'b=2');
+    res.setHeader('X-Number', 42);
+    res.setHeader('X-Gone', '1');
+    res.appendHeader('X-Gone', '2');
+    res.removeHeader('x-gone');
+    seen.push(
+      res.getHeader('X-ONE'),
+      res.getHeader('Set-Cookie'),
+      res.getHeader('x-gone'),
+      res.getHeader('nope'),
+    );
+    res.end('ok');
+  });
+  const client = await h.client();
+  client.send(get('/'));
+  const [r] = await client.responses(1);
+  assert.deepEqual(seen, ['b', 'a=1', undefined, undefined]);
+  const lines = r!.raw.split('\r\n');
+  assert.ok(lines.includes('x-one: b'));
+  assert.ok(!lines.some((l) => /^x-one: a/i.test(l)));
+  assert.deepEqual(
+    lines.filter((l) => /^set-cookie:/i.test(l)),
+    ['Set-Cookie: a=1', 'set-cookie: b=2'],
+  );
+  assert.ok(lines.includes('X-Number: 42'));
+  assert.ok(!lines.some((l) => /^x-gone/i.test(l)));
+});
+
+const injections: [string, (res: Response) => void][] = [
+  ['CRLF in a value', (res) => res.setHeader('X-A', 'ok\r\nInjected: yes')],
+  ['LF in a value', (res) => res.setHeader('X-A', 'ok\nInjected: yes')],
+  ['CR in a value', (res) => res.appendHeader('X-A', 'ok\rInjected: yes')],
+  ['NUL in a value', (res) => res.setHeader('X-A', 'ok\0')],
+  ['CRLF in a name', (res) => res.setHeader('X-A\r\nInjected', 'yes')],
+  ['a colon in a name', (res) => res.setHeader('Injected: yes\r\nX', 'v')],
+  ['an empty name', (res) => res.setHeader('', 'v')],
+  ['a space in a name', (res) => res.appendHeader('X A', 'v')],
+];
+
+for (const [what, attempt] of injections) {
+  test(`header injection (${what}) throws a TypeError and the client gets a 500`, async (t) => {
+    const thrown: unknown[] = [];
+    const h = await setup(t, (_req, res) => {
+      try {
+        attempt(res);
+      } catch (error) {
+        thrown.push(error);
+        throw error;
+      }
+      res.end('should not be sent');
+    });
+    const client = await h.client();
+    client.send(get('/'));
+    const [r] = await client.responses(1);
+    assert.equal(r!.status, 500);
+    assert.ok(!/injected/i.test(client.text), client.text);
+    assert.ok(thrown[0] instanceof TypeError);
+    // The connection keeps serving.
+    client.send(get('/'));
+    const both = await client.responses(2);
+    assert.equal(both[1]!.status, 500);
+  });
+}
+
+test('Transfer-Encoding cannot be set by the handler', async (t) => {
+  const thrown: unknown[] = [];
+  const h = await setup(t, (_req, res) => {
+    try {
+      res.setHeader('Transfer-Encoding', 'chunked');
+    } catch (error) {
+      thrown.push(error);
+    }
+    res.end('fine');
+  });
+  const client = await h.client();
+  client.send(get('/'));
+  const [r] = await client.responses(1);
+  assert.equal(r!.headers.get('transfer-encoding'), undefined);
+  assert.equal(r!.body, 'fine');
+  assert.ok(thrown[0] instanceof TypeError);
+});
+
+const IMF_FIXDATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+test('every response has one Date header in IMF-fixdate format with the current time', async (t) => {
+  const h = await setup(t, (req, res) => {
+    if (req.path === '/custom') res.setHeader('date', 'Sun, 06 Nov 1994 08:49:37 GMT');
+    res.end('x');
+  });
+  const client = await h.client();
+  client.send(get('/') + get('/custom'));
+  const [r, custom] = await client.responses(2);
+  const date = r!.headers.get('date')!;
+  assert.match(date, IMF_FIXDATE);
+  assert.ok(Math.abs(Date.parse(date) - Date.now()) < 5000, date);
+  // A handler's own Date replaces the automatic one.
+  assert.equal(custom!.headers.get('date'), 'Sun, 06 Nov 1994 08:49:37 GMT');
+  assert.equal(custom!.raw.match(/^date:/gim)!.length, 1);
+});
+
+test('Content-Length counts bytes, not characters', async (t) => {
+  const body = 'héllo wörld €10 😀';
+  const h = await setup(t, (req, res) => {
+    if (req.path === '/bytes') res.end(Buffer.from(body));
+    else res.end(body);
+  });
+  const client = await h.client();
+  client.send(get('/string') + get('/bytes'));
+  const responses = await client.responses(2);
+  for (const r of responses) {
+    assert.equal(r.headers.get('content-length'), String(Buffer.byteLength(body)));
+    assert.equal(Buffer.from(r.body, 'latin1').toString('utf8'), body);
+  }
+});
+
+test('a long string body is sent whole', async (t) => {
+  const body = `${'ü'.repeat(50_000)}end`;
+  const h = await setup(t, (_req, res) => res.end(body));
+  const client = await h.client();
+  client.send(get('/') + get('/'));
+  const responses = await client.responses(2);
+  for (const r of responses) {
+    assert.equal(r.headers.get('content-length'), String(Buffer.byteLength(body)));
+    assert.equal(Buffer.from(r.body, 'latin1').toString('utf8'), body);
+  }
+});
+
+test('HEAD gets the headers and Content-Length of GET but no body', async (t) => {
+  const h = await setup(t, (req, res) => {
+    res.setHeader('Content-Type', 'text/plain');
+    if (req.path === '/stream') {
+      res.write('streamed ');
+      res.end('body');
+    } else res.end('the body of a GET');
+  });
+  const client = await h.client();
+  client.send('HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
+  await client.until((text) => text.endsWith('\r\n\r\n'));
+  const head = parseResponses(client.text, 1)[0]!;
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-length'), '17');
+  assert.equal(head.headers.get('content-type'), 'text/plain');
+  assert.equal(head.body, '');
+  // Nothing follows the head: the next response starts right after it.
+  client.send('HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\n' + get('/'));
+  await client.until((text) => text.split('HTTP/1.1 200').length === 4 && text.endsWith('GET'));
+  const parts = client.text.split(/(?=HTTP\/1\.1 )/);
+  assert.equal(parts.length, 3);
+  assert.ok(parts[0]!.endsWith('\r\n\r\n'));
+  assert.ok(parts[1]!.endsWith('\r\n\r\n'), parts[1]);
+  assert.ok(parts[2]!.endsWith('\r\n\r\nthe body of a GET'));
+});
+
+test('204 and 304 carry no body and no Content-Length', async (t) => {
+  const h = await setup(t, (req, res) => {
+    res.status = Number(req.path.slice(1));
+    if (req.path === '/304') res.setHeader('ETag', '"abc"');
+    res.end('this must not be sent');
+  });
+  const client = await h.client();
+  client.send(get('/204') + get('/304') + get('/200'));
+  const responses = await client.responses(3);
+  assert.deepEqual(
+    responses.map((r) => [
+      r.status,
+      r.body,
+      r.headers.get('content-length'),
+      r.headers.get('transfer-encoding'),
+    ]),
+    [
+      [204, '', undefined, undefined],
+      [304, '', undefined, undefined],
+      [200, 'this must not be sent', '21', undefined],
+    ],
+  );
+  assert.equal(responses[1]!.headers.get('etag'), '"abc"');
+  assert.equal(client.text.split('this must not be sent').length, 2);
+});
+
+test('a streamed 204 sends no body and no chunked framing', async (t) => {
+  const h = await setup(t, (req, res) => {
+    res.status = 204;
+    if (req.path === '/stream') {
+      res.write('nope');
+      res.end();
+    } else res.end();
+  });
+  const client = await h.client();
+  client.send(get('/stream') + get('/plain'));
+  const responses = await client.responses(2);
+  assert.deepEqual(
+    responses.map((r) => [r.status, r.headers.get('transfer-encoding')]),
+    [
+      [204, undefined],
+      [204, undefined],
+    ],
+  );
+  assert.ok(!client.text.includes('nope'));
+});
+
+test('res.json() sends JSON with its Content-Type', async (t) => {
+  const h = await setup(t, (req, res) => {
+    if (req.path === '/typed') res.setHeader('Content-Type', 'application/vnd.x+json');
+    res.json({ ok: true, list: [1, 'two'], nested: { u: 'ü' } });
+  });
+  const client = await h.client();
+  client.send(get('/') + get('/typed'));
+  const [r, typed] = await client.responses(2);
+  assert.equal(r!.headers.get('content-type'), 'application/json; charset=utf-8');
+  assert.deepEqual(JSON.parse(Buffer.from(r!.body, 'latin1').toString('utf8')), {
+    ok: true,
+    list: [1, 'two'],
+    nested: { u: 'ü' },
+  });
+  assert.equal(typed!.headers.get('content-type'), 'application/vnd.x+json');
+});
+
+test('streaming with write() uses chunked framing, chunk by chunk', async (t) => {
+  const h = await setup(t, async (_req, res) => {
+    res.write('hello');
+    await delay(5);
+    res.write(Buffer.from(' wörld'));
+    res.write('');
+    await delay(5);
+    res.end('!');
+  });
+  const client = await h.client();
+  client.send(get('/'));
+  const [r] = await client.responses(1);
+  assert.equal(r!.headers.get('transfer-encoding'), 'chunked');
+  assert.equal(r!.headers.get('content-length'), undefined);
+  const body = r!.raw.slice(r!.raw.indexOf('\r\n\r\n') + 4);
+  assert.equal(body, '5\r\nhello\r\n7\r\n w\xc3\xb6rld\r\n1\r\n!\r\n0\r\n\r\n');
+  client.send(get('/'));
+  await client.responses(2);
+  assert.equal(isClosed(client), false);
+});
+
+test('the head goes out with the first write, even an empty one', async (t) => {
+  const proceed = gate();
+  const h = await setup(t, async (_req, res) => {
+    await delay(1);
+    res.setHeader('X-Early', '1');
+    res.write('');
+    await proceed.promise;
+    res.end('later');
+  });
+  const client = await h.client();
+  client.send(get('/'));
+  await client.until((text) => text.includes('\r\n\r\n'), 1000);
+  assert.match(client.text, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.ok(client.text.includes('X-Early: 1'));
+  proceed.open();
+  const [r] = await client.responses(1);
+  assert.equal(r!.body, 'later');
+});
+
+test('streaming with a declared Content-Length sends an identity body', async (t) => {
+  const h = await setup(t, async (_req, res) => {
+    res.setHeader('Content-Length', 11);
+    res.write('hello ');
+    await delay(2);
+    res.end('world');
+  });
+  const client = await h.client();
+  client.send(get('/') + get('/'));
+  const responses = await client.responses(2);
+  for (const r of responses) {
+    assert.equal(r.headers.get('content-length'), '11');
+    assert.equal(r.headers.get('transfer-encoding'), undefined);
+    assert.equal(r.body, 'hello world');
+  }
+  assert.ok(client.text.endsWith('\r\n\r\nhello world'));
+});
+
+test('streaming fewer bytes than the declared Content-Length closes the connection', async (t) => {
+  const h = await setup(t, (_req, res) => {
+    res.setHeader('Content-Length', 100);
+    res.write('short');
+    res.end();
+  });
+  const client = await h.client();
+  client.send(get('/') + get('/next'));
+  await serverClosed(client);
+  // Cut off (by a reset, not a FIN that could pass for the end of a body): never a complete response.
+  assert.equal(parseResponses(client.text).length, 0, client.text);
+  assert.match((h.errors[0] as Error).message, /less than the Content-Length of 100/);
+});
+
+test('end() with a body that contradicts the declared Content-Length is a 500', async (t) => {
+  const h = await setup(t, (_req, res) => {
+    res.setHeader('Content-Length', 10);
+    res.end('abc');
+  });
+  const client = await h.client();
+  client.send(get('/'));
+  const [r] = await client.responses(1);
+  assert.equal(r!.status, 500);
+});
+
+test('HTTP/1.0 streaming is close-delimited', async (t) => {
+  const h = await setup(t, async (_req, res) => {
+    res.write('part one, ');
+    await delay(2);
+    res.end('part two');
+  });
+  const client = await h.client();
+  client.send('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+  await serverClosed(client);
+  const [r] = parseResponses(client.text);
+  assert.equal(r!.headers.get('transfer-encoding'), undefined);
+  assert.equal(r!.headers.get('content-length'), undefined);
+  assert.equal(r!.headers.get('connection'), 'close');
+  assert.equal(r!.body, 'part one, part two');
+});
+
+test('write() returns false under backpressure and waitForDrain() holds the writer until the client reads', async (t) => {
+  const total = 24 * 1024 * 1024;
+  let written = 0;
+  let refused = 0;
+  const h = await setup(t, async (_req, res) => {
+    res.setHeader('Content-Length', total + 3);
+    const piece = Buffer.alloc(64 * 1024, 'a');
+    while (written < total) {
+      written += piece.length;
+      if (!res.write(piece)) {
+        refused++;
+        await res.waitForDrain();
+      }
+    }
+    res.end('END');
+  });
+  // A client that doesn't read at first, then counts bytes (no buffering of 24 MiB in the test).
+  const socket = connect({ port: h.port, host: '127.0.0.1' });
+  t.after(() => socket.destroy());
+  await once(socket, 'connect');
+  socket.pause();
+  socket.write(get('/'));
+  await delay(300);
+  const writtenWhilePaused = written;
+  assert.ok(refused > 0, 'write() never returned false');
+  assert.ok(
+    writtenWhilePaused < total,
+    `the handler wrote all ${total} bytes while the client read nothing: waitForDrain() did not wait`,
+  );
+  let received = 0;
+  let tail = '';
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    tail = (tail + chunk.toString('latin1', Math.max(0, chunk.length - 8))).slice(-8);
+  });
+  socket.resume();
+  const headBytes = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stalled at ${received} bytes`)), 10_000);
+    socket.on('data', () => {
+      if (tail.endsWith('aaaaaEND')) {
+        clearTimeout(timer);
+        resolve(received - total - 3);
+      }
+    });
+  });
+  assert.ok(headBytes > 0 && headBytes < 200, `head of ${headBytes} bytes`);
+  t.diagnostic(
+    `${writtenWhilePaused} of ${total} bytes written while the client was paused; ${refused} refusals`,
+  );
+});
+
+test('a handler that throws synchronously gets a 500 and the connection keeps serving', async (t) => {
+  const h = await setup(t, (req, res) => {
+    if (req.path === '/throw') throw new Error('boom');
+    res.end('fine');
+  });
+  const client = await h.client();
+  client.send(get('/throw') + get('/ok'));
+  const [r, next] = await client.responses(2);
+  assert.equal(r!.status, 500);
+  assert.equal(r!.headers.get('connection'), undefined);
+  assert.equal(Number(r!.headers.get('content-length')), r!.body.length);
+  assert.equal(next!.status, 200);
+  assert.equal(next!.body, 'fine');
+  assert.equal((h.errors[0] as Error).message, 'boom');
+});
+
+test('headers set before a throw are not sent with the 500', async (t) => {
+  const h = await setup(t, (_req, res) => {
+    res.setHeader('X-Secret', 'leak');
+    res.status = 201;
+    throw new Error('boom');
+  });
+  const client = await h.client();
+  client.send(get('/'));
+  const [r] = await client.responses(1);
+  assert.equal(r!.status, 500);
+  assert.equal(r!.headers.get('x-secret'), undefined);
+});
+
+test('an async handler that rejects gets a 500', async (t) => {
+  const h = await setup(t, async (_req, res) => {
+    res.setHeader('X-Before', '1');
+    await delay(2);
+    throw new Error('async boom');
+  });
+  const client = await h.client();
+  client.send(get('/') + get('/'));
+  const responses = await client.responses(2);
+  assert.deepEqual(
+    responses.map((r) => r.status),
+    [500, 500],
+  );
+  assert.equal(h.errors.length, 2);
+});
+
+test('throwing an HttpError answers with its status and is not reported as a server error', async (t) => {
+  const h = await setup(t, async (req, _res) => {
+    if (req.path === '/sync') throw new HttpError(404, 'no such thing');
+    await delay(1);
+    if (req.path === '/close') throw new HttpError(403, 'go away', { close: true });
+    throw new HttpError(503, 'later');
+  });
+  const client = await h.client();
+  client.send(get('/sync') + get('/async') + get('/close'));
+  await serverClosed(client);
+  const responses = parseResponses(client.text);
+  assert.deepEqual(
+    responses.map((r) => [r.status, r.headers.get('connection')]),
+    [
+      [404, undefined],
+      [503, undefined],
+      [403, 'close'],
+    ],
+  );
+  // Only the 5xx is reported.
+  assert.equal(h.errors.length, 1);
+  assert.equal((h.errors[0] as HttpError).status, 503);
+});
+
+test('an error after the head was sent closes the connection (sync)', async (t) => {
+  const h = await setup(t, (_req, res) => {
+    res.write('partial');
+    throw new Error('mid-stream');
+  });
+  const client = await h.client();
+  client.send(get('/') + get('/next'));
+  await serverClosed(client);
+  assert.ok(client.text.split('HTTP/1.1 ').length <= 2, 'at most the one response started');
+  assert.equal(parseResponses(client.text).length, 0, 'the response must not parse as complete');
+  assert.equal((h.errors[0] as Error).message, 'mid-stream');
+});
+
+test('an error after the head was sent closes the connection (async)', async (t) => {
+  const h = await setup(t, async (_req, res) => {
+    res.write('partial');
+    await delay(5);
+    throw new Error('mid-stream');
+  });
+  const client = await h.client();
+  client.send(get('/'));
+  await client.until((text) => text.includes('partial'));
+  await serverClosed(client);
+  assert.ok(!client.text.includes('0\r\n\r\n'));
+  assert.equal(parseResponses(client.text).length, 0, 'the response must not parse as complete');
+});
+
+test('an async handler that resolves without end() gets an empty response with its status', async (t) => {
+  const h = await setup(t, async (req: Request, res: Response) => {
+    await delay(1);
+    if (req.path === '/202') {
+      res.status = 202;
+      res.setHeader('X-Kept', 'yes');
+    }
+  });
+  const client = await h.client();
+  client.send(get('/') + get('/202'));
+  const [r, accepted] = await client.responses(2);
+  assert.equal(r!.status, 200);
+  assert.equal(r!.headers.get('content-length'), '0');
+  assert.equal(r!.body, '');
+  assert.equal(accepted!.status, 202);
+  assert.equal(accepted!.headers.get('x-kept'), 'yes');
+});
+
+test('ending a response twice is a handler error but the first response stands', async (t) => {
+  const h = await setup(t, (_req, res) => {
+    res.end('first');
+    res.end('second');
+  });
+  const client = await h.client();
+  client.send(get('/') + get('/'));
+  const responses = await client.responses(2);
+  assert.deepEqual(
+    responses.map((r) => r.body),
+    ['first', 'first'],
+  );
+  assert.equal(h.errors.length, 2);
+  assert.equal((h.errors[0] as Error).message, 'the response has already ended');
+});
