@@ -297,8 +297,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     const gone = this.res !== res || this.closed; // the connection closed, or this request is long finished
     // A handler's own failure is reported even when nobody is left to answer, except the abort that
     // the client's disconnect caused through req.signal.
-    if ((!isHttpError || error.status >= 500) && !(gone && req.abortedWith(error)))
-      this.options.onError(error, req);
+    if ((!isHttpError || error.status >= 500) && !req.abortedWith(error)) this.options.onError(error, req);
     if (gone || res.finished) return;
     if (res.headersSent) {
       // The status line is gone: the only way to signal failure is to cut the connection.

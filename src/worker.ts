@@ -31,14 +31,24 @@ export class HttpWorker implements ConnectionOwner {
   async listen(): Promise<AddressInfo> {
     await this.handler.init?.();
     const { port, host, backlog } = this.options;
-    await new Promise<void>((resolve, reject) => {
-      const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, port, host));
-      this.server.once('error', failed);
-      this.server.listen({ port, host, backlog }, () => {
-        this.server.off('error', failed);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, port, host));
+        this.server.once('error', failed);
+        this.server.listen({ port, host, backlog }, () => {
+          this.server.off('error', failed);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      // No shutdown() can come for a server that never started: undo init() now.
+      try {
+        await this.handler.deinit?.();
+      } catch (deinitError) {
+        this.options.onError(deinitError, undefined);
+      }
+      throw error;
+    }
     this.server.on('error', (error) => console.error('peregrine: listener error:', error));
     this.timer = setInterval(() => this.tick(), tickInterval(this.options));
     this.timer.unref();
