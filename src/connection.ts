@@ -5,7 +5,7 @@ import { BODY_DONE, ChunkedDecoder, DATA_READY, NEED_MORE } from './http/chunked
 import type { Clock } from './http/clock.ts';
 import { errorResponse } from './http/error-responses.ts';
 import { HttpError } from './http/errors.ts';
-import { findHeadEnd, methodString, parseHead, skipLeadingEmptyLines } from './http/parser.ts';
+import { CR, findHeadEnd, methodString, parseHead, skipLeadingEmptyLines } from './http/parser.ts';
 import { Request, type RequestSource } from './http/request.ts';
 import { Response, type ResponseSink } from './http/response.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -192,6 +192,8 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     if (!this.headStarted) {
       this.pos = skipLeadingEmptyLines(buf, this.pos, this.end);
       if (this.pos >= this.end) return false;
+      // A lone CR at the end may be half of an empty line whose LF is still on its way.
+      if (this.pos === this.end - 1 && buf[this.pos] === CR) return false;
       this.headStarted = true;
       this.headStartedAt = this.clock.now;
       this.scanFrom = this.pos;

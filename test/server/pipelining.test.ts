@@ -208,3 +208,28 @@ test('more pipelined bytes than the server holds behind a slow request are all a
     assert.equal(r.body, `/${i}`);
   });
 });
+
+test('empty lines before a request line are skipped, also when CR and LF arrive apart', async (t) => {
+  const h = await setup(t, (req, res) => res.end(req.path));
+  const client = await h.client();
+  // Some clients send an extra CRLF after a body (RFC 9112 §2.2).
+  client.send(`${post('/a', 'x')}\r\n${get('/b')}`);
+  await client.responses(2);
+  for (const pieces of [
+    ['\r', `\n${get('/c')}`],
+    ['\r\n\r', `\n${get('/d')}`],
+    ['\r\n\r\n\r', '\n', get('/e')],
+  ]) {
+    const before = parseResponses(client.text).length;
+    for (const piece of pieces) {
+      client.send(piece);
+      await delay(5);
+    }
+    const responses = await client.responses(before + 1);
+    assert.equal(responses[before]!.status, 200, JSON.stringify(pieces));
+  }
+  assert.deepEqual(
+    parseResponses(client.text).map((r) => r.body),
+    ['/a', '/b', '/c', '/d', '/e'],
+  );
+});
