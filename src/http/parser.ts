@@ -195,7 +195,6 @@ export function parseHead(
   head.buf = buf;
   head.start = start;
   head.end = headEnd;
-  if (headEnd - start > limits.maxHeaderBytes) return fail(head, 431, 'head larger than maxHeaderBytes');
 
   // request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3)
   let i = start;
@@ -233,6 +232,9 @@ export function parseHead(
   }
   head.minorVersion = buf[i + 7]! - 0x30;
   i += 10; // version, CR, LF
+  // After the request line, so that a long target is 414 whether the head arrived whole or in pieces
+  // (findHeadEnd reports it before the head is complete).
+  if (headEnd - start > limits.maxHeaderBytes) return fail(head, 431, 'head larger than maxHeaderBytes');
 
   const status = parseFields(buf, i, head, limits);
   if (status < 0) return status;
