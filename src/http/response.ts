@@ -138,7 +138,8 @@ export class Response {
       else length = Buffer.byteLength(payload);
     }
     if (payload !== undefined && typeof payload !== 'string') length = payload.byteLength;
-    if (this.declaredLength !== -1 && this.declaredLength !== length && !this.isHead) {
+    // HEAD, 204 and 304 send no body, so a declared length describes what GET would send (RFC 9110 §8.6).
+    if (this.declaredLength !== -1 && this.declaredLength !== length && !noBody) {
       throw new Error(`Content-Length was set to ${this.declaredLength} but the body is ${length} bytes`);
     }
     const head = this.head(this.declaredLength !== -1 ? this.declaredLength : length, false);

@@ -41,6 +41,24 @@ test('the close token is found case-insensitively in a list', async (t) => {
   assert.equal(r!.headers.get('connection'), 'close');
 });
 
+test('a handler that sets Connection: close closes the connection after its response', async (t) => {
+  const h = await setup(t, (req, res) => {
+    if (req.path === '/bye') res.setHeader('Connection', 'close');
+    res.end(req.path);
+  });
+  const client = await h.client();
+  client.send(get('/1') + get('/bye') + get('/3'));
+  await serverClosed(client);
+  const responses = parseResponses(client.text);
+  assert.deepEqual(
+    responses.map((r) => [r.body, r.headers.get('connection')]),
+    [
+      ['/1', undefined],
+      ['/bye', 'close'],
+    ],
+  );
+});
+
 test('HTTP/1.0 closes by default', async (t) => {
   const h = await setup(t, echoPath);
   const client = await h.client();

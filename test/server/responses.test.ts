@@ -226,6 +226,26 @@ test('204 and 304 carry no body and no Content-Length', async (t) => {
   assert.equal(client.text.split('this must not be sent').length, 2);
 });
 
+test('a 304 may carry the Content-Length of the representation it stands for', async (t) => {
+  const h = await setup(t, (_req, res) => {
+    res.status = 304;
+    res.setHeader('ETag', '"v1"');
+    res.setHeader('Content-Length', 1234);
+    res.end();
+  });
+  const client = await h.client();
+  client.send(get('/') + get('/'));
+  const responses = await client.responses(2);
+  assert.deepEqual(
+    responses.map((r) => [r.status, r.body, r.headers.get('etag')]),
+    [
+      [304, '', '"v1"'],
+      [304, '', '"v1"'],
+    ],
+  );
+  assert.deepEqual(h.errors, []);
+});
+
 test('a streamed 204 sends no body and no chunked framing', async (t) => {
   const h = await setup(t, (req, res) => {
     res.status = 204;
