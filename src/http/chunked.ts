@@ -134,7 +134,7 @@ export class ChunkedDecoder {
           break;
         case DATA: {
           const available = end - i;
-          const take = available < this.remaining ? available : this.remaining;
+          const take = Math.min(available, this.remaining);
           this.dataStart = i;
           this.dataEnd = i + take;
           this.remaining -= take;

@@ -110,7 +110,7 @@ export function findHeadEnd(
   end: number,
   limits: HeadLimits,
 ): number {
-  let i = from > start ? from : start;
+  let i = Math.max(from, start);
   for (;;) {
     const lf = buf.indexOf(LF, i);
     if (lf === -1 || lf >= end) break;
