@@ -321,7 +321,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     const buf = this.buf!;
     if (this.bodyKind === BODY_LENGTH) {
       const available = this.end - this.pos;
-      const take = available < this.bodyRemaining ? available : this.bodyRemaining;
+      const take = Math.min(available, this.bodyRemaining);
       const start = this.pos;
       this.pos += take;
       this.bodyRemaining -= take;
