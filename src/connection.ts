@@ -5,6 +5,7 @@ import { BODY_DONE, ChunkedDecoder, DATA_READY, NEED_MORE } from './http/chunked
 import type { Clock } from './http/clock.ts';
 import { errorResponse } from './http/error-responses.ts';
 import { HttpError } from './http/errors.ts';
+import { Output } from './http/output.ts';
 import { CR, findHeadEnd, methodString, parseHead, skipLeadingEmptyLines } from './http/parser.ts';
 import { Request, type RequestSource } from './http/request.ts';
 import { Response, type ResponseSink } from './http/response.ts';
@@ -46,6 +47,8 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 export class Connection implements BodySource, RequestSource, ResponseSink {
   readonly socket: Socket;
   readonly clock: Clock;
+  /** Response bytes waiting to be written; one socket write per batch. */
+  readonly output: Output;
   /** When the current timeout expires (clock ms), or 0. Checked by the worker's single timer. */
   deadline = 0;
   private readonly owner: ConnectionOwner;
@@ -82,8 +85,6 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private peerEnded = false;
 
   private processing = false;
-  private out = '';
-  private corked = false;
   private paused = false;
   private writeCongestedFlag = false;
   private drainWaiters: (() => void)[] = [];
@@ -95,6 +96,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     this.owner = owner;
     this.options = owner.options;
     this.clock = owner.clock;
+    this.output = new Output(socket);
     this.onData = this.onData.bind(this);
     this.onEnd = this.onEnd.bind(this);
     this.onClose = this.onClose.bind(this);
@@ -312,6 +314,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     res.status = status;
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
     res.end(errorBody(status));
+    res.detach();
   }
 
   // ───────────────────────────── body ─────────────────────────────
@@ -373,7 +376,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   bodyWanted(): void {
     if (this.continuePending) {
       this.continuePending = false;
-      this.sendString(CONTINUE);
+      this.output.append(CONTINUE);
       this.flushSoon();
     }
   }
@@ -388,40 +391,16 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
   // ───────────────────────────── output ─────────────────────────────
 
-  sendString(data: string): void {
-    this.out += data;
-  }
-
-  sendBytes(data: Uint8Array): void {
-    if (this.closed) return;
-    if (!this.corked) {
-      this.socket.cork();
-      this.corked = true;
-    }
-    if (this.out.length !== 0) {
-      this.socket.write(this.out);
-      this.out = '';
-    }
-    this.socket.write(data);
-  }
-
   flushSoon(): void {
     if (!this.processing) this.flush();
   }
 
   private flush(): void {
     if (this.closed) {
-      this.out = '';
+      this.output.discard();
       return;
     }
-    if (this.out.length !== 0) {
-      this.socket.write(this.out);
-      this.out = '';
-    }
-    if (this.corked) {
-      this.corked = false;
-      this.socket.uncork();
-    }
+    this.output.flush();
     // Stop taking new requests only when a real backlog builds up: a batch of pipelined responses
     // routinely exceeds the socket's 16 KiB high-water mark and drains within the same tick.
     if (this.socket.writableLength > MAX_UNSENT_BYTES) this.writeCongestedFlag = true;
@@ -490,7 +469,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private failAndClose(status: number): void {
     this.reading = READ_NONE;
     this.headStarted = false;
-    this.sendString(errorResponse(status, this.clock.dateLine));
+    this.output.append(errorResponse(status, this.clock.dateLine));
     this.closeGracefully();
   }
 
@@ -617,7 +596,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     this.closed = true;
     this.closing = true;
     this.deadline = 0;
-    this.out = '';
+    this.output.discard();
     const gone = new Error('the client closed the connection');
     if (this.inFlight && this.req !== null) this.req.aborted(gone);
     if (this.bodyRequest !== null)

@@ -124,6 +124,9 @@ export function resolveOptions(options: ServerOptions | undefined): ResolvedOpti
     resolved[name] = value;
   }
   const result = resolved as ResolvedOptions;
+  // The default URL limit follows a smaller head limit; only an explicit conflict is an error.
+  if (options.maxUrlLength === undefined)
+    result.maxUrlLength = Math.min(result.maxUrlLength, result.maxHeaderBytes);
   if (result.maxUrlLength > result.maxHeaderBytes) {
     throw new ConfigError(
       `option 'maxUrlLength' (${result.maxUrlLength}) must not exceed 'maxHeaderBytes' (${result.maxHeaderBytes})`,

@@ -3,7 +3,10 @@ import type { Handler, Server, ServerOptions } from '../src/index.ts';
 import { serve } from '../src/index.ts';
 
 /** Starts a server on a free loopback port without signal handling. Remember to `shutdown()` it. */
-export function start(handler: Handler | Handler['handleRequest'], options: ServerOptions = {}): Promise<Server> {
+export function start(
+  handler: Handler | Handler['handleRequest'],
+  options: ServerOptions = {},
+): Promise<Server> {
   const h = typeof handler === 'function' ? { handleRequest: handler } : handler;
   return serve(h, { port: 0, host: '127.0.0.1', handleSignals: false, ...options });
 }
@@ -22,15 +25,20 @@ export class RawClient {
       this.wake();
     });
     socket.on('error', () => {});
-    socket.on('close', () => {
+    // The server closing its side ends our reading side; with allowHalfOpen that is 'end', not 'close'.
+    const ended = () => {
       this.closed = true;
       this.wake();
-    });
+    };
+    socket.on('end', ended);
+    socket.on('close', ended);
   }
 
   static open(port: number): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => resolve(new RawClient(socket)));
+      const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () =>
+        resolve(new RawClient(socket)),
+      );
       socket.once('error', reject);
     });
   }
@@ -55,7 +63,8 @@ export class RawClient {
     while (!done(this.text)) {
       if (this.closed) return this.text;
       const left = limit - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting; received so far: ${JSON.stringify(this.text.slice(0, 500))}`);
+      if (left <= 0)
+        throw new Error(`timed out waiting; received so far: ${JSON.stringify(this.text.slice(0, 500))}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {

@@ -119,6 +119,9 @@ export function findHeadEnd(
     if (lf - start >= 3 && buf[lf - 2] === LF && buf[lf - 3] === CR) return lf + 1;
     i = lf + 1;
   }
+  // Reject what can never become a request line (binary garbage, a TLS ClientHello) at once, not
+  // after headersTimeout: its first bytes must be a method token, a space, then target bytes.
+  if (!requestLineStartIsValid(buf, start, end)) return -400;
   const size = end - start;
   if (size > limits.maxHeaderBytes || size > limits.maxUrlLength) {
     // Bytes past `end` are not ours (a reused buffer may hold anything there): an LF there doesn't count.
@@ -134,6 +137,21 @@ export function findHeadEnd(
     }
   }
   return -1;
+}
+
+/** How much of an unfinished request line is checked: enough for any real method and a target's start. */
+const REQUEST_LINE_PREFIX = 32;
+
+/** Whether the first bytes of an unfinished head can still start a valid request line. */
+function requestLineStartIsValid(buf: Buffer, start: number, end: number): boolean {
+  const limit = Math.min(end, start + REQUEST_LINE_PREFIX);
+  let i = start;
+  while (i < limit && TOKEN[buf[i]!] === 1) i++;
+  if (i === limit) return true;
+  if (i === start || buf[i] !== SP) return false;
+  i++;
+  while (i < limit && TARGET[buf[i]!] === 1) i++;
+  return i === limit || buf[i] === SP;
 }
 
 /** The length of the request-target in an unfinished request line `buf[start..end)`, so far. */

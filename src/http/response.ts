@@ -1,13 +1,12 @@
 import type { Clock } from './clock.ts';
-import { ENCODE_MIN_CHARS, encodeUtf8 } from './encode.ts';
+import { COPY_LIMIT, type Output } from './output.ts';
 import { statusHasNoBody, statusLine } from './status.ts';
 
 /** What a response needs from the connection that sends it. */
 export interface ResponseSink {
   readonly clock: Clock;
-  /** Queues bytes for the socket; the connection writes everything queued in one go. */
-  sendString(data: string): void;
-  sendBytes(data: Uint8Array): void;
+  /** Where the response's bytes go; the connection writes everything queued in one go. */
+  readonly output: Output;
   /** Writes what is queued now, unless the connection is in the middle of a batch of requests. */
   flushSoon(): void;
   /** Decided as the head is built: whether the connection closes after this response. */
@@ -21,7 +20,10 @@ export interface ResponseSink {
 }
 
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE_RE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Field values must be visible ASCII, space or tab (RFC 9110 §5.5; obs-text is not generated). */
+const BAD_VALUE_RE = /[^\t\x20-\x7e]/;
+/** Strings shorter than this are joined with the head; longer ones are encoded into the output slab. */
+const SHORT_TEXT = 1024;
 const DIGITS_RE = /^[0-9]+$/;
 
 const STATE_OPEN = 0;
@@ -47,6 +49,8 @@ export class Response {
   private chunked = false;
   private closeRequested = false;
   private customDate = false;
+  /** The server answered on the handler's behalf: the handler's later calls are ignored. */
+  private detached = false;
 
   /** @internal Called by the connection for each new request. */
   init(sink: ResponseSink, isHead: boolean, http10: boolean): void {
@@ -62,6 +66,16 @@ export class Response {
     this.chunked = false;
     this.closeRequested = false;
     this.customDate = false;
+    this.detached = false;
+  }
+
+  /**
+   * @internal The server has answered for the handler (a body that could not be read, a timeout):
+   * whatever the handler still calls on this response is ignored instead of throwing, since a
+   * callback that ends it later must not crash the process.
+   */
+  detach(): void {
+    this.detached = true;
   }
 
   /** Whether the status line and headers have gone out (after the first `write()` or `end()`). */
@@ -80,6 +94,7 @@ export class Response {
    * `Transfer-Encoding` is managed by Peregrine and can't be set.
    */
   setHeader(name: string, value: string | number): this {
+    if (this.detached) return this;
     const text = this.checkHeader(name, value);
     if (this.special(name, text)) return this;
     const i = this.indexOf(name);
@@ -95,6 +110,7 @@ export class Response {
 
   /** Adds a header line even if one of that name exists (e.g. several `Set-Cookie`). */
   appendHeader(name: string, value: string | number): this {
+    if (this.detached) return this;
     const text = this.checkHeader(name, value);
     if (this.special(name, text)) return this;
     this.names.push(name);
@@ -110,6 +126,7 @@ export class Response {
 
   /** Removes every header of that name. */
   removeHeader(name: string): this {
+    if (this.detached) return this;
     this.assertOpen();
     for (let i = this.indexOf(name); i !== -1; i = this.indexOf(name)) {
       this.names.splice(i, 1);
@@ -123,6 +140,7 @@ export class Response {
    * `write()`, the body given here is the last piece. `HEAD`, 204 and 304 responses never carry a body.
    */
   end(body?: string | Uint8Array): void {
+    if (this.detached) return;
     if (this.state === STATE_STREAMING) {
       if (body !== undefined) this.write(body);
       this.finishStream();
@@ -131,25 +149,46 @@ export class Response {
     this.assertOpen();
     const sink = this.sink!;
     const noBody = statusHasNoBody(this.checkStatus()) || this.isHead;
-    let payload = body;
-    let length = 0;
-    if (typeof payload === 'string') {
-      if (payload.length >= ENCODE_MIN_CHARS && !noBody) payload = encodeUtf8(payload);
-      else length = Buffer.byteLength(payload);
+    const out = sink.output;
+    const declared = this.declaredLength;
+    if (
+      typeof body === 'string' &&
+      body.length >= SHORT_TEXT &&
+      !noBody &&
+      declared === -1 &&
+      body.length * 3 <= COPY_LIMIT
+    ) {
+      // Measuring a long string costs more than encoding it. Most bodies are ASCII, whose UTF-8 size is
+      // their length: write the head for that, encode the body right after it, and rewrite the head
+      // only in the rare case the guess was wrong.
+      const head = this.head(body.length, false);
+      const at = out.mark(head.length + body.length * 3);
+      out.append(head);
+      const written = out.utf8(body);
+      if (written !== body.length) {
+        out.rewind(at);
+        out.append(this.head(written, false));
+        out.utf8(body);
+      }
+    } else {
+      let length = 0;
+      if (body !== undefined) length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+      // HEAD, 204 and 304 send no body, so a declared length describes what GET would send (RFC 9110 §8.6).
+      if (declared !== -1 && declared !== length && !noBody) {
+        throw new Error(`Content-Length was set to ${declared} but the body is ${length} bytes`);
+      }
+      const head = this.head(declared !== -1 ? declared : length, false);
+      if (noBody || length === 0) out.append(head);
+      else if (typeof body !== 'string') {
+        out.append(head);
+        out.bytes(body!);
+      } else if (body.length < SHORT_TEXT) out.append(head + body);
+      else {
+        out.append(head);
+        out.utf8(body);
+      }
     }
-    if (payload !== undefined && typeof payload !== 'string') length = payload.byteLength;
-    // HEAD, 204 and 304 send no body, so a declared length describes what GET would send (RFC 9110 §8.6).
-    if (this.declaredLength !== -1 && this.declaredLength !== length && !noBody) {
-      throw new Error(`Content-Length was set to ${this.declaredLength} but the body is ${length} bytes`);
-    }
-    const head = this.head(this.declaredLength !== -1 ? this.declaredLength : length, false);
     this.state = STATE_ENDED;
-    if (noBody || length === 0) sink.sendString(head);
-    else if (typeof payload === 'string') sink.sendString(head + payload);
-    else {
-      sink.sendString(head);
-      sink.sendBytes(payload!);
-    }
     sink.responseEnded();
   }
 
@@ -166,13 +205,14 @@ export class Response {
    * `waitForDrain()` before writing more.
    */
   write(chunk: string | Uint8Array): boolean {
+    if (this.detached) return true;
     const sink = this.sink!;
     if (this.state === STATE_OPEN) {
       const noBody = statusHasNoBody(this.checkStatus());
       // Without a declared length, HTTP/1.1 streams chunked; HTTP/1.0 can only mark the end by closing.
       this.chunked = this.declaredLength === -1 && !this.http10 && !noBody;
       if (this.declaredLength === -1 && this.http10) this.closeRequested = true;
-      sink.sendString(this.head(this.declaredLength, true));
+      sink.output.append(this.head(this.declaredLength, true));
       this.state = STATE_STREAMING;
       if (noBody) this.isHead = true;
     } else if (this.state === STATE_ENDED) {
@@ -188,12 +228,12 @@ export class Response {
       sink.flushSoon();
       return !sink.writeCongested;
     }
-    if (this.chunked) sink.sendString(length.toString(16) + '\r\n');
-    if (typeof chunk === 'string') sink.sendString(this.chunked ? chunk + '\r\n' : chunk);
-    else {
-      sink.sendBytes(chunk);
-      if (this.chunked) sink.sendString('\r\n');
-    }
+    const out = sink.output;
+    if (this.chunked) out.append(length.toString(16) + '\r\n');
+    if (typeof chunk !== 'string') out.bytes(chunk);
+    else if (chunk.length < SHORT_TEXT) out.append(chunk);
+    else out.utf8(chunk);
+    if (this.chunked) out.append('\r\n');
     sink.flushSoon();
     return !sink.writeCongested;
   }
@@ -206,7 +246,7 @@ export class Response {
   private finishStream(): void {
     const sink = this.sink!;
     this.state = STATE_ENDED;
-    if (this.chunked && !this.isHead) sink.sendString('0\r\n\r\n');
+    if (this.chunked && !this.isHead) sink.output.append('0\r\n\r\n');
     if (this.declaredLength !== -1 && this.written !== this.declaredLength && !this.isHead) {
       // The client was promised more bytes than exist: the only honest end is to close.
       sink.abortConnection();

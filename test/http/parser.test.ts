@@ -483,6 +483,27 @@ describe('findHeadEnd', () => {
     assert.equal(findHeadEnd(buf, first.length, first.length, buf.length, LIMITS), buf.length);
   });
 
+  test('bytes that can never start a request line are 400 at once, not after a timeout', () => {
+    const tlsClientHello = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
+    for (const garbage of [
+      tlsClientHello,
+      Buffer.from(' GET / HTTP/1.1'),
+      Buffer.from('GET\t/'),
+      Buffer.from('G(T /'),
+    ]) {
+      assert.equal(
+        findHeadEnd(garbage, 0, 0, garbage.length, LIMITS),
+        -400,
+        JSON.stringify(garbage.toString('latin1')),
+      );
+    }
+    // …while every prefix of a valid request line keeps waiting for more.
+    const valid = Buffer.from('M-SEARCH /a/b?c=d HTTP/1.1\r\nHost: x\r\n', 'latin1');
+    for (let end = 1; end <= valid.length; end++) assert.equal(findHeadEnd(valid, 0, 0, end, LIMITS), -1);
+    const bad = Buffer.from('GET /a\x00b HTTP/1.1', 'latin1');
+    assert.equal(findHeadEnd(bad, 0, 0, bad.length, LIMITS), -400);
+  });
+
   test('needs more bytes until the blank line is complete', () => {
     const buf = Buffer.from(head('GET / HTTP/1.1', 'Host: x'), 'latin1');
     for (let end = 0; end < buf.length; end++) assert.equal(findHeadEnd(buf, 0, 0, end, LIMITS), -1);

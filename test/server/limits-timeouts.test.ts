@@ -282,3 +282,34 @@ test('a bad request after a good pipelined one: the good one is answered, then 4
   assert.equal(responses[0]!.body, 'ok /good');
   assertErrorResponse(client, responses[1], 400);
 });
+
+test('a TLS ClientHello (or any binary garbage) gets 400 at once, not after headersTimeout', async (t) => {
+  const h = await setup(t, (_req, res) => res.end('never'), { headersTimeout: 60_000 });
+  const client = await h.client();
+  client.send(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]));
+  await serverClosed(client, 2000);
+  assertErrorResponse(client, parseResponses(client.text)[0], 400);
+});
+
+test('a handler that ends its response after the server answered 408 for it is ignored, not thrown at', async (t) => {
+  const lateCalls: string[] = [];
+  const h = await setup(
+    t,
+    (_req, res) => {
+      // Callback style: nothing here catches, so a throw would be an uncaught exception.
+      setTimeout(() => {
+        res.setHeader('X-Late', '1');
+        res.end('late');
+        lateCalls.push(`finished=${res.finished}`);
+      }, 500);
+    },
+    { requestTimeout: 200 },
+  );
+  const client = await h.client();
+  client.send('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789');
+  await serverClosed(client, 2000);
+  assertErrorResponse(client, parseResponses(client.text)[0], 408);
+  await delay(500);
+  assert.deepEqual(lateCalls, ['finished=true']);
+  assert.ok(!client.text.includes('late'));
+});
