@@ -6,9 +6,10 @@ import type { Socket } from 'node:net';
  * Small pieces (response heads, short string bodies) are joined as a string: V8 joins strings almost
  * for free and the socket encodes the result once. Larger bodies are encoded or copied straight into
  * a slab shared by every connection of the thread, so that a batch of large responses is still one
- * contiguous region and one `socket.write`, with no Buffer per response. A slab region is never
- * written twice (the cursor only moves forward; a full slab is replaced), so the views handed to the
- * socket stay valid for as long as it needs them.
+ * contiguous region and one `socket.write`, with no Buffer per response. A region the socket still
+ * holds is never written again (the cursor moves past it; a full slab is replaced), so the views
+ * handed to the socket stay valid for as long as it needs them; a region the kernel took at once is
+ * reused.
  *
  * Order is kept by one rule: the region's bytes always come before the pending text.
  */
@@ -150,8 +151,12 @@ export class Output {
   private pushRegion(): void {
     const region = this.region!;
     if (this.end > this.start) this.socket.write(region.subarray(this.start, this.end));
-    // Keep the next region 8-byte aligned; the bytes in between are never sent.
-    if (region === slab && this.end === cursor) cursor = Math.min((cursor + 7) & ~7, slab.length);
+    if (region === slab && this.end === cursor) {
+      // Nothing left queued means the kernel took every byte during write(): nobody holds the
+      // region any more, so the next response reuses it while it is still in the CPU cache.
+      // Otherwise move on, 8-byte aligned; the region is never written again.
+      cursor = this.socket.writableLength === 0 ? this.start : Math.min((cursor + 7) & ~7, slab.length);
+    }
     this.region = null;
   }
 

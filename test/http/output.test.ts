@@ -8,6 +8,10 @@ class RecordingSocket {
   chunks: Buffer[] = [];
   writes = 0;
   corks = 0;
+  /** What a real socket reports after write(): 0 when the kernel took everything at once. */
+  writableLength = 1;
+  /** Where each Buffer write pointed, to see whether memory was reused. */
+  addresses: { buffer: ArrayBufferLike; offset: number }[] = [];
   /** Views handed over but not yet "sent": checked for corruption when finally copied. */
   private held: { view: Buffer; copy: Buffer }[] = [];
 
@@ -15,8 +19,13 @@ class RecordingSocket {
     this.writes++;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
     this.chunks.push(bytes);
-    if (typeof data !== 'string')
-      this.held.push({ view: Buffer.from(data.buffer, data.byteOffset, data.byteLength), copy: bytes });
+    if (typeof data !== 'string') {
+      this.addresses.push({ buffer: data.buffer, offset: data.byteOffset });
+      // A write the kernel took at once holds nothing; only held views must stay intact.
+      if (this.writableLength !== 0) {
+        this.held.push({ view: Buffer.from(data.buffer, data.byteOffset, data.byteLength), copy: bytes });
+      }
+    }
     return true;
   }
   cork(): void {
@@ -129,4 +138,29 @@ test('discard drops what is queued', () => {
   out.flush();
   assert.equal(socket.writes, 0);
   assert.ok(out.empty);
+});
+
+test('a region the socket wrote at once is reused; one it still holds is not', () => {
+  const fast = output();
+  fast.socket.writableLength = 0;
+  fast.out.utf8('x'.repeat(2000));
+  fast.out.flush();
+  fast.out.utf8('y'.repeat(2000));
+  fast.out.flush();
+  const [first, second] = fast.socket.addresses;
+  assert.equal(second!.buffer, first!.buffer);
+  assert.equal(second!.offset, first!.offset, 'the second response reuses the cache-hot region');
+  assert.equal(fast.socket.text, 'x'.repeat(2000) + 'y'.repeat(2000));
+
+  const slow = output();
+  slow.out.utf8('a'.repeat(2000));
+  slow.out.flush();
+  slow.out.utf8('b'.repeat(2000));
+  slow.out.flush();
+  const [held, next] = slow.socket.addresses;
+  assert.ok(
+    next!.buffer !== held!.buffer || next!.offset >= held!.offset + 2000,
+    'a held region is never overwritten',
+  );
+  slow.socket.assertViewsIntact();
 });
