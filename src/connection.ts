@@ -9,6 +9,7 @@ import { Output } from './http/output.ts';
 import { CR, findHeadEnd, methodString, parseHead, skipLeadingEmptyLines } from './http/parser.ts';
 import { Request, type RequestSource } from './http/request.ts';
 import { Response, type ResponseSink } from './http/response.ts';
+import { STATUS_REASONS } from './http/status.ts';
 import type { ResolvedOptions } from './options.ts';
 
 /** What a connection needs from the worker that owns it. */
@@ -615,5 +616,5 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function errorBody(status: number): string {
-  return status === 500 ? 'Internal Server Error\n' : `${status}\n`;
+  return `${status} ${STATUS_REASONS[status] ?? 'Error'}\n`;
 }

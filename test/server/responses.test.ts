@@ -498,6 +498,7 @@ test('throwing an HttpError answers with its status and is not reported as a ser
       [403, 'close'],
     ],
   );
+  assert.equal(responses[0]!.body, '404 Not Found\n');
   // Only the 5xx is reported.
   assert.equal(h.errors.length, 1);
   assert.equal((h.errors[0] as HttpError).status, 503);
