@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import type { Server } from '../../src/index.ts';
 import { type ParsedResponse, parseResponses, RawClient, start } from '../helpers.ts';
+import { mutate, mutation as mutationOf } from '../mutate.ts';
 
 // Random and mutated requests over real sockets. For every connection the server must answer with
 // well-formed responses only, close after any 4xx (or 501/505), never answer 500 (our handler never
@@ -177,36 +178,7 @@ const pipelined = fc.array(validRequest, { minLength: 1, maxLength: 3 }).map((re
 
 const INSERTS = [0x0d, 0x0a, 0x00, 0x20, 0x09, 0x3a, 0x3b, 0x22, 0x30, 0x7f, 0xff];
 
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), value: fc.integer({ min: 1, max: 255 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), value: fc.constantFrom(...INSERTS) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), value: fc.integer({ min: 1, max: 6 }) }),
-  fc.record({
-    kind: fc.constant('duplicate' as const),
-    at: fc.nat(),
-    value: fc.integer({ min: 1, max: 30 }),
-  }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat(), value: fc.constant(0) }),
-);
-
-function mutate(buf: Buffer, m: { kind: string; at: number; value: number }): Buffer {
-  const at = buf.length === 0 ? 0 : m.at % buf.length;
-  switch (m.kind) {
-    case 'flip': {
-      const copy = Buffer.from(buf);
-      if (copy.length > 0) copy[at] = copy[at]! ^ m.value;
-      return copy;
-    }
-    case 'insert':
-      return Buffer.concat([buf.subarray(0, at), Buffer.from([m.value]), buf.subarray(at)]);
-    case 'delete':
-      return Buffer.concat([buf.subarray(0, at), buf.subarray(at + m.value)]);
-    case 'duplicate':
-      return Buffer.concat([buf.subarray(0, at + m.value), buf.subarray(at)]);
-    default:
-      return buf.subarray(0, at);
-  }
-}
+const mutation = mutationOf(fc.constantFrom(...INSERTS), 6, 30);
 
 const mutated = pipelined.chain(({ buf }) =>
   fc

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { BODY_DONE, ChunkedDecoder, DATA_READY, NEED_MORE } from '../../src/http/chunked.ts';
+import { mutate, mutation as mutationOf } from '../mutate.ts';
 
 // Every case is decoded several ways that must agree exactly: in one piece; split in two at every
 // point; one byte per piece; and over one buffer whose `end` grows a byte at a time (the bytes past
@@ -412,40 +413,11 @@ const INTERESTING = [
 ];
 
 /** One change to a byte string: flip, insert, delete, duplicate or truncate. */
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), value: fc.integer({ min: 1, max: 255 }) }),
-  fc.record({
-    kind: fc.constant('insert' as const),
-    at: fc.nat(),
-    value: fc.oneof(fc.constantFrom(...INTERESTING), fc.integer({ min: 0, max: 255 })),
-  }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), value: fc.integer({ min: 1, max: 8 }) }),
-  fc.record({
-    kind: fc.constant('duplicate' as const),
-    at: fc.nat(),
-    value: fc.integer({ min: 1, max: 16 }),
-  }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat(), value: fc.constant(0) }),
+const mutation = mutationOf(
+  fc.oneof(fc.constantFrom(...INTERESTING), fc.integer({ min: 0, max: 255 })),
+  8,
+  16,
 );
-
-function mutate(buf: Buffer, m: { kind: string; at: number; value: number }): Buffer {
-  const at = buf.length === 0 ? 0 : m.at % buf.length;
-  switch (m.kind) {
-    case 'flip': {
-      const copy = Buffer.from(buf);
-      if (copy.length > 0) copy[at] = copy[at]! ^ m.value;
-      return copy;
-    }
-    case 'insert':
-      return Buffer.concat([buf.subarray(0, at), Buffer.from([m.value]), buf.subarray(at)]);
-    case 'delete':
-      return Buffer.concat([buf.subarray(0, at), buf.subarray(at + m.value)]);
-    case 'duplicate':
-      return Buffer.concat([buf.subarray(0, at + m.value), buf.subarray(at)]);
-    default:
-      return buf.subarray(0, at);
-  }
-}
 
 test('property: mutated encodings never throw, every way agrees, and the result is known', () => {
   fc.assert(
