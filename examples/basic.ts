@@ -1,7 +1,7 @@
 // The smallest Peregrine server: `Hello, World!` as text/plain.
 import { serve } from '../src/index.ts';
 
-const server = await serve(
+await serve(
   {
     handleRequest(_req, res) {
       res.setHeader('Content-Type', 'text/plain');
@@ -13,4 +13,3 @@ const server = await serve(
     workers: process.env.WORKERS === undefined ? undefined : Number(process.env.WORKERS),
   },
 );
-console.log(`basic: listening on http://localhost:${server.port}`);

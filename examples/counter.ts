@@ -1,18 +1,19 @@
-// The original's example: counts the requests it has served and answers with the count.
-import { type Request, type Response, serve } from '../src/index.ts';
+// The original's example: counts the requests served — across every worker, exactly — and answers
+// with the count. The count lives in memory shared by all worker threads and is bumped atomically.
+import { type Request, type Response, serve, sharedMemory } from '../src/index.ts';
+
+// Created once by the primary; each worker's call returns the same memory.
+const count = new BigInt64Array(sharedMemory('count', 8));
 
 class Counter {
-  private count = 0;
-
   handleRequest(_req: Request, res: Response): void {
-    this.count++;
+    const n = Atomics.add(count, 0, 1n) + 1n;
     res.setHeader('Content-Type', 'text/plain');
-    res.end(`${this.count}\n`);
+    res.end(`${n}\n`);
   }
 }
 
-const server = await serve(new Counter(), {
+await serve(new Counter(), {
   port: Number(process.env.PORT ?? 3000),
   workers: process.env.WORKERS === undefined ? undefined : Number(process.env.WORKERS),
 });
-console.log(`counter: listening on http://localhost:${server.port}`);

@@ -17,9 +17,8 @@ const handler = {
   },
 };
 
-const server = await serve(handler, {
+await serve(handler, {
   port: Number(process.env.PORT ?? 3000),
   workers: process.env.WORKERS === undefined ? undefined : Number(process.env.WORKERS),
   maxBodyBytes: MAX_BODY,
 });
-console.log(`echo: listening on http://localhost:${server.port}`);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './http/errors.ts';
 import type { Request } from './http/request.ts';
 
@@ -7,8 +8,21 @@ export interface ServerOptions {
   port?: number;
   /** Address to listen on. Default: every interface. */
   host?: string;
-  /** Worker threads. Only 1 is supported so far. Default 1. */
+  /**
+   * Workers, each with its own event loop; 0 = one per core (`os.availableParallelism()`). With 1 the
+   * server runs in the calling thread. Default 0.
+   */
   workers?: number;
+  /**
+   * How connections reach the workers: `'threads'` (worker threads, each listening with SO_REUSEPORT so the
+   * kernel spreads connections), `'cluster'` (node:cluster processes, the primary hands connections out
+   * round-robin), or `'auto'`: threads where the platform has SO_REUSEPORT, else cluster. Default 'auto'.
+   */
+  mode?: 'auto' | 'threads' | 'cluster';
+  /** Heap limit of each worker in MiB (a worker over it is restarted). 0 = V8's default. Default 0. */
+  workerHeapMb?: number;
+  /** Log start-up, worker crashes and restarts, and shutdown to the console. Default true. */
+  log?: boolean;
   /** Largest request head (request line and header fields) in bytes → 431. Default 16384. */
   maxHeaderBytes?: number;
   /** Most header fields in one request → 431. Default 100. */
@@ -42,7 +56,10 @@ export type ResolvedOptions = Required<Omit<ServerOptions, 'host'>> & { host: st
 export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   port: 3000,
   host: undefined,
-  workers: 1,
+  workers: 0,
+  mode: 'auto',
+  workerHeapMb: 0,
+  log: true,
   maxHeaderBytes: 16 * 1024,
   maxHeaderCount: 100,
   maxUrlLength: 8 * 1024,
@@ -75,6 +92,11 @@ function integer(min: number, max: number, zeroMeans?: string): Rule {
   };
 }
 
+function boolean(name: string, value: unknown): void {
+  if (typeof value !== 'boolean')
+    throw new ConfigError(`option '${name}' must be a boolean, got ${describe(value)}`);
+}
+
 const anyCount = Number.MAX_SAFE_INTEGER;
 const RULES: Record<keyof ServerOptions, Rule> = {
   port: integer(0, 65535),
@@ -83,7 +105,16 @@ const RULES: Record<keyof ServerOptions, Rule> = {
       throw new ConfigError(`option '${name}' must be a non-empty string, got ${describe(value)}`);
     }
   },
-  workers: integer(1, 1),
+  workers: integer(0, 1024, 'one per core'),
+  mode: (name, value) => {
+    if (value !== 'auto' && value !== 'threads' && value !== 'cluster') {
+      throw new ConfigError(
+        `option '${name}' must be 'auto', 'threads' or 'cluster', got ${describe(value)}`,
+      );
+    }
+  },
+  workerHeapMb: integer(0, 1024 * 1024, "V8's default"),
+  log: boolean,
   maxHeaderBytes: integer(256, anyCount),
   maxHeaderCount: integer(1, anyCount),
   maxUrlLength: integer(16, anyCount),
@@ -94,10 +125,7 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   maxConnections: integer(1, anyCount),
   maxRequestsPerConnection: integer(0, anyCount, 'no limit'),
   shutdownTimeout: integer(0, 2 ** 31 - 1),
-  handleSignals: (name, value) => {
-    if (typeof value !== 'boolean')
-      throw new ConfigError(`option '${name}' must be a boolean, got ${describe(value)}`);
-  },
+  handleSignals: boolean,
   backlog: integer(1, anyCount),
   onError: (name, value) => {
     if (typeof value !== 'function')
@@ -113,7 +141,7 @@ function describe(value: unknown): string {
 
 /** Checks every option against its rule and fills in the defaults. Throws a ConfigError naming the rule. */
 export function resolveOptions(options: ServerOptions | undefined): ResolvedOptions {
-  if (options === undefined) return { ...DEFAULTS };
+  if (options === undefined) return resolveOptions({});
   if (typeof options !== 'object' || options === null) throw new ConfigError('options must be an object');
   const resolved: Record<string, unknown> = { ...DEFAULTS };
   for (const [name, value] of Object.entries(options)) {
@@ -124,6 +152,7 @@ export function resolveOptions(options: ServerOptions | undefined): ResolvedOpti
     resolved[name] = value;
   }
   const result = resolved as ResolvedOptions;
+  if (result.workers === 0) result.workers = availableParallelism();
   // The default URL limit follows a smaller head limit; only an explicit conflict is an error.
   if (options.maxUrlLength === undefined)
     result.maxUrlLength = Math.min(result.maxUrlLength, result.maxHeaderBytes);

@@ -1,27 +1,44 @@
-import type { AddressInfo } from 'node:net';
+import cluster from 'node:cluster';
+import { type AddressInfo, createServer } from 'node:net';
+import { parentPort } from 'node:worker_threads';
 import type { Handler } from './handler.ts';
 import { ConfigError } from './http/errors.ts';
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.ts';
-import { HttpWorker } from './worker.ts';
+import { type PoolMessage, type PoolMode, WorkerPool } from './pool.ts';
+import { type WorkerContext, workerContext } from './shared.ts';
+import { HttpWorker, listenError } from './worker.ts';
+
+/**
+ * How the server runs: `'single'` (one event loop, the calling thread), `'threads'` (worker threads
+ * sharing the port with SO_REUSEPORT), `'cluster'` (node:cluster processes), or `'worker'` for the
+ * server object a worker itself gets from `serve()`.
+ */
+export type ServerMode = 'single' | 'threads' | 'cluster' | 'worker';
 
 /** A running server, as returned by `serve()`. */
 export class Server {
   readonly options: Readonly<ResolvedOptions>;
-  private readonly worker: HttpWorker;
+  readonly mode: ServerMode;
+  private readonly local: HttpWorker | null;
+  private readonly pool: WorkerPool | null;
+  private readonly listenAddress: AddressInfo | null;
   private readonly onSignal: (signal: NodeJS.Signals) => void;
   private signalled = false;
+  private stopped: Promise<void> | null = null;
 
   /** @internal Use `serve()`. */
-  constructor(handler: Handler, options: ResolvedOptions) {
+  constructor(
+    options: ResolvedOptions,
+    mode: ServerMode,
+    runner: { local: HttpWorker } | { pool: WorkerPool; address: AddressInfo },
+  ) {
     this.options = options;
-    this.worker = new HttpWorker(handler, options);
+    this.mode = mode;
+    this.local = 'local' in runner ? runner.local : null;
+    this.pool = 'pool' in runner ? runner.pool : null;
+    this.listenAddress = 'address' in runner ? runner.address : null;
     this.onSignal = (signal) => this.signal(signal);
-  }
-
-  /** @internal */
-  async start(): Promise<void> {
-    await this.worker.listen();
-    if (this.options.handleSignals) {
+    if (options.handleSignals && mode !== 'worker') {
       process.on('SIGINT', this.onSignal);
       process.on('SIGTERM', this.onSignal);
     }
@@ -29,7 +46,7 @@ export class Server {
 
   /** The address the server listens on (useful with `port: 0`). */
   get address(): AddressInfo {
-    const address = this.worker.address;
+    const address = this.local === null ? this.listenAddress : this.local.address;
     if (address === null) throw new Error('the server is not listening');
     return address;
   }
@@ -38,19 +55,26 @@ export class Server {
     return this.address.port;
   }
 
-  /** Open connections right now. */
+  /** How many workers serve requests (1 in single mode and inside a worker). */
+  get workers(): number {
+    return this.pool === null ? 1 : this.options.workers;
+  }
+
+  /** Open connections right now, across every worker (threads mode counts exactly; cluster mode can't see them: 0). */
   get connections(): number {
-    return this.worker.connectionCount;
+    return this.local !== null ? this.local.connectionCount : this.pool!.connections;
   }
 
   /**
    * Graceful shutdown: stop accepting, close idle keep-alive connections, let requests in flight finish
-   * (up to `shutdownTimeout`), then run the handler's `deinit()`. Safe to call more than once.
+   * (up to `shutdownTimeout`), then run the handler's `deinit()` — in every worker. Safe to call twice.
    */
   shutdown(): Promise<void> {
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
-    return this.worker.shutdown();
+    if (this.stopped === null)
+      this.stopped = this.local !== null ? this.local.shutdown() : this.pool!.shutdown();
+    return this.stopped;
   }
 
   private signal(signal: NodeJS.Signals): void {
@@ -59,8 +83,10 @@ export class Server {
       process.exit(1);
     }
     this.signalled = true;
-    console.error(`peregrine: ${signal} received, shutting down (send it again to force)`);
-    this.worker.shutdown().then(
+    if (this.options.log)
+      console.error(`peregrine: ${signal} received, shutting down (send it again to force)`);
+    this.stopped ??= this.local !== null ? this.local.shutdown() : this.pool!.shutdown();
+    this.stopped.then(
       () => process.exit(0),
       (error: unknown) => {
         console.error('peregrine: error during shutdown:', error);
@@ -71,7 +97,12 @@ export class Server {
 }
 
 /**
- * Starts a server with `handler` and resolves once it is listening.
+ * Starts a server with `handler` and resolves once every worker is listening.
+ *
+ * With more than one worker (the default is one per core), your program is the program of every
+ * worker: the primary starts the workers, each runs your program again from the top, and its own
+ * `serve()` call builds its own handler and listens. Keep start-up work that must happen once under
+ * `if (isPrimary())`.
  *
  * ```ts
  * await serve({ handleRequest(req, res) { res.end('Hello, World!'); } }, { port: 3000 });
@@ -81,7 +112,131 @@ export async function serve(handler: Handler, options?: ServerOptions): Promise<
   if (handler === null || typeof handler !== 'object' || typeof handler.handleRequest !== 'function') {
     throw new ConfigError('serve() needs a handler object with a handleRequest(req, res) method');
   }
-  const server = new Server(handler, resolveOptions(options));
-  await server.start();
+  const resolved = resolveOptions(options);
+  const context = workerContext();
+  if (context !== null) return serveAsThreadWorker(handler, resolved, context);
+  if (cluster.isWorker && process.env.PEREGRINE_WORKER !== undefined)
+    return serveAsClusterWorker(handler, resolved);
+  if (resolved.workers === 1) {
+    const local = new HttpWorker(handler, resolved);
+    await local.listen();
+    const server = new Server(resolved, 'single', { local });
+    logListening(server);
+    return server;
+  }
+  return servePrimary(resolved);
+}
+
+async function servePrimary(options: ResolvedOptions): Promise<Server> {
+  const script = process.argv[1];
+  if (script === undefined || script === '') {
+    throw new ConfigError(
+      'workers > 1 runs your program in every worker, so it must be started from a file (or set workers: 1)',
+    );
+  }
+  const port = await claimPort(options);
+  const mode = await chooseMode(options);
+  const pool = new WorkerPool(options, mode, script, port);
+  await pool.start();
+  const host = options.host ?? '::';
+  const address: AddressInfo = { address: host, family: host.includes(':') ? 'IPv6' : 'IPv4', port };
+  const server = new Server(options, mode, { pool, address });
+  logListening(server);
   return server;
+}
+
+/** Serves inside a worker thread the primary started, on the port it chose, sharing it with SO_REUSEPORT. */
+async function serveAsThreadWorker(
+  handler: Handler,
+  options: ResolvedOptions,
+  context: WorkerContext,
+): Promise<Server> {
+  const own = { ...options, port: context.port, handleSignals: false };
+  const local = new HttpWorker(handler, own, {
+    reusePort: true,
+    counts: context.connections,
+    slot: context.index,
+  });
+  const post = (message: PoolMessage) => parentPort?.postMessage(message);
+  await listenOrReport(local, post);
+  parentPort?.on('message', (message: PoolMessage) => {
+    if (message.peregrine === 'shutdown') void stopWorker(local, post);
+  });
+  post({ peregrine: 'listening' });
+  return new Server(own, 'worker', { local });
+}
+
+/** Serves inside a node:cluster worker process; the cluster primary hands it connections. */
+async function serveAsClusterWorker(handler: Handler, options: ResolvedOptions): Promise<Server> {
+  const own = { ...options, port: Number(process.env.PEREGRINE_PORT), handleSignals: false };
+  const local = new HttpWorker(handler, own);
+  const post = (message: PoolMessage) => {
+    if (process.connected) process.send?.(message);
+  };
+  // A terminal's Ctrl+C reaches the whole process group: the primary coordinates the shutdown.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  await listenOrReport(local, post);
+  process.on('message', (message: PoolMessage) => {
+    if (message?.peregrine === 'shutdown') void stopWorker(local, post);
+  });
+  post({ peregrine: 'listening' });
+  return new Server(own, 'worker', { local });
+}
+
+async function listenOrReport(local: HttpWorker, post: (message: PoolMessage) => void): Promise<void> {
+  try {
+    await local.listen();
+  } catch (error) {
+    const { message, code } = error as NodeJS.ErrnoException;
+    post({ peregrine: 'failed', message, ...(code === undefined ? {} : { code }) });
+    throw error;
+  }
+}
+
+async function stopWorker(local: HttpWorker, post: (message: PoolMessage) => void): Promise<void> {
+  try {
+    await local.shutdown();
+  } finally {
+    post({ peregrine: 'stopped' });
+    process.exit(0); // in a worker thread this ends the thread only
+  }
+}
+
+/** Fails fast, with a clear error, when the port is taken; resolves port 0 to the port all workers will share. */
+function claimPort(options: ResolvedOptions): Promise<number> {
+  const { port, host } = options;
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, port, host)));
+    probe.listen({ port, host, exclusive: true }, () => {
+      const claimed = (probe.address() as AddressInfo).port;
+      probe.close(() => resolve(claimed));
+    });
+  });
+}
+
+/** 'auto' picks threads where the platform can share a port with SO_REUSEPORT, cluster elsewhere. */
+function chooseMode(options: ResolvedOptions): Promise<PoolMode> {
+  if (options.mode !== 'auto') return Promise.resolve(options.mode);
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve('cluster'));
+    probe.listen({ port: 0, host: options.host, reusePort: true }, () =>
+      probe.close(() => resolve('threads')),
+    );
+  });
+}
+
+function logListening(server: Server): void {
+  if (!server.options.log) return;
+  const { address, port } = server.address;
+  const host =
+    address === '::' || address === '0.0.0.0'
+      ? 'localhost'
+      : address.includes(':')
+        ? `[${address}]`
+        : address;
+  const workers = server.workers === 1 ? '1 worker' : `${server.workers} workers, ${server.mode}`;
+  console.log(`peregrine: listening on http://${host}:${port} (${workers})`);
 }

@@ -20,9 +20,17 @@ export class HttpWorker implements ConnectionOwner {
   private allClosed: (() => void) | null = null;
   private stopped: Promise<void> | null = null;
 
-  constructor(handler: Handler, options: ResolvedOptions) {
+  private readonly reusePort: boolean;
+  /** Where this worker publishes its connection count for the primary, if it is one of several. */
+  private readonly counts: Int32Array | null;
+  private readonly slot: number;
+
+  constructor(handler: Handler, options: ResolvedOptions, placement: WorkerPlacement = SINGLE) {
     this.handler = handler;
     this.options = options;
+    this.reusePort = placement.reusePort;
+    this.counts = placement.counts;
+    this.slot = placement.slot;
     this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server.maxConnections = options.maxConnections;
   }
@@ -35,7 +43,7 @@ export class HttpWorker implements ConnectionOwner {
       await new Promise<void>((resolve, reject) => {
         const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, port, host));
         this.server.once('error', failed);
-        this.server.listen({ port, host, backlog }, () => {
+        this.server.listen({ port, host, backlog, reusePort: this.reusePort }, () => {
           this.server.off('error', failed);
           resolve();
         });
@@ -69,6 +77,7 @@ export class HttpWorker implements ConnectionOwner {
       return;
     }
     this.connections.add(new Connection(socket, this));
+    if (this.counts !== null) Atomics.store(this.counts, this.slot, this.connections.size);
   }
 
   private tick(): void {
@@ -82,6 +91,7 @@ export class HttpWorker implements ConnectionOwner {
 
   connectionClosed(connection: Connection): void {
     this.connections.delete(connection);
+    if (this.counts !== null) Atomics.store(this.counts, this.slot, this.connections.size);
     if (this.connections.size === 0 && this.allClosed !== null) this.allClosed();
   }
 
@@ -116,6 +126,16 @@ export class HttpWorker implements ConnectionOwner {
   }
 }
 
+/** Where a worker runs: alone, or as one of several listening on a shared port. */
+export interface WorkerPlacement {
+  /** Listen with SO_REUSEPORT, so that several threads share the port. */
+  reusePort: boolean;
+  counts: Int32Array | null;
+  slot: number;
+}
+
+const SINGLE: WorkerPlacement = { reusePort: false, counts: null, slot: 0 };
+
 /** The timer runs often enough to honour the shortest timeout, and at most once per second. */
 function tickInterval(options: ResolvedOptions): number {
   let shortest = 1000;
@@ -125,7 +145,7 @@ function tickInterval(options: ResolvedOptions): number {
   return shortest;
 }
 
-function listenError(error: NodeJS.ErrnoException, port: number, host: string | undefined): Error {
+export function listenError(error: NodeJS.ErrnoException, port: number, host: string | undefined): Error {
   const where = `${host ?? '*'}:${port}`;
   if (error.code === 'EADDRINUSE')
     return new ConfigError(`cannot listen on ${where}: the address is already in use`);

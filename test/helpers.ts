@@ -8,7 +8,7 @@ export function start(
   options: ServerOptions = {},
 ): Promise<Server> {
   const h = typeof handler === 'function' ? { handleRequest: handler } : handler;
-  return serve(h, { port: 0, host: '127.0.0.1', handleSignals: false, ...options });
+  return serve(h, { port: 0, host: '127.0.0.1', handleSignals: false, workers: 1, log: false, ...options });
 }
 
 /** A raw TCP client that collects everything the server sends. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { ConfigError, DEFAULTS, type Handler, type ServerOptions, serve } from '../../src/index.ts';
 import { resolveOptions } from '../../src/options.ts';
@@ -16,8 +17,10 @@ function rejects(options: unknown, message: string): void {
 }
 
 test('resolveOptions fills in the defaults', () => {
-  assert.deepEqual(resolveOptions(undefined), { ...DEFAULTS });
-  assert.deepEqual(resolveOptions({}), { ...DEFAULTS });
+  // workers: 0 (the default) means one per core.
+  const expected = { ...DEFAULTS, workers: availableParallelism() };
+  assert.deepEqual(resolveOptions(undefined), expected);
+  assert.deepEqual(resolveOptions({}), expected);
   const resolved = resolveOptions({ port: 8080, maxBodyBytes: 0, keepAliveTimeout: undefined });
   assert.equal(resolved.port, 8080);
   assert.equal(resolved.maxBodyBytes, 0);
@@ -71,7 +74,12 @@ test('negative and non-integer numbers are rejected with the rule they break', (
     { shutdownTimeout: -1 },
     "option 'shutdownTimeout' must be an integer from 0 to 2147483647, got -1",
   );
-  rejects({ workers: 2 }, "option 'workers' must be an integer from 1 to 1, got 2");
+  rejects(
+    { workers: -1 },
+    "option 'workers' must be an integer from 0 to 1024 (0 means one per core), got -1",
+  );
+  rejects({ mode: 'fork' }, "option 'mode' must be 'auto', 'threads' or 'cluster', got \"fork\"");
+  rejects({ log: 'yes' }, 'option \'log\' must be a boolean, got "yes"');
 });
 
 test('values of the wrong type are rejected, showing what was given', () => {
@@ -133,7 +141,7 @@ test('serve() rejects bad options before running init() or listening', async () 
 test('serve() without a handleRequest method is a ConfigError', async () => {
   const message = 'peregrine: serve() needs a handler object with a handleRequest(req, res) method';
   for (const handler of [undefined, null, {}, { handleRequest: 'yes' }, () => {}]) {
-    await assert.rejects(serve(handler as unknown as Handler, { port: 0 }), (error: unknown) => {
+    await assert.rejects(serve(handler as unknown as Handler, { port: 0, workers: 1 }), (error: unknown) => {
       assert.ok(error instanceof ConfigError);
       assert.equal(error.message, message);
       return true;
@@ -154,7 +162,7 @@ test('listening on a port in use fails with a clear error, and undoes init()', a
     },
   };
   await assert.rejects(
-    serve(second, { port: h.port, host: '127.0.0.1', handleSignals: false }),
+    serve(second, { port: h.port, host: '127.0.0.1', handleSignals: false, workers: 1, log: false }),
     (error: unknown) => {
       assert.ok(error instanceof ConfigError);
       assert.equal(

@@ -124,7 +124,7 @@ test('init() runs before the server listens, deinit() after shutdown', async (t)
         events.push('deinit done');
       },
     },
-    { port, host: '127.0.0.1', handleSignals: false },
+    { port, host: '127.0.0.1', handleSignals: false, workers: 1, log: false },
   );
   t.after(() => server.shutdown());
   assert.deepEqual(events, ['init', 'connect during init: ECONNREFUSED', 'init done']);
@@ -153,7 +153,7 @@ test('an init() that throws makes serve() reject without listening', async () =>
           res.end();
         },
       },
-      { port: 0, host: '127.0.0.1', handleSignals: false },
+      { port: 0, host: '127.0.0.1', handleSignals: false, workers: 1, log: false },
     ),
     (error) => error === failure,
   );

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/workers-server.ts', import.meta.url));
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+  mode: string;
+  stderr(): string;
+  exited: Promise<number | null>;
+  /** Resolves when stderr has matched `pattern` (checks what came before too). */
+  waitForStderr(pattern: RegExp, ms?: number): Promise<void>;
+}
+
+/** Runs the multi-worker fixture as its own program and waits for its start-up line. */
+async function launch(env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [FIXTURE], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const stderrWaiters: (() => void)[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const wake of stderrWaiters.splice(0)) wake();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const started = await new Promise<{ port: number; mode: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start-up line; stderr: ${stderr}`)), 15_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const line = stdout.split('\n').find((l) => l.startsWith('{'));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as { port: number; mode: string });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before listening; stderr: ${stderr}`));
+    });
+  });
+  return {
+    child,
+    ...started,
+    exited,
+    stderr: () => stderr,
+    async waitForStderr(pattern, ms = 10_000) {
+      const limit = Date.now() + ms;
+      while (!pattern.test(stderr)) {
+        if (Date.now() > limit) throw new Error(`stderr never matched ${pattern}: ${stderr}`);
+        await new Promise<void>((resolve) => {
+          stderrWaiters.push(resolve);
+          setTimeout(resolve, 50);
+        });
+      }
+    },
+  };
+}
+
+/** GET over a fresh connection (or the given keep-alive agent); resolves with status and body. */
+function get(port: number, path: string, agent?: Agent): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: agent ?? false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function stop(running: Running): Promise<number | null> {
+  running.child.kill('SIGTERM');
+  return running.exited;
+}
+
+test('with 2 workers, concurrent requests over many connections hit both, and the shared count is exact', async () => {
+  const running = await launch({ WORKERS: '2' });
+  try {
+    assert.equal(running.mode, 'threads');
+    const agent = new Agent({ keepAlive: true, maxSockets: 40 });
+    const total = 600;
+    const results = await Promise.all(Array.from({ length: total }, () => get(running.port, '/', agent)));
+    agent.destroy();
+    const workers = new Set(results.map((r) => r.body.split(' ')[1]));
+    assert.equal(workers.size, 2, `requests reached ${[...workers].join(', ')}`);
+    const counts = results.map((r) => Number(r.body.split(' ')[0])).sort((a, b) => a - b);
+    // Every request got a distinct number from 1 to N: no increment was lost or doubled.
+    assert.deepEqual(
+      counts,
+      Array.from({ length: total }, (_, i) => i + 1),
+    );
+    assert.equal((await get(running.port, '/count')).body, String(total));
+  } finally {
+    assert.equal(await stop(running), 0);
+  }
+});
+
+test('a worker that crashes is logged and restarted; the other keeps serving', async () => {
+  const running = await launch({ WORKERS: '2' });
+  try {
+    const crashed = (await get(running.port, '/crash')).body;
+    await running.waitForStderr(/died \(Error: boom/);
+    // While one worker is down the other answers every request.
+    for (let i = 0; i < 30; i++) {
+      const r = await get(running.port, '/');
+      assert.equal(r.status, 200);
+      assert.notEqual(r.body.split(' ')[1], crashed);
+    }
+    await running.waitForStderr(/is back and listening/);
+    const seen = new Set<string>();
+    for (let i = 0; i < 200 && seen.size < 2; i++)
+      seen.add((await get(running.port, '/')).body.split(' ')[1]!);
+    assert.equal(seen.size, 2, 'the restarted worker serves again');
+    assert.ok(!seen.has(crashed), 'the restarted worker is a new thread');
+  } finally {
+    assert.equal(await stop(running), 0);
+  }
+});
+
+test('a worker over its heap limit is restarted too', async () => {
+  const running = await launch({ WORKERS: '2', HEAP_MB: '32' });
+  try {
+    await get(running.port, '/oom');
+    await running.waitForStderr(/died \(.*(out of memory|ERR_WORKER_OUT_OF_MEMORY)/is, 20_000);
+    await running.waitForStderr(/is back and listening/);
+    assert.equal((await get(running.port, '/')).status, 200);
+  } finally {
+    assert.equal(await stop(running), 0);
+  }
+});
+
+test('SIGTERM during load: every request already received gets its full response, then exit 0', async () => {
+  const running = await launch({ WORKERS: '2' });
+  const inFlight = Array.from({ length: 12 }, () => get(running.port, '/slow?ms=600'));
+  await delay(250); // the requests are with the workers now
+  running.child.kill('SIGTERM');
+  const responses = await Promise.all(inFlight);
+  for (const r of responses) {
+    assert.equal(r.status, 200);
+    assert.match(r.body, /^slow \d+:\d+$/);
+  }
+  assert.equal(await running.exited, 0);
+  await assert.rejects(get(running.port, '/'), /ECONNREFUSED/);
+});
+
+test('a port already in use fails fast with a clear error', async () => {
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen({ port: 0, host: '127.0.0.1' }, resolve));
+  const port = (squatter.address() as { port: number }).port;
+  try {
+    await assert.rejects(
+      launch({ WORKERS: '2', PORT: String(port) }),
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`),
+    );
+  } finally {
+    squatter.close();
+  }
+});
+
+test('workers broadcast to each other over a channel', async () => {
+  const running = await launch({ WORKERS: '2' });
+  try {
+    await get(running.port, '/publish');
+    for (let i = 0; i < 100 && (await get(running.port, '/received')).body !== '1'; i++) await delay(20);
+    // One publish reaches the one other worker (a channel doesn't hear itself).
+    assert.equal((await get(running.port, '/received')).body, '1');
+  } finally {
+    assert.equal(await stop(running), 0);
+  }
+});
+
+test('cluster mode (forced on Linux) serves from several processes and shuts down cleanly', async () => {
+  const running = await launch({ WORKERS: '2', MODE: 'cluster' });
+  try {
+    assert.equal(running.mode, 'cluster');
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    const results = await Promise.all(Array.from({ length: 80 }, () => get(running.port, '/', agent)));
+    agent.destroy();
+    assert.ok(results.every((r) => r.status === 200));
+    const pids = new Set(results.map((r) => r.body.split(' ')[1]!.split(':')[0]));
+    assert.equal(pids.size, 2, 'round-robin reaches both processes');
+    assert.ok(!pids.has(String(running.child.pid)), 'the primary only hands connections out');
+  } finally {
+    assert.equal(await stop(running), 0);
+  }
+});
