@@ -154,6 +154,13 @@ test('SIGTERM during load: every request already received gets its full response
   }
   assert.equal(await running.exited, 0);
   await assert.rejects(get(running.port, '/'), /ECONNREFUSED/);
+  // Each worker ran init() before serving and deinit() after its shutdown; the primary ran neither.
+  const lines = running.stderr().split('\n');
+  const inits = lines.filter((l) => l.startsWith('init ')).map((l) => l.slice(5));
+  const deinits = lines.filter((l) => l.startsWith('deinit ')).map((l) => l.slice(7));
+  assert.equal(new Set(inits).size, 2);
+  assert.deepEqual(new Set(deinits), new Set(inits));
+  assert.ok(!inits.includes(`${running.child.pid}:0`));
 });
 
 test('a port already in use fails fast with a clear error', async () => {
