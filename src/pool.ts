@@ -1,7 +1,15 @@
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import { Worker } from 'node:worker_threads';
 import type { ResolvedOptions } from './options.ts';
-import { sharedRegistry, type WorkerContext, workerDataFor } from './shared.ts';
+import {
+  type BroadcastMessage,
+  deliverBroadcast,
+  isBroadcast,
+  setClusterRelay,
+  sharedRegistry,
+  type WorkerContext,
+  workerDataFor,
+} from './shared.ts';
 
 /**
  * The primary's side of a multi-worker server: it starts one worker per slot, waits until every worker
@@ -14,7 +22,8 @@ export type PoolMessage =
   | { peregrine: 'listening' }
   | { peregrine: 'failed'; message: string; code?: string }
   | { peregrine: 'shutdown' }
-  | { peregrine: 'stopped' };
+  | { peregrine: 'stopped' }
+  | BroadcastMessage;
 
 export type PoolMode = 'threads' | 'cluster';
 
@@ -78,6 +87,8 @@ export class WorkerPool {
     if (this.mode === 'cluster') {
       cluster.schedulingPolicy = cluster.SCHED_RR;
       cluster.setupPrimary({ exec: this.script, args: process.argv.slice(2) });
+      // Processes share no BroadcastChannel: the primary relays channel() messages between them.
+      setClusterRelay((message, except) => this.relay(message, except));
     }
     return new Promise<void>((resolve, reject) => {
       this.startupSettled = (error) => {
@@ -178,7 +189,16 @@ export class WorkerPool {
     };
   }
 
+  private relay(message: BroadcastMessage, except: number | null): void {
+    for (const slot of this.slots) if (slot.index !== except && slot.listening) slot.handle?.post(message);
+  }
+
   private onMessage(slot: Slot, message: unknown): void {
+    if (isBroadcast(message)) {
+      deliverBroadcast(message);
+      this.relay(message, slot.index);
+      return;
+    }
     const kind = (message as { peregrine?: unknown } | null)?.peregrine;
     if (kind === 'listening') {
       slot.listening = true;

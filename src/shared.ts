@@ -83,13 +83,84 @@ export function sharedMemory(name: string, byteLength: number): SharedArrayBuffe
   return memory;
 }
 
+/** A message channel between workers: `postMessage()` reaches the `onmessage` of every other `channel()` of the same name. */
+export interface Channel {
+  postMessage(message: unknown): void;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  close(): void;
+}
+
 /**
- * A channel to every other worker thread (and the primary): `post(message)` reaches the `onmessage` of
- * every other `channel(name)` with the same name, in any thread. Messages are structured-cloned.
- * It doesn't keep a worker alive at shutdown. Worker threads only: cluster processes don't share it.
+ * A channel to every other worker (and the primary): `postMessage(message)` reaches the `onmessage`
+ * of every other `channel(name)` with the same name, in any worker. Messages are structured-cloned.
+ * It never keeps a worker alive at shutdown. Between threads it is a `BroadcastChannel`; between
+ * cluster processes the primary relays the messages.
  */
-export function channel(name: string): BroadcastChannel {
+export function channel(name: string): Channel {
+  if (typeof name !== 'string' || name.length === 0)
+    throw new ConfigError('channel() needs a non-empty name');
+  if (cluster.isWorker || (cluster.isPrimary && clusterRelay !== null)) return new ClusterChannel(name);
   const ch = new BroadcastChannel(`peregrine:${name}`);
   ch.unref();
-  return ch;
+  return ch as unknown as Channel;
+}
+
+/** A broadcast as it travels between cluster processes. */
+export interface BroadcastMessage {
+  peregrine: 'broadcast';
+  channel: string;
+  data: unknown;
+}
+
+const clusterChannels = new Map<string, Set<ClusterChannel>>();
+/** In a cluster primary: sends a broadcast to every worker process but `except`. */
+let clusterRelay: ((message: BroadcastMessage, except: number | null) => void) | null = null;
+let listeningToPrimary = false;
+
+/** @internal The cluster primary registers how to reach its workers. */
+export function setClusterRelay(relay: (message: BroadcastMessage, except: number | null) => void): void {
+  clusterRelay = relay;
+}
+
+/** @internal Delivers a broadcast to this process's channels of that name, except `from`. */
+export function deliverBroadcast(message: BroadcastMessage, from: ClusterChannel | null = null): void {
+  const listeners = clusterChannels.get(message.channel);
+  if (listeners === undefined) return;
+  for (const ch of listeners) if (ch !== from) ch.onmessage?.({ data: structuredClone(message.data) });
+}
+
+export function isBroadcast(message: unknown): message is BroadcastMessage {
+  return (message as { peregrine?: unknown } | null)?.peregrine === 'broadcast';
+}
+
+class ClusterChannel implements Channel {
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  private readonly name: string;
+
+  constructor(name: string) {
+    this.name = name;
+    let set = clusterChannels.get(name);
+    if (set === undefined) clusterChannels.set(name, (set = new Set()));
+    set.add(this);
+    if (cluster.isWorker && !listeningToPrimary) {
+      listeningToPrimary = true;
+      process.on('message', (message: unknown) => {
+        if (isBroadcast(message)) deliverBroadcast(message);
+      });
+    }
+  }
+
+  postMessage(data: unknown): void {
+    const message: BroadcastMessage = { peregrine: 'broadcast', channel: this.name, data };
+    deliverBroadcast(message, this);
+    if (cluster.isWorker) {
+      if (process.connected) process.send?.(message);
+    } else {
+      clusterRelay?.(message, null);
+    }
+  }
+
+  close(): void {
+    clusterChannels.get(this.name)?.delete(this);
+  }
 }

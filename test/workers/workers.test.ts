@@ -200,6 +200,15 @@ test('cluster mode (forced on Linux) serves from several processes and shuts dow
     const pids = new Set(results.map((r) => r.body.split(' ')[1]!.split(':')[0]));
     assert.equal(pids.size, 2, 'round-robin reaches both processes');
     assert.ok(!pids.has(String(running.child.pid)), 'the primary only hands connections out');
+    // channel() crosses processes through the primary: a publish in one reaches the other, whose
+    // own (per-process) counter then reads 1; round-robin lets us ask both.
+    await get(running.port, '/publish');
+    let heard = false;
+    for (let i = 0; i < 100 && !heard; i++) {
+      heard = (await get(running.port, '/received')).body === '1';
+      if (!heard) await delay(10);
+    }
+    assert.ok(heard, 'the other process received the broadcast');
   } finally {
     assert.equal(await stop(running), 0);
   }
