@@ -4,10 +4,14 @@
  * Every run starts a fresh server pinned to CPU 0, checks one response, warms it up for a second, then
  * loads it with wrk pinned to CPU 1 while measuring the server's CPU time from /proc. The two servers
  * alternate run by run so that slow drifts in machine speed affect both alike.
+ *
+ * A second section ("scaling") compares Peregrine with 1 and 2 workers against node:cluster running
+ * node:http with the same worker counts; servers with 2 workers are pinned to CPUs 0 and 1, and their CPU
+ * time includes every thread and child process.
  * See bench/README.md for the options (environment variables only) and how to read the results.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -21,6 +25,8 @@ const PIPELINE_SCRIPT = join(BENCH_DIR, 'pipeline.lua');
 
 const SERVER_CPU = '0';
 const WRK_CPU = '1';
+/** CPUs of a server with more than one worker (scaling section); wrk stays on WRK_CPU. */
+const MULTI_WORKER_CPUS = '0,1';
 const WARMUP_SECONDS = 1;
 const STARTUP_TIMEOUT_MS = 15_000;
 const CHECK_TIMEOUT_MS = 5_000;
@@ -36,6 +42,8 @@ interface Workload {
   readonly body: string;
   /** Requests per write; 1 means no pipelining. */
   readonly pipeline: number;
+  /** Workers per server ($WORKERS); 1 in the comparison section. */
+  readonly workers: number;
 }
 
 interface ServerSpec {
@@ -47,26 +55,69 @@ interface ServerSpec {
   readonly script: string;
 }
 
-const WORKLOADS: readonly Workload[] = [
-  { name: 'plain /', path: '/', body: SMALL_BODY, pipeline: 1 },
-  { name: 'plain /6150', path: '/6150', body: LARGE_BODY, pipeline: 1 },
-  { name: 'pipelined-16 /', path: '/', body: SMALL_BODY, pipeline: 16 },
-  { name: 'pipelined-16 /6150', path: '/6150', body: LARGE_BODY, pipeline: 16 },
-];
-
 const PEREGRINE: ServerSpec = { id: 'peregrine', label: 'Peregrine', script: 'peregrine.ts' };
 const NODE_HTTP: ServerSpec = { id: 'node-http', label: 'node:http', script: 'node-http.ts' };
-const SERVERS: readonly ServerSpec[] = [PEREGRINE, NODE_HTTP];
+const NODE_CLUSTER: ServerSpec = {
+  id: 'node-cluster',
+  label: 'node:cluster',
+  script: 'node-http-cluster.ts',
+};
+const SERVERS: readonly ServerSpec[] = [PEREGRINE, NODE_HTTP, NODE_CLUSTER];
+
+/** One results table: Peregrine against a baseline server on a list of workloads. */
+interface Section {
+  readonly id: 'comparison' | 'scaling';
+  readonly baseline: ServerSpec;
+  readonly workloads: readonly Workload[];
+}
+
+const COMPARISON: Section = {
+  id: 'comparison',
+  baseline: NODE_HTTP,
+  workloads: [
+    { name: 'plain /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1 },
+    { name: 'plain /6150', path: '/6150', body: LARGE_BODY, pipeline: 1, workers: 1 },
+    { name: 'pipelined-16 /', path: '/', body: SMALL_BODY, pipeline: 16, workers: 1 },
+    { name: 'pipelined-16 /6150', path: '/6150', body: LARGE_BODY, pipeline: 16, workers: 1 },
+  ],
+};
+
+const SCALING: Section = {
+  id: 'scaling',
+  baseline: NODE_CLUSTER,
+  workloads: [1, 2].map((workers) => ({
+    name: `workers-${workers} plain /`,
+    path: '/',
+    body: SMALL_BODY,
+    pipeline: 1,
+    workers,
+  })),
+};
+
+const SECTIONS: readonly Section[] = [COMPARISON, SCALING];
+
+/** The CPUs a server is pinned to: CPU 0 for one worker, CPUs 0 and 1 for more. */
+function serverCpus(workload: Workload): string {
+  return workload.workers > 1 ? MULTI_WORKER_CPUS : SERVER_CPU;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Configuration (environment variables only)
+
+/** A section as selected by BENCH_FILTER and BENCH_SERVERS. */
+interface SelectedSection {
+  readonly section: Section;
+  readonly workloads: readonly Workload[];
+  /** Peregrine and/or the section's baseline, in BENCH_SERVERS order. */
+  readonly servers: readonly ServerSpec[];
+}
 
 interface Config {
   readonly runs: number;
   readonly seconds: number;
   readonly connections: number;
-  readonly workloads: readonly Workload[];
-  readonly servers: readonly ServerSpec[];
+  /** Sections with at least one selected workload and server, in SECTIONS order. */
+  readonly sections: readonly SelectedSection[];
   /** Clock ticks per second, the unit of utime and stime in /proc/<pid>/stat. */
   readonly clockTicks: number;
 }
@@ -91,26 +142,39 @@ function listFromEnv(name: string): string[] {
     .filter((item) => item !== '');
 }
 
-function selectWorkloads(): Workload[] {
+function selectSections(): SelectedSection[] {
   const filters = listFromEnv('BENCH_FILTER');
-  if (filters.length === 0) return [...WORKLOADS];
-  const selected = WORKLOADS.filter((w) => filters.some((f) => w.name.includes(f)));
-  if (selected.length === 0) {
+  const allWorkloads = SECTIONS.flatMap((section) => section.workloads);
+  if (filters.length > 0 && !allWorkloads.some((w) => filters.some((f) => w.name.includes(f)))) {
     fail(
-      `BENCH_FILTER matches no workload; workloads are: ${WORKLOADS.map((w) => `"${w.name}"`).join(', ')}`,
+      `BENCH_FILTER matches no workload; workloads are: ${allWorkloads.map((w) => `"${w.name}"`).join(', ')}`,
     );
   }
-  return selected;
-}
-
-function selectServers(): ServerSpec[] {
   const ids = listFromEnv('BENCH_SERVERS');
-  if (ids.length === 0) return [...SERVERS];
-  return ids.map(
+  const chosen = ids.map(
     (id) =>
       SERVERS.find((s) => s.id === id) ??
       fail(`unknown server "${id}" in BENCH_SERVERS; servers are: ${SERVERS.map((s) => s.id).join(', ')}`),
   );
+  const selected = SECTIONS.map((section) => {
+    const own = [PEREGRINE, section.baseline];
+    return {
+      section,
+      workloads:
+        filters.length === 0
+          ? section.workloads
+          : section.workloads.filter((w) => filters.some((f) => w.name.includes(f))),
+      servers: chosen.length === 0 ? own : chosen.filter((spec) => own.includes(spec)),
+    };
+  }).filter((s) => s.workloads.length > 0 && s.servers.length > 0);
+  if (selected.length === 0) {
+    fail(
+      'BENCH_FILTER and BENCH_SERVERS select nothing to run: node-http runs only in the first section ' +
+        '("plain /", …, "pipelined-16 /6150"), node-cluster only in the scaling section ("workers-1 plain /", ' +
+        '"workers-2 plain /")',
+    );
+  }
+  return selected;
 }
 
 function readConfig(): Config {
@@ -118,8 +182,7 @@ function readConfig(): Config {
     runs: positiveIntFromEnv('BENCH_RUNS', 3),
     seconds: positiveIntFromEnv('BENCH_SECONDS', 5),
     connections: positiveIntFromEnv('BENCH_CONNECTIONS', 100),
-    workloads: selectWorkloads(),
-    servers: selectServers(),
+    sections: selectSections(),
     clockTicks: clockTicksPerSecond(),
   };
 }
@@ -242,7 +305,7 @@ async function runCommand(command: string, args: string[]): Promise<CommandResul
 // Servers under test
 
 interface RunningServer {
-  /** Pid of the Node process itself: taskset execs it, so it keeps taskset's pid. */
+  /** Pid of the Node process itself (the primary, with workers): taskset execs it, so it keeps taskset's pid. */
   readonly pid: number;
   readonly port: number;
   isAlive(): boolean;
@@ -293,11 +356,11 @@ function waitForListening(child: ChildProcess, exited: Promise<void>): Promise<v
   });
 }
 
-async function startServer(spec: ServerSpec, port: number): Promise<RunningServer> {
+async function startServer(spec: ServerSpec, workload: Workload, port: number): Promise<RunningServer> {
   const script = join(BENCH_DIR, 'servers', spec.script);
-  const child = spawn('taskset', ['-c', SERVER_CPU, process.execPath, script], {
+  const child = spawn('taskset', ['-c', serverCpus(workload), process.execPath, script], {
     cwd: ROOT_DIR,
-    env: { ...process.env, PORT: String(port) },
+    env: { ...process.env, PORT: String(port), WORKERS: String(workload.workers) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = track(child);
@@ -352,13 +415,82 @@ function checkResponse(port: number, workload: Workload): Promise<void> {
   });
 }
 
-/** utime + stime of all the process's threads, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
-function readCpuTicks(pid: number): number {
+/** Fields 3 and up of /proc/<pid>/stat: fields[0] is field 3 (state), so field n is fields[n - 3]. */
+function statFields(pid: number): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Field 2 is the command name in parentheses, which may contain spaces: split after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so field n is fields[n - 3].
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** Pids of the direct children of `pid`, from /proc/<pid>/task/<tid>/children (one file per thread). */
+function childrenFromTasks(pid: number): number[] {
+  const children: number[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const list = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+    for (const child of list.split(' ')) if (child.trim() !== '') children.push(Number(child));
+  }
+  return children;
+}
+
+/** Pids of the direct children of `pid`, by their parent pid (field 4 of /proc/<n>/stat), like `pgrep -P`. */
+function childrenFromParentPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(statFields(Number(entry))[4 - 3]) === pid) children.push(Number(entry));
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  return children;
+}
+
+/** Pids of the direct children of `pid`; [] if it exited meanwhile. */
+function childrenOf(pid: number): number[] {
+  try {
+    return childrenFromTasks(pid);
+  } catch (error) {
+    // Kernels built without CONFIG_PROC_CHILDREN have no children files: look at every process instead.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && existsSync(`/proc/${pid}`)) {
+      return childrenFromParentPids(pid);
+    }
+    return [];
+  }
+}
+
+/** utime + stime of all the process's threads, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
+function processCpuTicks(pid: number): number {
+  const fields = statFields(pid);
   return Number(fields[14 - 3]) + Number(fields[15 - 3]);
+}
+
+/**
+ * CPU time of the server in clock ticks: utime + stime of its process (all threads, e.g. Peregrine's
+ * worker threads) and of all its descendant processes (e.g. node:cluster workers). Throws if the server
+ * process itself is gone; a descendant that exits while it is read counts as 0.
+ */
+function readCpuTicks(pid: number): number {
+  let ticks = processCpuTicks(pid);
+  const pending = childrenOf(pid);
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    try {
+      ticks += processCpuTicks(next);
+    } catch {
+      continue;
+    }
+    pending.push(...childrenOf(next));
+  }
+  return ticks;
+}
+
+/**
+ * CPU time of this process's children that have exited and been waited for, in clock ticks (cutime +
+ * cstime, fields 16 and 17 of /proc/self/stat). Taskset execs wrk, so a finished wrk run adds its CPU here.
+ */
+function readExitedChildrenCpuTicks(): number {
+  const fields = statFields(process.pid);
+  return Number(fields[16 - 3]) + Number(fields[17 - 3]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -430,6 +562,8 @@ interface Measurement {
   readonly cpuMicrosPerRequest: number;
   /** Server CPU time over wall time during the wrk run; about 1 when the server is saturated. */
   readonly cpuShare: number;
+  /** wrk's CPU time over wall time; about 1 when the load generator, not the server, is the limit. */
+  readonly wrkCpuShare: number;
 }
 
 interface Failure {
@@ -453,11 +587,13 @@ async function loadServer(server: RunningServer, workload: Workload, config: Con
   await runWrk(workload, server.port, WARMUP_SECONDS, config.connections);
 
   const ticksBefore = readCpuTicks(server.pid);
+  const wrkTicksBefore = readExitedChildrenCpuTicks();
   const startedAt = performance.now();
   const report = await runWrk(workload, server.port, config.seconds, config.connections);
   const wallSeconds = (performance.now() - startedAt) / 1000;
   if (!server.isAlive()) throw new Error('server exited during the run');
   const cpuSeconds = (readCpuTicks(server.pid) - ticksBefore) / config.clockTicks;
+  const wrkCpuSeconds = (readExitedChildrenCpuTicks() - wrkTicksBefore) / config.clockTicks;
 
   const problems = wrkProblems(report);
   if (problems.length > 0) return { ok: false, error: problems.join('; ') };
@@ -467,13 +603,14 @@ async function loadServer(server: RunningServer, workload: Workload, config: Con
     requests: report.requests,
     cpuMicrosPerRequest: (cpuSeconds * 1e6) / report.requests,
     cpuShare: cpuSeconds / wallSeconds,
+    wrkCpuShare: wrkCpuSeconds / wallSeconds,
   };
 }
 
 async function measureRun(spec: ServerSpec, workload: Workload, config: Config): Promise<RunResult> {
   let server: RunningServer | undefined;
   try {
-    server = await startServer(spec, await freePort());
+    server = await startServer(spec, workload, await freePort());
     return await loadServer(server, workload, config);
   } catch (error) {
     const message = errorMessage(error);
@@ -492,6 +629,12 @@ interface WorkloadResults {
   readonly runs: Map<string, RunResult[]>;
 }
 
+/** Results of one section, one entry per selected workload. */
+interface SectionResults {
+  readonly selected: SelectedSection;
+  readonly results: readonly WorkloadResults[];
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -502,11 +645,11 @@ function measurements(runs: readonly RunResult[]): Measurement[] {
   return runs.filter((run): run is Measurement => run.ok);
 }
 
-/** Peregrine/node:http throughput of each run pair in which both runs succeeded. */
-function pairRatios(peregrine: readonly RunResult[], nodeHttp: readonly RunResult[]): number[] {
+/** Peregrine/baseline throughput of each run pair in which both runs succeeded. */
+function pairRatios(peregrine: readonly RunResult[], baseline: readonly RunResult[]): number[] {
   const ratios: number[] = [];
   peregrine.forEach((run, i) => {
-    const other = nodeHttp[i];
+    const other = baseline[i];
     if (run.ok && other?.ok) ratios.push(run.requestsPerSecond / other.requestsPerSecond);
   });
   return ratios;
@@ -529,40 +672,74 @@ function medianCell(
   return ok.length === runs.length ? cell : `${cell} (${ok.length}/${runs.length} ok)`;
 }
 
-function tableRow(results: WorkloadResults): string {
+/** The first column: the workload in the comparison section, the worker count in the scaling section. */
+function rowLabel(section: Section, workload: Workload): string {
+  return section.id === 'scaling' ? String(workload.workers) : workload.name;
+}
+
+function tableRow(section: Section, results: WorkloadResults): string {
   const peregrine = results.runs.get(PEREGRINE.id);
-  const nodeHttp = results.runs.get(NODE_HTTP.id);
-  const ratios = peregrine && nodeHttp ? pairRatios(peregrine, nodeHttp) : [];
+  const baseline = results.runs.get(section.baseline.id);
+  const ratios = peregrine && baseline ? pairRatios(peregrine, baseline) : [];
   const cells = [
-    results.workload.name,
+    rowLabel(section, results.workload),
     medianCell(peregrine, (m) => m.requestsPerSecond, formatInteger),
-    medianCell(nodeHttp, (m) => m.requestsPerSecond, formatInteger),
+    medianCell(baseline, (m) => m.requestsPerSecond, formatInteger),
     ratios.length > 0 ? formatRatio(median(ratios)) : '—',
     ratios.length > 0 ? `${formatRatio(Math.min(...ratios))}–${formatRatio(Math.max(...ratios))}` : '—',
     medianCell(peregrine, (m) => m.cpuMicrosPerRequest, formatMicros),
-    medianCell(nodeHttp, (m) => m.cpuMicrosPerRequest, formatMicros),
+    medianCell(baseline, (m) => m.cpuMicrosPerRequest, formatMicros),
   ];
   return `| ${cells.join(' | ')} |`;
 }
 
-function resultsTable(all: readonly WorkloadResults[]): string {
+function resultsTable({ selected, results }: SectionResults): string {
+  const base = selected.section.baseline.label;
   const header = [
-    'Workload',
+    selected.section.id === 'scaling' ? 'Workers' : 'Workload',
     'Peregrine req/s (median)',
-    'node:http req/s (median)',
-    'Ratio Peregrine/node:http (median of pairs)',
+    `${base} req/s (median)`,
+    `Ratio Peregrine/${base} (median of pairs)`,
     'Ratio spread (min–max)',
     'Peregrine CPU µs/req',
-    'node:http CPU µs/req',
+    `${base} CPU µs/req`,
   ];
   const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
-  return [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...all.map(tableRow)].join('\n');
+  const rows = results.map((r) => tableRow(selected.section, r));
+  return [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows].join('\n');
 }
 
-function failureList(all: readonly WorkloadResults[], servers: readonly ServerSpec[]): string {
+/** Median req/s with `workers` workers over median req/s with 1 worker, for one server; undefined if unknown. */
+function scalingRatio(
+  results: readonly WorkloadResults[],
+  spec: ServerSpec,
+  workers: number,
+): number | undefined {
+  const medianRate = (count: number): number | undefined => {
+    const runs = results.find((r) => r.workload.workers === count)?.runs.get(spec.id);
+    const ok = runs ? measurements(runs) : [];
+    return ok.length > 0 ? median(ok.map((m) => m.requestsPerSecond)) : undefined;
+  };
+  const one = medianRate(1);
+  const more = medianRate(workers);
+  return one === undefined || more === undefined ? undefined : more / one;
+}
+
+/** The line quoting how each server scales from 1 to 2 workers; '' unless both worker counts were run. */
+function scalingLine({ selected, results }: SectionResults): string {
+  if (!results.some((r) => r.workload.workers === 1) || !results.some((r) => r.workload.workers === 2))
+    return '';
+  const parts = selected.servers.map((spec) => {
+    const ratio = scalingRatio(results, spec, 2);
+    return `${spec.label} ${ratio === undefined ? '—' : `${formatRatio(ratio)}×`}`;
+  });
+  return `Scaling, 2 workers over 1 worker (median req/s over median req/s): ${parts.join(', ')}.\n`;
+}
+
+function failureList({ selected, results }: SectionResults): string {
   const lines: string[] = [];
-  for (const { workload, runs } of all) {
-    for (const spec of servers) {
+  for (const { workload, runs } of results) {
+    for (const spec of selected.servers) {
       runs.get(spec.id)?.forEach((run, i) => {
         if (!run.ok)
           lines.push(`- ${workload.name} · ${spec.label} · run ${i + 1}: ${run.error.split('\n')[0]}`);
@@ -590,9 +767,29 @@ function summaryLine(config: Config): string {
   ].join(' · ');
 }
 
-function report(config: Config, all: readonly WorkloadResults[]): string {
-  const failures = failureList(all, config.servers);
-  return `${summaryLine(config)}\n\n${resultsTable(all)}\n${failures === '' ? '' : `\n${failures}`}`;
+/** What the scaling table measures and how it is pinned, printed above it. */
+function scalingIntro(): string {
+  return (
+    `Scaling: keep-alive \`GET /\` (13-byte body), Peregrine (worker threads) and node:cluster ` +
+    `(processes running node:http) with 1 worker on CPU ${SERVER_CPU} and 2 workers on CPUs ` +
+    `${MULTI_WORKER_CPUS}, wrk on CPU ${WRK_CPU}. With 2 workers on a 2-core machine the load generator ` +
+    `shares a core with one worker, so the scaling is bounded by the machine, not the server. CPU µs/req ` +
+    `counts every thread and process of the server.`
+  );
+}
+
+function sectionReport(section: SectionResults): string {
+  const failures = failureList(section);
+  const parts = [resultsTable(section), '\n'];
+  if (section.selected.section.id === 'scaling') parts.unshift(`${scalingIntro()}\n\n`);
+  const scaling = scalingLine(section);
+  if (scaling !== '') parts.push(`\n${scaling}`);
+  if (failures !== '') parts.push(`\n${failures}`);
+  return parts.join('');
+}
+
+function report(config: Config, all: readonly SectionResults[]): string {
+  return `${summaryLine(config)}\n\n${all.map(sectionReport).join('\n')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -606,19 +803,21 @@ function describe(result: RunResult): string {
   if (!result.ok) return `FAILED: ${result.error}`;
   const rate = `${formatInteger(result.requestsPerSecond)} req/s`;
   const cpu = `${formatMicros(result.cpuMicrosPerRequest)} µs CPU/req`;
-  return `${rate}, ${cpu}, server CPU ${Math.round(result.cpuShare * 100)}%`;
+  const shares = `server CPU ${Math.round(result.cpuShare * 100)}%, wrk CPU ${Math.round(result.wrkCpuShare * 100)}%`;
+  return `${rate}, ${cpu}, ${shares}`;
 }
 
-/** Runs every selected server `config.runs` times on one workload, alternating servers run by run. */
+/** Runs every given server `config.runs` times on one workload, alternating servers run by run. */
 async function benchmarkWorkload(
   workload: Workload,
+  servers: readonly ServerSpec[],
   config: Config,
   counter: { done: number; total: number },
-) {
-  const runs = new Map<string, RunResult[]>(config.servers.map((spec) => [spec.id, []]));
+): Promise<WorkloadResults> {
+  const runs = new Map<string, RunResult[]>(servers.map((spec) => [spec.id, []]));
   for (let run = 0; run < config.runs; run++) {
     // Swap the order every other run (A B, B A, A B …) so neither server always goes first.
-    const order = run % 2 === 0 ? config.servers : [...config.servers].reverse();
+    const order = run % 2 === 0 ? servers : [...servers].reverse();
     for (const spec of order) {
       counter.done++;
       const label = `[${counter.done}/${counter.total}] ${workload.name} · ${spec.label} · run ${run + 1}/${config.runs}`;
@@ -640,26 +839,41 @@ async function main(): Promise<void> {
     });
   }
 
-  const total = config.workloads.length * config.servers.length * config.runs;
+  const total =
+    config.sections.reduce((sum, s) => sum + s.workloads.length * s.servers.length, 0) * config.runs;
   const perRun = config.seconds + WARMUP_SECONDS + 1;
+  for (const { section, workloads, servers } of config.sections) {
+    progress(
+      `bench: ${section.id}: ${servers.map((s) => s.label).join(' vs ')}, ${plural(workloads.length, 'workload')}`,
+    );
+  }
   progress(
-    `bench: ${config.servers.map((s) => s.label).join(' vs ')}, ${plural(config.workloads.length, 'workload')}, ` +
-      `${plural(config.runs, 'run')} × ${config.seconds} s, ${plural(config.connections, 'connection')} (about ${Math.ceil((total * perRun) / 60)} min)`,
+    `bench: ${plural(config.runs, 'run')} × ${config.seconds} s, ${plural(config.connections, 'connection')} ` +
+      `(about ${Math.ceil((total * perRun) / 60)} min)`,
   );
 
   const counter = { done: 0, total };
-  const all: WorkloadResults[] = [];
-  for (const workload of config.workloads) all.push(await benchmarkWorkload(workload, config, counter));
+  const all: SectionResults[] = [];
+  for (const selected of config.sections) {
+    const results: WorkloadResults[] = [];
+    for (const workload of selected.workloads) {
+      results.push(await benchmarkWorkload(workload, selected.servers, config, counter));
+    }
+    all.push({ selected, results });
+  }
 
   const markdown = report(config, all);
   process.stdout.write(`\n${markdown}`);
+  const these = all.length === 1 ? 'this table' : 'these tables';
   writeFileSync(
     RESULTS_FILE,
-    `# Benchmark results\n\n${markdown}\nSee [README.md](README.md) for how to read this table.\n`,
+    `# Benchmark results\n\n${markdown}\nSee [README.md](README.md) for how to read ${these}.\n`,
   );
   progress(`\nbench: results written to ${RESULTS_FILE}`);
 
-  const failed = all.some(({ runs }) => [...runs.values()].some((list) => list.some((run) => !run.ok)));
+  const failed = all.some(({ results }) =>
+    results.some(({ runs }) => [...runs.values()].some((list) => list.some((run) => !run.ok))),
+  );
   if (failed) process.exitCode = 1;
 }
 
