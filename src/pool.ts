@@ -220,7 +220,7 @@ export class WorkerPool {
       return;
     }
     const why = error === undefined ? `exit code ${code}` : (error.stack ?? String(error));
-    if (this.startupSettled !== null) {
+    if (this.startupSettled !== null && !slot.listening) {
       // Dying before the first listen is a broken program, not bad luck: fail fast instead of looping.
       this.startupSettled(error ?? new Error(`${label} exited before it was listening (${why})`));
       return;

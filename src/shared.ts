@@ -140,7 +140,10 @@ class ClusterChannel implements Channel {
   constructor(name: string) {
     this.name = name;
     let set = clusterChannels.get(name);
-    if (set === undefined) clusterChannels.set(name, (set = new Set()));
+    if (set === undefined) {
+      set = new Set();
+      clusterChannels.set(name, set);
+    }
     set.add(this);
     if (cluster.isWorker && !listeningToPrimary) {
       listeningToPrimary = true;

@@ -142,6 +142,28 @@ test('a worker over its heap limit is restarted too', async () => {
   }
 });
 
+test('a worker that dies before it ever listens fails start-up instead of restarting forever', async () => {
+  await assert.rejects(launch({ WORKERS: '2', BROKEN: '1' }), (error: Error) => {
+    assert.match(error.message, /exited with 1 before listening/);
+    assert.match(error.message, /broken worker: cannot start/);
+    return true;
+  });
+});
+
+test('a worker that keeps dying is restarted with growing delays, not in a tight loop', async () => {
+  const running = await launch({ WORKERS: '2', CRASH_AFTER_MS: '30' });
+  try {
+    const delaysOf = () =>
+      [...running.stderr().matchAll(/worker 1 \(thread \d+\) died .*?; restarting in (\d+) ms/gs)].map((m) =>
+        Number(m[1]),
+      );
+    for (let i = 0; i < 300 && delaysOf().length < 4; i++) await delay(25);
+    assert.deepEqual(delaysOf().slice(0, 4), [100, 200, 400, 800]);
+  } finally {
+    assert.equal(await stop(running), 0);
+  }
+});
+
 test('SIGTERM during load: every request already received gets its full response, then exit 0', async () => {
   const running = await launch({ WORKERS: '2' });
   const inFlight = Array.from({ length: 12 }, () => get(running.port, '/slow?ms=600'));
