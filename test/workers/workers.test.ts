@@ -185,6 +185,20 @@ test('SIGTERM during load: every request already received gets its full response
   assert.ok(!inits.includes(`${running.child.pid}:0`));
 });
 
+test('a second signal during a graceful shutdown exits at once', async () => {
+  const running = await launch({ WORKERS: '2' });
+  const slow = get(running.port, '/slow?ms=4000').catch((error: Error) => error);
+  await delay(200);
+  running.child.kill('SIGTERM');
+  await running.waitForStderr(/SIGTERM received, shutting down/);
+  const started = Date.now();
+  running.child.kill('SIGINT');
+  assert.equal(await running.exited, 1);
+  assert.ok(Date.now() - started < 2000, 'the second signal did not wait for the slow request');
+  await running.waitForStderr(/SIGINT again, exiting now/);
+  assert.ok((await slow) instanceof Error, 'the slow request was cut off');
+});
+
 test('a port already in use fails fast with a clear error', async () => {
   const squatter = createServer();
   await new Promise<void>((resolve) => squatter.listen({ port: 0, host: '127.0.0.1' }, resolve));
