@@ -8,9 +8,12 @@ import { HttpError } from './http/errors.ts';
 import { Output } from './http/output.ts';
 import { CR, findHeadEnd, methodString, parseHead, skipLeadingEmptyLines } from './http/parser.ts';
 import { Request, type RequestSource } from './http/request.ts';
-import { Response, type ResponseSink } from './http/response.ts';
+import { Response, type ResponseSink, type UpgradeOptions } from './http/response.ts';
 import { STATUS_REASONS } from './http/status.ts';
 import type { ResolvedOptions } from './options.ts';
+import { negotiateDeflate, PerMessageDeflate } from './ws/deflate.ts';
+import { WebSocket, type WebSocketOwner } from './ws/socket.ts';
+import { checkUpgrade, offeredProtocols, switchingProtocols } from './ws/upgrade.ts';
 
 /** What a connection needs from the worker that owns it. */
 export interface ConnectionOwner {
@@ -19,6 +22,7 @@ export interface ConnectionOwner {
   readonly clock: Clock;
   readonly stopping: boolean;
   connectionClosed(connection: Connection): void;
+  connectionUpgraded(connection: Connection, ws: WebSocket): void;
 }
 
 // What the connection is reading.
@@ -462,6 +466,74 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
   abortConnection(): void {
     this.destroy();
+  }
+
+  /**
+   * Turns this connection into a WebSocket (RFC 6455 §4.2): answers 400/426 itself when the request is
+   * not a valid handshake, else sends 101 and hands the socket, and any bytes already read after the
+   * handshake, to a new WebSocket.
+   */
+  upgrade(res: Response, options: UpgradeOptions): WebSocket | null {
+    const req = this.req!;
+    const refusal = checkUpgrade(req);
+    if (refusal !== null) {
+      res.status = refusal.status;
+      for (const [name, value] of refusal.headers ?? []) res.setHeader(name, value);
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.end(`${refusal.reason}\n`);
+      return null;
+    }
+    const protocol = options.protocol ?? '';
+    if (protocol !== '' && !offeredProtocols(req).includes(protocol)) {
+      throw new Error(`the client did not offer the subprotocol ${JSON.stringify(protocol)}`);
+    }
+    let deflate: PerMessageDeflate | null = null;
+    let extensions = '';
+    if (this.options.wsPerMessageDeflate) {
+      const deflateOptions = { maxInflatedBytes: this.options.wsMaxMessageBytes };
+      const agreed = negotiateDeflate(req.header('sec-websocket-extensions'), deflateOptions);
+      if (agreed !== null) {
+        deflate = new PerMessageDeflate(agreed.params, deflateOptions);
+        extensions = agreed.response;
+      }
+    }
+    this.output.append(switchingProtocols(req.header('sec-websocket-key')!, protocol, extensions));
+    res.markUpgraded();
+    this.flush();
+    const leftover = this.buf !== null && this.pos < this.end ? this.buf.subarray(this.pos, this.end) : null;
+    this.handOver();
+    const ws = new WebSocket(this.socket, this.owner as unknown as WebSocketOwner, {
+      protocol,
+      extensions,
+      data: options.data,
+      deflate,
+    });
+    this.owner.connectionUpgraded(this, ws);
+    // The open hook runs once handleRequest has returned; frames that came with the handshake follow it.
+    queueMicrotask(() => {
+      ws.opened();
+      if (leftover !== null) ws.receive(leftover);
+    });
+    return ws;
+  }
+
+  /** Stops listening to the socket: a WebSocket owns it now. */
+  private handOver(): void {
+    const socket = this.socket;
+    socket.off('data', this.onData);
+    socket.off('end', this.onEnd);
+    socket.off('close', this.onClose);
+    socket.off('error', this.onError);
+    socket.off('drain', this.onDrain);
+    if (this.paused) {
+      this.paused = false;
+      socket.resume();
+    }
+    this.closed = true;
+    this.closing = true;
+    this.inFlight = false;
+    this.deadline = 0;
+    this.releaseInput();
   }
 
   // ───────────────────────────── errors, timeouts, closing ─────────────────────────────

@@ -1,5 +1,6 @@
 import type { Request } from './http/request.ts';
 import type { Response } from './http/response.ts';
+import type { WebSocketHooks } from './ws/socket.ts';
 
 /**
  * Your server's logic. One handler instance serves every request of a worker.
@@ -7,7 +8,7 @@ import type { Response } from './http/response.ts';
  * Lifecycle: `init()` runs (and is awaited) before the first request is accepted; `handleRequest()` runs
  * for each request; `deinit()` runs after shutdown, when every connection is closed.
  */
-export interface Handler {
+export interface Handler extends WebSocketHooks {
   /**
    * Handles one request. End the response with `res.end()` (or `res.json()`); it may happen later, from
    * a callback. An `async` handler whose promise resolves without having started the response gets an
@@ -16,5 +17,7 @@ export interface Handler {
    */
   handleRequest(req: Request, res: Response): void | Promise<void>;
   init?(): void | Promise<void>;
+  // WebSocket hooks (see WebSocketHooks): handleWSOpen, handleWSMessage, handleWSFrame, handleWSDrain,
+  // handleWSClose. A request becomes a WebSocket when handleRequest calls `res.upgrade()`.
   deinit?(): void | Promise<void>;
 }

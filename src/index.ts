@@ -1,7 +1,11 @@
 export type { Handler } from './handler.ts';
 export { ConfigError, HttpError } from './http/errors.ts';
 export { Request } from './http/request.ts';
-export { Response } from './http/response.ts';
+export { Response, type UpgradeOptions } from './http/response.ts';
 export { DEFAULTS, type ServerOptions } from './options.ts';
 export { Server, type ServerMode, serve } from './server.ts';
-export { channel, isPrimary, sharedMemory } from './shared.ts';
+export { type Channel, channel, isPrimary, sharedMemory } from './shared.ts';
+export { CLOSE, WsError } from './ws/errors.ts';
+export type { SendResult, WebSocket, WebSocketHooks } from './ws/socket.ts';
+export { publish, subscriberCount } from './ws/topics.ts';
+export { offeredProtocols } from './ws/upgrade.ts';

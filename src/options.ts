@@ -47,6 +47,16 @@ export interface ServerOptions {
   handleSignals?: boolean;
   /** Listen backlog. Default 511. */
   backlog?: number;
+  /** Largest WebSocket message (all fragments, after inflation) → close 1009. Default 1 MiB. */
+  wsMaxMessageBytes?: number;
+  /** Milliseconds without a frame from the peer before a ping; as long again without one, the socket is closed. 0 = never. Default 120000. */
+  wsIdleTimeout?: number;
+  /** Milliseconds to wait for the peer's Close after ours before the TCP connection is cut. Default 5000. */
+  wsCloseTimeout?: number;
+  /** Bytes a WebSocket may have waiting to be sent; beyond it the peer is too slow and is disconnected (1008). Default 16 MiB. */
+  wsMaxBufferedBytes?: number;
+  /** Negotiate permessage-deflate (RFC 7692) when the client offers it. Default false. */
+  wsPerMessageDeflate?: boolean;
   /** Called with errors thrown by the handler. Default: `console.error`. */
   onError?: (error: unknown, request: Request | undefined) => void;
 }
@@ -72,6 +82,11 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   shutdownTimeout: 10_000,
   handleSignals: true,
   backlog: 511,
+  wsMaxMessageBytes: 1024 * 1024,
+  wsIdleTimeout: 120_000,
+  wsCloseTimeout: 5_000,
+  wsMaxBufferedBytes: 16 * 1024 * 1024,
+  wsPerMessageDeflate: false,
   onError: defaultOnError,
 });
 
@@ -127,6 +142,11 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   shutdownTimeout: integer(0, 2 ** 31 - 1),
   handleSignals: boolean,
   backlog: integer(1, anyCount),
+  wsMaxMessageBytes: integer(0, Number.MAX_SAFE_INTEGER),
+  wsIdleTimeout: integer(0, 2 ** 31 - 1, 'never'),
+  wsCloseTimeout: integer(1, 2 ** 31 - 1),
+  wsMaxBufferedBytes: integer(1, Number.MAX_SAFE_INTEGER),
+  wsPerMessageDeflate: boolean,
   onError: (name, value) => {
     if (typeof value !== 'function')
       throw new ConfigError(`option '${name}' must be a function, got ${describe(value)}`);

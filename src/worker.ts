@@ -4,17 +4,28 @@ import type { Handler } from './handler.ts';
 import { Clock } from './http/clock.ts';
 import { ConfigError } from './http/errors.ts';
 import type { ResolvedOptions } from './options.ts';
+import type { WebSocket, WebSocketHooks, WebSocketOptions, WebSocketOwner } from './ws/socket.ts';
 
 /**
  * One event loop's share of the server: its listening socket, its connections, and the single coarse
  * timer that refreshes the clock and expires every connection's timeout.
  */
-export class HttpWorker implements ConnectionOwner {
+/** Anything the worker's timer and shutdown look after: an HTTP connection or a WebSocket. */
+interface Tracked {
+  deadline: number;
+  timedOut(): void;
+  shutdown(): void;
+  destroy(): void;
+}
+
+export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   readonly options: ResolvedOptions;
   readonly handler: Handler;
   readonly clock = new Clock();
   stopping = false;
-  private readonly connections = new Set<Connection>();
+  readonly wsOptions: WebSocketOptions;
+  readonly wsHooks: WebSocketHooks;
+  private readonly connections = new Set<Tracked>();
   private readonly server: NetServer;
   private timer: NodeJS.Timeout | null = null;
   private allClosed: (() => void) | null = null;
@@ -28,6 +39,13 @@ export class HttpWorker implements ConnectionOwner {
   constructor(handler: Handler, options: ResolvedOptions, placement: WorkerPlacement = SINGLE) {
     this.handler = handler;
     this.options = options;
+    this.wsHooks = handler;
+    this.wsOptions = {
+      maxMessageBytes: options.wsMaxMessageBytes,
+      idleTimeout: options.wsIdleTimeout,
+      closeTimeout: options.wsCloseTimeout,
+      maxBufferedBytes: options.wsMaxBufferedBytes,
+    };
     this.reusePort = placement.reusePort;
     this.counts = placement.counts;
     this.slot = placement.slot;
@@ -89,7 +107,21 @@ export class HttpWorker implements ConnectionOwner {
     }
   }
 
+  /** An HTTP connection became a WebSocket: track the socket in its place. */
+  connectionUpgraded(connection: Connection, ws: WebSocket): void {
+    this.connections.delete(connection);
+    this.connections.add(ws);
+  }
+
+  webSocketClosed(ws: WebSocket): void {
+    this.forget(ws);
+  }
+
   connectionClosed(connection: Connection): void {
+    this.forget(connection);
+  }
+
+  private forget(connection: Tracked): void {
     this.connections.delete(connection);
     if (this.counts !== null) Atomics.store(this.counts, this.slot, this.connections.size);
     if (this.connections.size === 0 && this.allClosed !== null) this.allClosed();

@@ -1,3 +1,4 @@
+import type { WebSocket } from '../ws/socket.ts';
 import type { Clock } from './clock.ts';
 import { COPY_LIMIT, type Output } from './output.ts';
 import { statusHasNoBody, statusLine } from './status.ts';
@@ -17,6 +18,16 @@ export interface ResponseSink {
   abortConnection(): void;
   readonly writeCongested: boolean;
   waitForDrain(): Promise<void>;
+  /** Answers the handshake (101, or 400/426) and hands the socket to a WebSocket. */
+  upgrade(res: Response, options: UpgradeOptions): WebSocket | null;
+}
+
+/** What `res.upgrade()` takes. */
+export interface UpgradeOptions<T = unknown> {
+  /** The subprotocol to agree on: one of those the client offered (`offeredProtocols(req)`). */
+  protocol?: string;
+  /** Per-connection data, available as `ws.data`. */
+  data?: T;
 }
 
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -190,6 +201,23 @@ export class Response {
     }
     this.state = STATE_ENDED;
     sink.responseEnded();
+  }
+
+  /**
+   * Accepts a WebSocket handshake: sends `101 Switching Protocols` and returns the WebSocket (whose
+   * hooks on your handler then run), or answers 400 / 426 itself and returns null when the request is
+   * not a valid handshake (RFC 6455 §4.2.1).
+   */
+  upgrade<T = unknown>(options: UpgradeOptions<T> = {}): WebSocket<T> | null {
+    if (this.detached) return null;
+    this.assertOpen();
+    return this.sink!.upgrade(this, options) as WebSocket<T> | null;
+  }
+
+  /** @internal The connection answered with 101: the response is done and belongs to the WebSocket now. */
+  markUpgraded(): void {
+    this.state = STATE_ENDED;
+    this.detached = true;
   }
 
   /** Sends `value` as JSON with `Content-Type: application/json`. */

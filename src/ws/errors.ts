@@ -32,6 +32,8 @@ export const CLOSE = {
 /** Whether a close code may appear in a Close frame on the wire (RFC 6455 §7.4, IANA registry). */
 export function isValidCloseCode(code: number): boolean {
   return (
-    (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014 && code !== 1004) || (code >= 3000 && code <= 4999)
+    (code >= 1000 && code <= 1003) ||
+    (code >= 1007 && code <= 1014 && code !== 1004) ||
+    (code >= 3000 && code <= 4999)
   );
 }

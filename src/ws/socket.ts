@@ -1,0 +1,422 @@
+import { isUtf8 } from 'node:buffer';
+import type { Socket } from 'node:net';
+import type { Clock } from '../http/clock.ts';
+import type { PerMessageDeflate } from './deflate.ts';
+import { CLOSE, isValidCloseCode, WsError } from './errors.ts';
+import { Receiver } from './receiver.ts';
+import { closePayload, frameHeader, OPCODE } from './sender.ts';
+import { publish, type Subscriber, subscribe, unsubscribe } from './topics.ts';
+
+/** What a WebSocket needs from the worker and handler it belongs to. */
+export interface WebSocketOwner {
+  readonly clock: Clock;
+  readonly stopping: boolean;
+  readonly wsOptions: WebSocketOptions;
+  readonly wsHooks: WebSocketHooks;
+  /** The socket has closed: stop tracking it. */
+  webSocketClosed(ws: WebSocket): void;
+}
+
+export interface WebSocketOptions {
+  maxMessageBytes: number;
+  idleTimeout: number;
+  closeTimeout: number;
+  maxBufferedBytes: number;
+}
+
+/** The handler's WebSocket hooks, all optional. */
+export interface WebSocketHooks {
+  handleWSOpen?(ws: WebSocket): void;
+  handleWSMessage?(ws: WebSocket, message: string | Buffer, isBinary: boolean): void;
+  handleWSFrame?(ws: WebSocket, fin: boolean, opcode: number, payload: Buffer): void;
+  handleWSDrain?(ws: WebSocket): void;
+  handleWSClose?(ws: WebSocket, code: number, reason: string): void;
+}
+
+/**
+ * What `send()` did with a message:
+ * - `'sent'`: written, or buffered below the high-water mark;
+ * - `'buffered'`: buffered above the high-water mark — wait for `handleWSDrain` before sending more;
+ * - `'dropped'`: not sent: the socket is closing or closed, or the message would have taken the
+ *   buffered amount past `wsMaxBufferedBytes`, in which case the socket is closed (1008) as a consumer
+ *   too slow to keep.
+ */
+export type SendResult = 'sent' | 'buffered' | 'dropped';
+
+/** Buffered bytes above which `send()` reports 'buffered'. */
+const HIGH_WATER = 64 * 1024;
+
+const OPEN = 0;
+const CLOSING = 1;
+const CLOSED = 2;
+
+/** One WebSocket connection, on the worker that accepted it. */
+export class WebSocket<T = unknown> implements Subscriber {
+  /** Your per-connection data (from `res.upgrade({ data })`). */
+  data: T;
+  /** The subprotocol agreed in the handshake, or ''. */
+  readonly protocol: string;
+  /** The extensions agreed in the handshake (e.g. permessage-deflate), or ''. */
+  readonly extensions: string;
+  readonly remoteAddress: string | undefined;
+  /** When the current timeout expires (clock ms), or 0; checked by the worker's timer. */
+  deadline = 0;
+  private readonly socket: Socket;
+  private readonly owner: WebSocketOwner;
+  private readonly options: WebSocketOptions;
+  private readonly hooks: WebSocketHooks;
+  private readonly receiver: Receiver;
+  private readonly deflate: PerMessageDeflate | null;
+  private state = OPEN;
+  private closeSent = false;
+  private closeReported = false;
+  private receivedClose: { code: number; reason: string } | null = null;
+  private lastHeard = 0;
+  private pinged = false;
+  private needsDrain = false;
+  private topics: Set<string> | null = null;
+  /** Messages being inflated, delivered strictly in arrival order. */
+  private inbound: { ready: boolean; message: string | Buffer; isBinary: boolean; error: WsError | null }[] =
+    [];
+  /** Compressed sends are asynchronous; everything sent after one waits for it, to keep the order. */
+  private outbound: Promise<void> | null = null;
+
+  constructor(
+    socket: Socket,
+    owner: WebSocketOwner,
+    init: { protocol: string; extensions: string; data: T; deflate: PerMessageDeflate | null },
+  ) {
+    this.socket = socket;
+    this.owner = owner;
+    this.options = owner.wsOptions;
+    this.hooks = owner.wsHooks;
+    this.data = init.data;
+    this.protocol = init.protocol;
+    this.extensions = init.extensions;
+    this.deflate = init.deflate;
+    this.remoteAddress = socket.remoteAddress;
+    this.receiver = new Receiver(
+      {
+        onMessage: (data, isBinary, compressed) => this.onMessage(data, isBinary, compressed),
+        onPing: (data) => this.onPing(data),
+        onPong: () => {},
+        onClose: (code, reason) => this.onCloseFrame(code, reason),
+        onFrame:
+          this.hooks.handleWSFrame === undefined
+            ? undefined
+            : (fin, opcode, payload) => this.hooks.handleWSFrame?.(this, fin, opcode, payload),
+        onError: (error) => this.fail(error.closeCode, error.message),
+      },
+      { maxMessageBytes: this.options.maxMessageBytes, perMessageDeflate: init.deflate !== null },
+    );
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', () => {});
+    socket.on('end', () => this.onEnd());
+    socket.on('close', () => this.onSocketClose());
+    this.heard();
+  }
+
+  /** @internal Bytes from the socket (or left over from the handshake's read). */
+  receive(chunk: Buffer): void {
+    if (this.state === CLOSED || chunk.length === 0) return;
+    this.heard();
+    this.receiver.write(chunk);
+  }
+
+  /** @internal Called by the handler machinery once the handshake is complete. */
+  opened(): void {
+    this.hooks.handleWSOpen?.(this);
+  }
+
+  /** Bytes queued in the socket, not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Whether `close()` or `terminate()` has been called, or the peer has gone. */
+  get closed(): boolean {
+    return this.state !== OPEN;
+  }
+
+  /**
+   * Sends a message: a string as text, bytes as binary (or say `isBinary`). Large messages are
+   * compressed when permessage-deflate was agreed (unless `compress: false`).
+   */
+  send(message: string | Uint8Array, isBinary = typeof message !== 'string', compress = true): SendResult {
+    if (this.state !== OPEN) return 'dropped';
+    const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
+    if (this.bufferedAmount + payload.byteLength > this.options.maxBufferedBytes) {
+      this.tooSlow();
+      return 'dropped';
+    }
+    const opcode = isBinary ? OPCODE.binary : OPCODE.text;
+    const deflate = this.deflate;
+    if (deflate !== null && compress && payload.byteLength >= deflate.threshold) {
+      const previous = this.outbound;
+      const done = deflate.compress(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)).then(
+        async (compressed) => {
+          if (previous !== null) await previous;
+          this.writeFrame(opcode, compressed, true);
+        },
+        (error: unknown) => this.fail(CLOSE.internalError, `compression failed: ${String(error)}`),
+      );
+      this.outbound = done;
+      void done.then(() => {
+        if (this.outbound === done) this.outbound = null;
+      });
+    } else if (this.outbound !== null) {
+      const previous = this.outbound;
+      this.outbound = previous.then(() => this.writeFrame(opcode, payload, false));
+    } else {
+      this.writeFrame(opcode, payload, false);
+    }
+    return this.pressure();
+  }
+
+  /** Sends a ping (payload up to 125 bytes); the peer answers with a pong. */
+  ping(payload: string | Uint8Array = ''): SendResult {
+    if (this.state !== OPEN) return 'dropped';
+    const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    if (data.byteLength > 125) throw new RangeError('a ping payload is at most 125 bytes');
+    this.writeFrame(OPCODE.ping, data, false);
+    return this.pressure();
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7): sends a Close frame with `code` and `reason` (≤ 123
+   * bytes), waits up to `wsCloseTimeout` for the peer's Close, then closes the TCP connection.
+   */
+  close(code: number = CLOSE.normal, reason = ''): void {
+    if (!isValidCloseCode(code)) throw new RangeError(`invalid close code ${code}`);
+    const payload = closePayload(code, reason); // validates the reason's length
+    this.startClose(payload);
+  }
+
+  /** Closes the TCP connection at once, without a closing handshake. */
+  terminate(): void {
+    this.state = CLOSED;
+    this.socket.destroy();
+  }
+
+  /** Subscribes this socket to a pub/sub topic. */
+  subscribe(topic: string): void {
+    if (this.state === CLOSED) return;
+    this.topics ??= new Set();
+    this.topics.add(topic);
+    subscribe(topic, this);
+  }
+
+  unsubscribe(topic: string): void {
+    if (this.topics?.delete(topic)) unsubscribe(topic, this);
+  }
+
+  /** Whether this socket subscribes to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.topics?.has(topic) ?? false;
+  }
+
+  /** Publishes to every subscriber of `topic`, in every worker, except this socket. */
+  publish(topic: string, message: string | Uint8Array, isBinary = typeof message !== 'string'): void {
+    publish(topic, message, isBinary, this);
+  }
+
+  /** @internal Pub/sub delivery. */
+  deliver(message: string | Uint8Array, isBinary: boolean): void {
+    this.send(message, isBinary);
+  }
+
+  // ───────────────────────────── incoming ─────────────────────────────
+
+  private onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
+    if (this.state === CLOSED) return;
+    if (!compressed && this.inbound.length === 0) {
+      this.hooks.handleWSMessage?.(this, isBinary ? data : data.toString('utf8'), isBinary);
+      return;
+    }
+    const item = {
+      ready: !compressed,
+      message: data as string | Buffer,
+      isBinary,
+      error: null as WsError | null,
+    };
+    this.inbound.push(item);
+    if (!compressed) return;
+    this.deflate!.decompress(data).then(
+      (inflated) => {
+        if (!isBinary && !isUtf8(inflated)) {
+          item.error = new WsError(
+            'WS_ERR_INVALID_UTF8',
+            CLOSE.invalidPayload,
+            'invalid UTF-8 in a text message',
+          );
+        } else {
+          item.message = isBinary ? inflated : inflated.toString('utf8');
+        }
+        item.ready = true;
+        this.deliverInbound();
+      },
+      (error: unknown) => {
+        item.error =
+          error instanceof WsError
+            ? error
+            : new WsError('WS_ERR_INFLATE', CLOSE.invalidPayload, String(error));
+        item.ready = true;
+        this.deliverInbound();
+      },
+    );
+  }
+
+  private deliverInbound(): void {
+    while (this.inbound.length > 0 && this.inbound[0]!.ready) {
+      const item = this.inbound.shift()!;
+      if (this.state === CLOSED) continue;
+      if (item.error !== null) {
+        this.fail(item.error.closeCode, item.error.message);
+        this.inbound.length = 0;
+        return;
+      }
+      this.hooks.handleWSMessage?.(this, item.message, item.isBinary);
+    }
+  }
+
+  private onPing(data: Buffer): void {
+    if (this.state === OPEN) this.writeFrame(OPCODE.pong, data, false);
+  }
+
+  private onCloseFrame(code: number, reason: string): void {
+    this.receivedClose = { code, reason };
+    if (!this.closeSent) {
+      // Echo the code (RFC 6455 §5.5.1); a Close without a code is answered without one.
+      this.startClose(code === CLOSE.noStatus ? Buffer.alloc(0) : closePayload(code, ''));
+    }
+    // Both Close frames have been exchanged: the server closes the TCP connection first (§7.1.1).
+    this.socket.end();
+  }
+
+  /** A protocol violation or a failure of ours: send a Close with `code`, then close the connection. */
+  private fail(code: number, reason: string): void {
+    if (this.state === CLOSED) return;
+    if (!this.closeSent) this.startClose(closePayload(code, truncateReason(reason)));
+    this.report(code, reason);
+    this.socket.end();
+  }
+
+  private onEnd(): void {
+    // The peer closed its side: nothing more will come.
+    if (!this.closeSent) this.socket.end();
+  }
+
+  private onSocketClose(): void {
+    this.state = CLOSED;
+    this.deadline = 0;
+    const received = this.receivedClose;
+    if (received !== null) this.report(received.code, received.reason);
+    else this.report(CLOSE.abnormal, '');
+    if (this.topics !== null) for (const topic of this.topics) unsubscribe(topic, this);
+    this.topics = null;
+    this.deflate?.close();
+    if (this.needsDrain) {
+      this.needsDrain = false;
+      this.hooks.handleWSDrain?.(this);
+    }
+    this.owner.webSocketClosed(this);
+  }
+
+  private report(code: number, reason: string): void {
+    if (this.closeReported) return;
+    this.closeReported = true;
+    this.hooks.handleWSClose?.(this, code, reason);
+  }
+
+  // ───────────────────────────── outgoing ─────────────────────────────
+
+  private startClose(payload: Buffer): void {
+    if (this.closeSent || this.state === CLOSED) return;
+    this.closeSent = true;
+    this.state = CLOSING;
+    const write = () => this.writeFrame(OPCODE.close, payload, false);
+    if (this.outbound !== null) this.outbound = this.outbound.then(write);
+    else write();
+    this.deadline = this.owner.clock.now + this.options.closeTimeout;
+    if (this.receivedClose !== null) this.socket.end();
+  }
+
+  private writeFrame(opcode: number, payload: Uint8Array, compressed: boolean): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    const header = frameHeader(opcode, true, compressed, payload.byteLength);
+    if (payload.byteLength === 0) {
+      socket.write(header);
+      return;
+    }
+    socket.cork();
+    socket.write(header);
+    socket.write(payload);
+    socket.uncork();
+  }
+
+  private pressure(): SendResult {
+    if (this.bufferedAmount <= HIGH_WATER) return 'sent';
+    this.needsDrain = true;
+    return 'buffered';
+  }
+
+  private onDrain(): void {
+    if (!this.needsDrain || this.bufferedAmount > HIGH_WATER) return;
+    this.needsDrain = false;
+    this.hooks.handleWSDrain?.(this);
+  }
+
+  private tooSlow(): void {
+    // The peer reads slower than we must send: a Close can't get through a full buffer, so cut.
+    this.report(CLOSE.policyViolation, 'the client reads too slowly (wsMaxBufferedBytes exceeded)');
+    this.terminate();
+  }
+
+  // ───────────────────────────── timers and shutdown ─────────────────────────────
+
+  private heard(): void {
+    this.lastHeard = this.owner.clock.now;
+    this.pinged = false;
+    if (this.state === OPEN) this.deadline = this.idleDeadline();
+  }
+
+  private idleDeadline(): number {
+    const idle = this.options.idleTimeout;
+    // Ping halfway through the idle time; close if not even the pong comes back.
+    return idle === 0 ? 0 : this.lastHeard + (this.pinged ? idle : idle / 2);
+  }
+
+  /** @internal The worker's timer: the deadline passed. */
+  timedOut(): void {
+    if (this.state === CLOSING || this.state === CLOSED) {
+      this.terminate(); // the peer never answered our Close
+      return;
+    }
+    if (!this.pinged) {
+      this.pinged = true;
+      this.writeFrame(OPCODE.ping, Buffer.alloc(0), false);
+      this.deadline = this.idleDeadline();
+      return;
+    }
+    this.report(CLOSE.abnormal, 'idle timeout');
+    this.terminate();
+  }
+
+  /** @internal Server shutdown: close with 1001 and let the handshake finish (or time out). */
+  shutdown(): void {
+    if (this.state === OPEN) this.close(CLOSE.goingAway, 'server shutting down');
+  }
+
+  /** @internal */
+  destroy(): void {
+    this.terminate();
+  }
+}
+
+function truncateReason(reason: string): string {
+  let r = reason;
+  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
+  return r;
+}

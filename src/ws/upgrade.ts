@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import type { Request } from '../http/request.ts';
+
+/**
+ * The opening handshake, server side (RFC 6455 §4.2): which requests may become WebSockets, and the
+ * 101 response that makes them one.
+ */
+
+/** RFC 6455 §1.3: the GUID appended to the client's key. */
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+/** base64 of exactly 16 bytes: 22 significant characters, then "==" (RFC 6455 §4.1). */
+const KEY_RE = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+
+/** Why a request can't be upgraded: the status (and headers) to answer with. */
+export interface UpgradeRefusal {
+  status: number;
+  reason: string;
+  headers?: [string, string][];
+}
+
+/** Checks a request against RFC 6455 §4.2.1. Returns null when it is a valid WebSocket opening handshake. */
+export function checkUpgrade(req: Request): UpgradeRefusal | null {
+  if (req.method !== 'GET') return { status: 400, reason: 'a WebSocket handshake must be a GET request' };
+  if (req.version !== '1.1') return { status: 400, reason: 'a WebSocket handshake needs HTTP/1.1' };
+  if (req.hasBody) return { status: 400, reason: 'a WebSocket handshake carries no body' };
+  if (!hasToken(req.header('upgrade'), 'websocket'))
+    return { status: 400, reason: 'missing Upgrade: websocket' };
+  if (!req.head.connectionUpgrade) return { status: 400, reason: 'missing Connection: upgrade' };
+  const version = req.header('sec-websocket-version');
+  if (version !== '13') {
+    // RFC 6455 §4.4: answer with the versions we speak.
+    return {
+      status: 426,
+      reason: 'unsupported WebSocket version',
+      headers: [['Sec-WebSocket-Version', '13']],
+    };
+  }
+  const key = req.header('sec-websocket-key');
+  if (key === undefined || !KEY_RE.test(key)) return { status: 400, reason: 'invalid Sec-WebSocket-Key' };
+  return null;
+}
+
+/** The subprotocols the client offered, in its order of preference (RFC 6455 §4.1, §11.3.4). */
+export function offeredProtocols(req: Request): string[] {
+  const header = req.header('sec-websocket-protocol');
+  if (header === undefined) return [];
+  return header
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+}
+
+/** Sec-WebSocket-Accept for a client key (RFC 6455 §4.2.2). */
+export function acceptKey(key: string): string {
+  return createHash('sha1')
+    .update(key + WS_GUID)
+    .digest('base64');
+}
+
+/** The 101 response head. */
+export function switchingProtocols(key: string, protocol: string, extensions: string): string {
+  let head =
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
+  if (protocol !== '') head += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
+  if (extensions !== '') head += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
+  return `${head}\r\n`;
+}
+
+function hasToken(value: string | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  for (const part of value.split(',')) if (part.trim().toLowerCase() === token) return true;
+  return false;
+}

@@ -1,0 +1,343 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import WebSocketClient from 'ws';
+import type { Handler, Request, Response, WebSocket } from '../../src/index.ts';
+import { parseResponses, RawClient, start } from '../helpers.ts';
+
+/** An echo server over real sockets; records the server-side events. */
+async function echoServer(extra: Partial<Handler> = {}, options = {}) {
+  const events: string[] = [];
+  const handler: Handler = {
+    handleRequest(req: Request, res: Response) {
+      if (req.path === '/ws') {
+        const offered = req.header('sec-websocket-protocol');
+        res.upgrade({ protocol: offered?.includes('chat') ? 'chat' : undefined, data: { path: req.path } });
+        return;
+      }
+      res.end('not a socket');
+    },
+    handleWSOpen(ws: WebSocket) {
+      events.push(`open ${(ws.data as { path: string }).path}`);
+    },
+    handleWSMessage(ws: WebSocket, message: string | Buffer, isBinary: boolean) {
+      ws.send(message, isBinary);
+    },
+    handleWSClose(_ws: WebSocket, code: number, reason: string) {
+      events.push(`close ${code} ${reason}`);
+    },
+    ...extra,
+  };
+  const server = await start(handler, { wsMaxMessageBytes: 32 * 1024 * 1024, ...options });
+  return { server, events, url: `ws://127.0.0.1:${server.port}/ws` };
+}
+
+function connect(
+  url: string,
+  options: WebSocketClient.ClientOptions & { protocols?: string[] } = {},
+): Promise<WebSocketClient> {
+  return new Promise((resolve, reject) => {
+    const client = new WebSocketClient(url, options.protocols ?? [], options);
+    client.once('open', () => resolve(client));
+    client.once('error', reject);
+  });
+}
+
+function nextMessage(client: WebSocketClient): Promise<{ data: Buffer; isBinary: boolean }> {
+  return new Promise((resolve) =>
+    client.once('message', (data: Buffer, isBinary: boolean) => resolve({ data, isBinary })),
+  );
+}
+
+function closed(client: WebSocketClient): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) =>
+    client.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })),
+  );
+}
+
+test('text, binary, empty and 16 MiB messages echo back unchanged, text as text and binary as binary', async (t) => {
+  const { server, events, url } = await echoServer();
+  t.after(() => server.shutdown());
+  const client = await connect(url);
+  for (const [payload, binary] of [
+    ['hello', false],
+    ['héllo wörld 👋', false],
+    ['', false],
+    [Buffer.from([0, 1, 2, 255]), true],
+    [Buffer.alloc(0), true],
+    [randomBytes(16 * 1024 * 1024), true],
+  ] as const) {
+    const reply = nextMessage(client);
+    client.send(payload, { binary });
+    const { data, isBinary } = await reply;
+    assert.equal(isBinary, binary);
+    assert.deepEqual(data, Buffer.from(payload as string | Buffer));
+  }
+  const done = closed(client);
+  client.close(1000, 'bye');
+  assert.deepEqual(await done, { code: 1000, reason: '' });
+  await delay(20);
+  assert.deepEqual(events, ['open /ws', 'close 1000 bye']);
+});
+
+test('fragmented messages with a ping between the fragments', async (t) => {
+  const { server, url } = await echoServer();
+  t.after(() => server.shutdown());
+  const client = await connect(url);
+  const pong = new Promise<Buffer>((resolve) => client.once('pong', resolve));
+  const reply = nextMessage(client);
+  client.send('frag', { fin: false });
+  client.ping('between');
+  client.send('ment', { fin: false });
+  client.send('ed', { fin: true });
+  assert.equal((await pong).toString(), 'between');
+  assert.equal((await reply).data.toString(), 'fragmented');
+  client.close();
+});
+
+test('subprotocol negotiation: the server picks one the client offered', async (t) => {
+  const { server, url } = await echoServer();
+  t.after(() => server.shutdown());
+  const client = await connect(url, { protocols: ['superchat', 'chat'] });
+  assert.equal(client.protocol, 'chat');
+  client.close();
+});
+
+test('close codes: the server echoes the client code and reports it', async (t) => {
+  const { server, events, url } = await echoServer();
+  t.after(() => server.shutdown());
+  for (const code of [1000, 1001, 3000, 4999]) {
+    const client = await connect(url);
+    const done = closed(client);
+    client.close(code, 'why');
+    assert.equal((await done).code, code);
+  }
+  await delay(20);
+  assert.deepEqual(
+    events.filter((e) => e.startsWith('close')),
+    ['close 1000 why', 'close 1001 why', 'close 3000 why', 'close 4999 why'],
+  );
+});
+
+test('server-initiated close with a code and reason', async (t) => {
+  const { server, url } = await echoServer({
+    handleWSMessage(ws: WebSocket, message: string | Buffer) {
+      if (message === 'kick') ws.close(4000, 'kicked');
+    },
+  });
+  t.after(() => server.shutdown());
+  const client = await connect(url);
+  const done = closed(client);
+  client.send('kick');
+  assert.deepEqual(await done, { code: 4000, reason: 'kicked' });
+});
+
+test('a message over wsMaxMessageBytes closes with 1009', async (t) => {
+  const { server, url } = await echoServer({}, { wsMaxMessageBytes: 1000 });
+  t.after(() => server.shutdown());
+  const client = await connect(url);
+  const done = closed(client);
+  client.send(Buffer.alloc(1001));
+  assert.equal((await done).code, 1009);
+});
+
+test('invalid UTF-8 in a text message closes with 1007', async (t) => {
+  const { server, events } = await echoServer();
+  t.after(() => server.shutdown());
+  const raw = await RawClient.open(server.port);
+  const key = randomBytes(16).toString('base64');
+  raw.send(
+    `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await raw.until((text) => text.includes('\r\n\r\n'));
+  assert.match(raw.text, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  const expected = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+  assert.ok(raw.text.includes(`Sec-WebSocket-Accept: ${expected}\r\n`));
+  const headEnd = raw.text.indexOf('\r\n\r\n') + 4;
+  // A masked text frame carrying 0xff (never valid UTF-8).
+  const mask = Buffer.from([1, 2, 3, 4]);
+  raw.send(Buffer.from([0x81, 0x81, ...mask, 0xff ^ mask[0]!]));
+  await raw.until((text) => text.length >= headEnd + 4);
+  const frame = raw.received.subarray(headEnd);
+  assert.equal(frame[0], 0x88); // Close
+  assert.equal(frame.readUInt16BE(2), 1007);
+  await raw.closedByServer();
+  assert.ok(
+    events.includes('close 1007 invalid UTF-8 in a text message') ||
+      events.some((e) => e.startsWith('close 1007')),
+  );
+  raw.close();
+});
+
+test('an unmasked client frame closes with 1002', async (t) => {
+  const { server } = await echoServer();
+  t.after(() => server.shutdown());
+  const raw = await RawClient.open(server.port);
+  raw.send(
+    `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await raw.until((text) => text.includes('\r\n\r\n'));
+  const headEnd = raw.text.indexOf('\r\n\r\n') + 4;
+  raw.send(Buffer.from([0x81, 0x02, 0x68, 0x69])); // "hi", not masked
+  await raw.until((text) => text.length >= headEnd + 4);
+  assert.equal(raw.received.readUInt16BE(headEnd + 2), 1002);
+  raw.close();
+});
+
+test('invalid handshakes get 400, a wrong version 426 with Sec-WebSocket-Version: 13', async (t) => {
+  const { server } = await echoServer();
+  t.after(() => server.shutdown());
+  const key = randomBytes(16).toString('base64');
+  const base = `Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`;
+  const cases: [string, number][] = [
+    [`GET /ws HTTP/1.1\r\n${base}Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 8\r\n\r\n`, 426],
+    [`GET /ws HTTP/1.1\r\n${base}Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n`, 400],
+    [
+      `GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      400,
+    ],
+    [
+      `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      400,
+    ],
+    [
+      `POST /ws HTTP/1.1\r\n${base}Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n`,
+      400,
+    ],
+  ];
+  for (const [request, status] of cases) {
+    const raw = await RawClient.open(server.port);
+    raw.send(request);
+    const [response] = await raw.responses(1);
+    assert.equal(response!.status, status, request);
+    if (status === 426) assert.equal(response!.headers.get('sec-websocket-version'), '13');
+    raw.close();
+  }
+  void parseResponses;
+});
+
+test('server shutdown closes every WebSocket with 1001 and waits for the handshake', async () => {
+  const { server, events, url } = await echoServer();
+  const clients = await Promise.all([connect(url), connect(url)]);
+  const codes = Promise.all(clients.map(closed));
+  await server.shutdown();
+  assert.deepEqual(
+    (await codes).map((c) => c.code),
+    [1001, 1001],
+  );
+  assert.equal(events.filter((e) => e.startsWith('close 1001')).length, 2);
+});
+
+test('pub/sub: a published message reaches every subscriber', async (t) => {
+  const { server, url } = await echoServer({
+    handleWSMessage(ws: WebSocket, message: string | Buffer) {
+      const text = String(message);
+      if (text.startsWith('sub ')) {
+        ws.subscribe(text.slice(4));
+        ws.send('subscribed');
+      } else if (text.startsWith('pub ')) {
+        const [, topic, ...rest] = text.split(' ');
+        ws.publish(topic!, rest.join(' '));
+      }
+    },
+  });
+  t.after(() => server.shutdown());
+  const [a, b, c] = await Promise.all([connect(url), connect(url), connect(url)]);
+  for (const client of [a!, b!]) {
+    const ok = nextMessage(client);
+    client.send('sub news');
+    assert.equal((await ok).data.toString(), 'subscribed');
+  }
+  const gotA = nextMessage(a!);
+  const gotB = nextMessage(b!);
+  c!.send('pub news extra extra');
+  assert.equal((await gotA).data.toString(), 'extra extra');
+  assert.equal((await gotB).data.toString(), 'extra extra');
+  for (const client of [a!, b!, c!]) client.close();
+});
+
+test('send() reports backpressure and the drain hook fires', async (t) => {
+  const results: string[] = [];
+  let drained = 0;
+  const { server, url } = await echoServer(
+    {
+      handleWSMessage(ws: WebSocket) {
+        // More than loopback's kernel buffers take at once, so some of it must wait in the socket.
+        const chunk = Buffer.alloc(1024 * 1024);
+        for (let i = 0; i < 24; i++) results.push(ws.send(chunk));
+      },
+      handleWSDrain() {
+        drained++;
+      },
+    },
+    { wsMaxBufferedBytes: 64 * 1024 * 1024 },
+  );
+  t.after(() => server.shutdown());
+  const client = await connect(url);
+  let received = 0;
+  const all = new Promise<void>((resolve) =>
+    client.on('message', () => {
+      if (++received === 24) resolve();
+    }),
+  );
+  client.send('go');
+  await all;
+  assert.ok(results.includes('buffered'), `results: ${results.join(',')}`);
+  for (let i = 0; i < 50 && drained === 0; i++) await delay(10);
+  assert.equal(drained, 1);
+  client.close();
+});
+
+test('a peer that reads too slowly is disconnected once wsMaxBufferedBytes would be exceeded', async (t) => {
+  const results: string[] = [];
+  const { server, events, url } = await echoServer(
+    {
+      handleWSMessage(ws: WebSocket) {
+        const chunk = Buffer.alloc(1024 * 1024);
+        for (let i = 0; i < 64 && ws.send(chunk) !== 'dropped'; i++) results.push('ok');
+        results.push('dropped');
+      },
+    },
+    { wsMaxBufferedBytes: 4 * 1024 * 1024 },
+  );
+  t.after(() => server.shutdown());
+  const client = await connect(url);
+  client.pause(); // a client that stopped reading
+  const done = closed(client);
+  client.send('go');
+  for (let i = 0; i < 100 && !results.includes('dropped'); i++) await delay(10);
+  assert.equal(results.at(-1), 'dropped');
+  assert.ok(results.length < 64, 'the buffer cap stopped the flood');
+  client.resume();
+  assert.equal((await done).code, 1006); // cut without a Close: none could get through the full buffer
+  await delay(20);
+  assert.ok(
+    events.some((e) => e.startsWith('close 1008')),
+    events.join(', '),
+  );
+});
+
+test('permessage-deflate: negotiated with a real client, messages round-trip compressed', async (t) => {
+  const { server, url } = await echoServer({}, { wsPerMessageDeflate: true });
+  t.after(() => server.shutdown());
+  const client = await connect(url, { perMessageDeflate: { threshold: 0 } });
+  assert.match(client.extensions, /permessage-deflate/);
+  for (const payload of ['small', 'x'.repeat(100_000), randomBytes(50_000), 'ünïcødé '.repeat(1000)]) {
+    const reply = nextMessage(client);
+    client.send(payload);
+    const { data, isBinary } = await reply;
+    assert.equal(isBinary, typeof payload !== 'string');
+    assert.deepEqual(data, Buffer.from(payload));
+  }
+  client.close();
+});
+
+test('permessage-deflate: a message that inflates past wsMaxMessageBytes closes with 1009 (no zip bombs)', async (t) => {
+  const { server, url } = await echoServer({}, { wsPerMessageDeflate: true, wsMaxMessageBytes: 1024 * 1024 });
+  t.after(() => server.shutdown());
+  const client = await connect(url, { perMessageDeflate: { threshold: 0 } });
+  const done = closed(client);
+  client.send(Buffer.alloc(8 * 1024 * 1024)); // ~8 KB on the wire, 8 MiB inflated
+  assert.equal((await done).code, 1009);
+});
