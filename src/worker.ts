@@ -171,7 +171,14 @@ const SINGLE: WorkerPlacement = { reusePort: false, counts: null, slot: 0 };
 /** The timer runs often enough to honour the shortest timeout, and at most once per second. */
 function tickInterval(options: ResolvedOptions): number {
   let shortest = 1000;
-  for (const t of [options.headersTimeout, options.requestTimeout, options.keepAliveTimeout]) {
+  const timeouts = [
+    options.headersTimeout,
+    options.requestTimeout,
+    options.keepAliveTimeout,
+    options.wsIdleTimeout / 2, // when an idle WebSocket is pinged
+    options.wsCloseTimeout,
+  ];
+  for (const t of timeouts) {
     if (t > 0 && t < shortest * 4) shortest = Math.max(10, Math.floor(t / 4));
   }
   return shortest;

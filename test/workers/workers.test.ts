@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import WebSocketClient from 'ws';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/workers-server.ts', import.meta.url));
 
@@ -220,6 +221,51 @@ test('workers broadcast to each other over a channel', async () => {
     for (let i = 0; i < 100 && (await get(running.port, '/received')).body !== '1'; i++) await delay(20);
     // One publish reaches the one other worker (a channel doesn't hear itself).
     assert.equal((await get(running.port, '/received')).body, '1');
+  } finally {
+    assert.equal(await stop(running), 0);
+  }
+});
+
+/** A WebSocket client that asks which worker it landed on. */
+async function wsOnWorker(
+  port: number,
+): Promise<{ client: WebSocketClient; worker: string; next(): Promise<string> }> {
+  const client = new WebSocketClient(`ws://127.0.0.1:${port}/ws`);
+  const inbox: string[] = [];
+  const waiting: ((text: string) => void)[] = [];
+  client.on('message', (data: Buffer) => {
+    const text = data.toString();
+    const waiter = waiting.shift();
+    if (waiter === undefined) inbox.push(text);
+    else waiter(text);
+  });
+  const next = () =>
+    inbox.length > 0
+      ? Promise.resolve(inbox.shift()!)
+      : new Promise<string>((resolve) => waiting.push(resolve));
+  await new Promise((resolve, reject) => {
+    client.once('open', resolve);
+    client.once('error', reject);
+  });
+  client.send('who');
+  return { client, worker: await next(), next };
+}
+
+test('pub/sub reaches WebSocket subscribers on every worker', async () => {
+  const running = await launch({ WORKERS: '2' });
+  try {
+    // Connect until two sockets sit on different workers (the kernel spreads connections).
+    const sockets = [await wsOnWorker(running.port)];
+    for (let i = 0; i < 40 && new Set(sockets.map((s) => s.worker)).size < 2; i++)
+      sockets.push(await wsOnWorker(running.port));
+    const a = sockets[0]!;
+    const b = sockets.find((s) => s.worker !== a.worker);
+    assert.ok(b !== undefined, 'never reached a second worker');
+    b.client.send('sub news');
+    assert.equal(await b.next(), 'subscribed');
+    a.client.send('pub news across workers');
+    assert.equal(await b.next(), 'across workers');
+    for (const s of sockets) s.client.close();
   } finally {
     assert.equal(await stop(running), 0);
   }

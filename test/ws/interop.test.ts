@@ -341,3 +341,79 @@ test('permessage-deflate: a message that inflates past wsMaxMessageBytes closes 
   client.send(Buffer.alloc(8 * 1024 * 1024)); // ~8 KB on the wire, 8 MiB inflated
   assert.equal((await done).code, 1009);
 });
+
+/** Opens a raw TCP client and completes a WebSocket handshake on `/ws`; returns it and where frames start. */
+async function rawWebSocket(port: number): Promise<{ raw: RawClient; frames: () => Buffer }> {
+  const raw = await RawClient.open(port);
+  raw.send(
+    `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await raw.until((text) => text.includes('\r\n\r\n'));
+  const headEnd = raw.text.indexOf('\r\n\r\n') + 4;
+  return { raw, frames: () => raw.received.subarray(headEnd) };
+}
+
+test('heartbeat: a silent peer is pinged at half wsIdleTimeout and disconnected at the full timeout', async (t) => {
+  const { server, events } = await echoServer({}, { wsIdleTimeout: 400 });
+  t.after(() => server.shutdown());
+  const { raw, frames } = await rawWebSocket(server.port);
+  const started = Date.now();
+  await raw.until(() => frames().length >= 2); // a ping arrives…
+  assert.equal(frames()[0], 0x89);
+  assert.ok(Date.now() - started >= 150);
+  await raw.closedByServer(3000); // …and, unanswered, the connection is cut
+  assert.ok(Date.now() - started >= 350);
+  await delay(20);
+  assert.ok(events.includes('close 1006 idle timeout'), events.join(', '));
+  raw.close();
+});
+
+test('heartbeat: a peer that answers pings stays connected past wsIdleTimeout', async (t) => {
+  const { server, url } = await echoServer({}, { wsIdleTimeout: 300 });
+  t.after(() => server.shutdown());
+  const client = await connect(url); // the ws client answers pings by itself
+  let pings = 0;
+  client.on('ping', () => pings++);
+  await delay(900);
+  assert.equal(client.readyState, WebSocketClient.OPEN);
+  assert.ok(pings >= 2, `pings: ${pings}`);
+  const reply = nextMessage(client);
+  client.send('still here');
+  assert.equal((await reply).data.toString(), 'still here');
+  client.close();
+});
+
+test('closing handshake: a peer that never answers our Close is cut after wsCloseTimeout', async (t) => {
+  const { server, events } = await echoServer(
+    {
+      handleWSOpen(ws: WebSocket) {
+        ws.close(4001, 'go');
+      },
+    },
+    { wsCloseTimeout: 300 },
+  );
+  t.after(() => server.shutdown());
+  const { raw, frames } = await rawWebSocket(server.port);
+  await raw.until(() => frames().length >= 4);
+  assert.equal(frames()[0], 0x88);
+  assert.equal(frames().readUInt16BE(2), 4001);
+  const started = Date.now();
+  await raw.closedByServer(3000);
+  assert.ok(Date.now() - started >= 200, 'the server waited for our Close first');
+  await delay(20);
+  assert.ok(events.includes('close 1006 '), events.join(', '));
+  raw.close();
+});
+
+test('a Close with an invalid code is answered with 1002', async (t) => {
+  const { server } = await echoServer();
+  t.after(() => server.shutdown());
+  const { raw, frames } = await rawWebSocket(server.port);
+  const mask = [9, 8, 7, 6];
+  const payload = [0x03, 0xed]; // 1005 may never be sent on the wire
+  raw.send(Buffer.from([0x88, 0x80 | payload.length, ...mask, ...payload.map((b, i) => b ^ mask[i % 4]!)]));
+  await raw.until(() => frames().length >= 4);
+  assert.equal(frames()[0], 0x88);
+  assert.equal(frames().readUInt16BE(2), 1002);
+  raw.close();
+});
