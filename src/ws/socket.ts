@@ -153,21 +153,19 @@ export class WebSocket<T = unknown> implements Subscriber {
     const opcode = isBinary ? OPCODE.binary : OPCODE.text;
     const deflate = this.deflate;
     if (deflate !== null && compress && payload.byteLength >= deflate.threshold) {
-      const previous = this.outbound;
-      const done = deflate.compress(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)).then(
-        async (compressed) => {
-          if (previous !== null) await previous;
-          this.writeFrame(opcode, compressed, true);
-        },
-        (error: unknown) => this.fail(CLOSE.internalError, `compression failed: ${String(error)}`),
-      );
-      this.outbound = done;
-      void done.then(() => {
-        if (this.outbound === done) this.outbound = null;
+      // Compression is asynchronous: own a copy (the caller may reuse its buffer), and write the
+      // result in turn, after everything sent before it.
+      const own = typeof message === 'string' ? (payload as Buffer) : Buffer.from(payload);
+      const compressed = deflate.compress(own);
+      this.enqueue(async () => {
+        try {
+          this.writeFrame(opcode, await compressed, true);
+        } catch (error) {
+          this.fail(CLOSE.internalError, `compression failed: ${String(error)}`);
+        }
       });
     } else if (this.outbound !== null) {
-      const previous = this.outbound;
-      this.outbound = previous.then(() => this.writeFrame(opcode, payload, false));
+      this.enqueue(() => this.writeFrame(opcode, payload, false));
     } else {
       this.writeFrame(opcode, payload, false);
     }
@@ -335,11 +333,19 @@ export class WebSocket<T = unknown> implements Subscriber {
     if (this.closeSent || this.state === CLOSED) return;
     this.closeSent = true;
     this.state = CLOSING;
-    const write = () => this.writeFrame(OPCODE.close, payload, false);
-    if (this.outbound !== null) this.outbound = this.outbound.then(write);
-    else write();
+    if (this.outbound !== null) this.enqueue(() => this.writeFrame(OPCODE.close, payload, false));
+    else this.writeFrame(OPCODE.close, payload, false);
     this.deadline = this.owner.clock.now + this.options.closeTimeout;
     if (this.receivedClose !== null) this.socket.end();
+  }
+
+  /** Runs `task` after every write queued before it (compressed messages finish asynchronously). */
+  private enqueue(task: () => void | Promise<void>): void {
+    const next = (this.outbound ?? Promise.resolve()).then(task);
+    this.outbound = next;
+    void next.then(() => {
+      if (this.outbound === next) this.outbound = null;
+    });
   }
 
   private writeFrame(opcode: number, payload: Uint8Array, compressed: boolean): void {

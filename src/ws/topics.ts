@@ -74,7 +74,9 @@ export function publish(
   isBinary = typeof message !== 'string',
   except: Subscriber | null = null,
 ): void {
-  deliverLocally(topic, message, isBinary, except);
-  const publication: Publication = { topic, message, isBinary };
+  // Encode once for every subscriber, not once each.
+  const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
+  deliverLocally(topic, payload, isBinary, except);
+  const publication: Publication = { topic, message: payload, isBinary };
   connectBus().postMessage(publication);
 }
