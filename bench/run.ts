@@ -8,6 +8,8 @@
  * A second section ("scaling") compares Peregrine with 1 and 2 workers against node:cluster running
  * node:http with the same worker counts; servers with 2 workers are pinned to CPUs 0 and 1, and their CPU
  * time includes every thread and child process.
+ * A third section ("websocket") compares Peregrine's WebSocket echo server with the `ws` package's, loaded
+ * by bench/ws-load.ts (raw node:net WebSocket clients keeping a window of messages in flight) on CPU 1.
  * See bench/README.md for the options (environment variables only) and how to read the results.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -22,20 +24,26 @@ const BENCH_DIR = import.meta.dirname;
 const ROOT_DIR = join(BENCH_DIR, '..');
 const RESULTS_FILE = join(BENCH_DIR, 'RESULTS.md');
 const PIPELINE_SCRIPT = join(BENCH_DIR, 'pipeline.lua');
+const WS_LOAD_SCRIPT = join(BENCH_DIR, 'ws-load.ts');
 
 const SERVER_CPU = '0';
-const WRK_CPU = '1';
-/** CPUs of a server with more than one worker (scaling section); wrk stays on WRK_CPU. */
+/** CPU of the load generator: wrk, or ws-load.ts in the websocket section. */
+const LOAD_CPU = '1';
+/** CPUs of a server with more than one worker (scaling section); wrk stays on LOAD_CPU. */
 const MULTI_WORKER_CPUS = '0,1';
 const WARMUP_SECONDS = 1;
 const STARTUP_TIMEOUT_MS = 15_000;
 const CHECK_TIMEOUT_MS = 5_000;
 const KILL_GRACE_MS = 3_000;
+/** How much longer than its warm-up and measured window ws-load.ts may take before it is killed. */
+const WS_LOAD_SLACK_MS = 30_000;
 
 // ---------------------------------------------------------------------------------------------------------
 // What is benchmarked
 
-interface Workload {
+/** An HTTP workload, loaded by wrk. */
+interface HttpWorkload {
+  readonly kind: 'http';
   readonly name: string;
   readonly path: string;
   /** The exact body the servers must send for `path`. */
@@ -45,6 +53,19 @@ interface Workload {
   /** Workers per server ($WORKERS); 1 in the comparison section. */
   readonly workers: number;
 }
+
+/** A WebSocket echo workload, loaded by ws-load.ts. */
+interface WsWorkload {
+  readonly kind: 'ws';
+  readonly name: string;
+  /** Size of every binary message, in bytes. */
+  readonly messageBytes: number;
+  /** Messages kept in flight on each connection. */
+  readonly window: number;
+  readonly workers: 1;
+}
+
+type Workload = HttpWorkload | WsWorkload;
 
 interface ServerSpec {
   /** Name used in BENCH_SERVERS. */
@@ -62,30 +83,40 @@ const NODE_CLUSTER: ServerSpec = {
   label: 'node:cluster',
   script: 'node-http-cluster.ts',
 };
-const SERVERS: readonly ServerSpec[] = [PEREGRINE, NODE_HTTP, NODE_CLUSTER];
+const PEREGRINE_WS: ServerSpec = { id: 'peregrine-ws', label: 'Peregrine', script: 'peregrine-ws.ts' };
+const WS_ECHO: ServerSpec = { id: 'ws-echo', label: 'ws', script: 'ws-echo.ts' };
+const SERVERS: readonly ServerSpec[] = [PEREGRINE, NODE_HTTP, NODE_CLUSTER, PEREGRINE_WS, WS_ECHO];
 
-/** One results table: Peregrine against a baseline server on a list of workloads. */
+/** One results table: a Peregrine server against a baseline server on a list of workloads. */
 interface Section {
-  readonly id: 'comparison' | 'scaling';
+  readonly id: 'comparison' | 'scaling' | 'websocket';
+  readonly peregrine: ServerSpec;
   readonly baseline: ServerSpec;
+  /** What one unit of throughput is: a request (HTTP) or an echoed message (WebSocket). */
+  readonly unit: 'req' | 'msg';
   readonly workloads: readonly Workload[];
 }
 
 const COMPARISON: Section = {
   id: 'comparison',
+  peregrine: PEREGRINE,
   baseline: NODE_HTTP,
+  unit: 'req',
   workloads: [
-    { name: 'plain /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1 },
-    { name: 'plain /6150', path: '/6150', body: LARGE_BODY, pipeline: 1, workers: 1 },
-    { name: 'pipelined-16 /', path: '/', body: SMALL_BODY, pipeline: 16, workers: 1 },
-    { name: 'pipelined-16 /6150', path: '/6150', body: LARGE_BODY, pipeline: 16, workers: 1 },
+    { kind: 'http', name: 'plain /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1 },
+    { kind: 'http', name: 'plain /6150', path: '/6150', body: LARGE_BODY, pipeline: 1, workers: 1 },
+    { kind: 'http', name: 'pipelined-16 /', path: '/', body: SMALL_BODY, pipeline: 16, workers: 1 },
+    { kind: 'http', name: 'pipelined-16 /6150', path: '/6150', body: LARGE_BODY, pipeline: 16, workers: 1 },
   ],
 };
 
 const SCALING: Section = {
   id: 'scaling',
+  peregrine: PEREGRINE,
   baseline: NODE_CLUSTER,
+  unit: 'req',
   workloads: [1, 2].map((workers) => ({
+    kind: 'http' as const,
     name: `workers-${workers} plain /`,
     path: '/',
     body: SMALL_BODY,
@@ -94,7 +125,18 @@ const SCALING: Section = {
   })),
 };
 
-const SECTIONS: readonly Section[] = [COMPARISON, SCALING];
+const WEBSOCKET: Section = {
+  id: 'websocket',
+  peregrine: PEREGRINE_WS,
+  baseline: WS_ECHO,
+  unit: 'msg',
+  workloads: [
+    { kind: 'ws', name: 'ws echo 32 B', messageBytes: 32, window: 16, workers: 1 },
+    { kind: 'ws', name: 'ws echo 64 KiB', messageBytes: 64 * 1024, window: 4, workers: 1 },
+  ],
+};
+
+const SECTIONS: readonly Section[] = [COMPARISON, SCALING, WEBSOCKET];
 
 /** The CPUs a server is pinned to: CPU 0 for one worker, CPUs 0 and 1 for more. */
 function serverCpus(workload: Workload): string {
@@ -116,6 +158,8 @@ interface Config {
   readonly runs: number;
   readonly seconds: number;
   readonly connections: number;
+  /** WebSocket connections opened by ws-load.ts. */
+  readonly wsConnections: number;
   /** Sections with at least one selected workload and server, in SECTIONS order. */
   readonly sections: readonly SelectedSection[];
   /** Clock ticks per second, the unit of utime and stime in /proc/<pid>/stat. */
@@ -157,7 +201,7 @@ function selectSections(): SelectedSection[] {
       fail(`unknown server "${id}" in BENCH_SERVERS; servers are: ${SERVERS.map((s) => s.id).join(', ')}`),
   );
   const selected = SECTIONS.map((section) => {
-    const own = [PEREGRINE, section.baseline];
+    const own = [section.peregrine, section.baseline];
     return {
       section,
       workloads:
@@ -169,9 +213,10 @@ function selectSections(): SelectedSection[] {
   }).filter((s) => s.workloads.length > 0 && s.servers.length > 0);
   if (selected.length === 0) {
     fail(
-      'BENCH_FILTER and BENCH_SERVERS select nothing to run: node-http runs only in the first section ' +
-        '("plain /", …, "pipelined-16 /6150"), node-cluster only in the scaling section ("workers-1 plain /", ' +
-        '"workers-2 plain /")',
+      'BENCH_FILTER and BENCH_SERVERS select nothing to run: peregrine runs only in the two HTTP ' +
+        'sections, node-http only in the first one ("plain /", …, "pipelined-16 /6150"), node-cluster only ' +
+        'in the scaling section ("workers-1 plain /", "workers-2 plain /"), peregrine-ws and ws-echo only ' +
+        'in the websocket section ("ws echo 32 B", "ws echo 64 KiB")',
     );
   }
   return selected;
@@ -182,6 +227,7 @@ function readConfig(): Config {
     runs: positiveIntFromEnv('BENCH_RUNS', 3),
     seconds: positiveIntFromEnv('BENCH_SECONDS', 5),
     connections: positiveIntFromEnv('BENCH_CONNECTIONS', 100),
+    wsConnections: positiveIntFromEnv('BENCH_WS_CONNECTIONS', 50),
     sections: selectSections(),
     clockTicks: clockTicksPerSecond(),
   };
@@ -221,10 +267,21 @@ function clockTicksPerSecond(): number {
   return Number.isInteger(reported) && reported > 0 ? reported : 100;
 }
 
-function checkPrerequisites(): void {
+/** True if `specifier` resolves from the bench directory (e.g. an installed devDependency). */
+function canResolve(specifier: string): boolean {
+  try {
+    import.meta.resolve(specifier);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function checkPrerequisites(config: Config): void {
   if (process.platform !== 'linux') fail('the benchmark needs Linux (it uses taskset and /proc).');
+  const usesWrk = config.sections.some((s) => s.workloads.some((w) => w.kind === 'http'));
   const tools = [
-    { command: 'wrk', install: 'apt-get install wrk' },
+    ...(usesWrk ? [{ command: 'wrk', install: 'apt-get install wrk' }] : []),
     { command: 'taskset', install: 'apt-get install util-linux' },
   ];
   const missing = tools.filter((tool) => !isOnPath(tool.command));
@@ -232,7 +289,12 @@ function checkPrerequisites(): void {
     const hints = missing.map((tool) => `  ${tool.command}: ${tool.install}`).join('\n');
     fail(`missing required tools; install them with:\n${hints}`);
   }
-  if (cpuCount() < 2) fail(`needs at least 2 CPUs (server on CPU ${SERVER_CPU}, wrk on CPU ${WRK_CPU}).`);
+  if (config.sections.some((s) => s.servers.includes(WS_ECHO)) && !canResolve('ws')) {
+    fail('the ws-echo server needs the `ws` package (a devDependency): run `npm install` first.');
+  }
+  if (cpuCount() < 2) {
+    fail(`needs at least 2 CPUs (server on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU}).`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -392,7 +454,7 @@ async function startServer(spec: ServerSpec, workload: Workload, port: number): 
 }
 
 /** One GET with a fresh connection, to check status, Content-Type and body before loading the server. */
-function checkResponse(port: number, workload: Workload): Promise<void> {
+function checkResponse(port: number, workload: HttpWorkload): Promise<void> {
   return new Promise((resolve, reject) => {
     const request = get({ host: '127.0.0.1', port, path: workload.path, agent: false }, (response) => {
       const chunks: Buffer[] = [];
@@ -505,10 +567,10 @@ interface WrkReport {
   readonly badResponses: number;
 }
 
-function wrkArgs(workload: Workload, port: number, seconds: number, connections: number): string[] {
+function wrkArgs(workload: HttpWorkload, port: number, seconds: number, connections: number): string[] {
   // wrk's default 2 s request timeout counts a slow pipelined batch as a socket error; a server that is
   // merely slow should be measured as slow, so allow 10 s (errors still fail the run).
-  const args = ['-c', WRK_CPU, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s'];
+  const args = ['-c', LOAD_CPU, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s'];
   if (workload.pipeline > 1) args.push('--script', PIPELINE_SCRIPT);
   args.push(`http://127.0.0.1:${port}${workload.path}`);
   if (workload.pipeline > 1) args.push('--', String(workload.pipeline));
@@ -530,7 +592,7 @@ function parseWrkOutput(output: string): WrkReport {
 }
 
 async function runWrk(
-  workload: Workload,
+  workload: HttpWorkload,
   port: number,
   seconds: number,
   connections: number,
@@ -552,18 +614,143 @@ function wrkProblems(report: WrkReport): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// ws-load.ts
+
+/** What ws-load.ts prints at the end of its measured window (one JSON line). */
+interface WsLoadReport {
+  readonly messages: number;
+  readonly seconds: number;
+  readonly messagesPerSecond: number;
+  /** ws-load.ts's own CPU time (user + system) within the window. */
+  readonly cpuSeconds: number;
+}
+
+/** A ws-load.ts run, with the server's CPU time over the same window. */
+interface WsLoadRun {
+  readonly report: WsLoadReport;
+  readonly serverCpuSeconds: number;
+  /** Wall time between the runner's two CPU readings (≈ report.seconds). */
+  readonly wallSeconds: number;
+}
+
+function wsLoadArgs(workload: WsWorkload, port: number, config: Config): string[] {
+  return [
+    '-c',
+    LOAD_CPU,
+    process.execPath,
+    WS_LOAD_SCRIPT,
+    '--port',
+    String(port),
+    '--bytes',
+    String(workload.messageBytes),
+    '--window',
+    String(workload.window),
+    '--connections',
+    String(config.wsConnections),
+    '--seconds',
+    String(config.seconds),
+    '--warmup',
+    String(WARMUP_SECONDS),
+  ];
+}
+
+function parseWsLoadReport(line: string): WsLoadReport {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new Error(`unexpected ws-load output: ${line}`);
+  }
+  const report = value as Partial<WsLoadReport> | null;
+  const fields = ['messages', 'seconds', 'messagesPerSecond', 'cpuSeconds'] as const;
+  if (report === null || fields.some((field) => typeof report[field] !== 'number')) {
+    throw new Error(`unexpected ws-load output: ${line}`);
+  }
+  return report as WsLoadReport;
+}
+
+/**
+ * Runs ws-load.ts against `server` (it warms up for WARMUP_SECONDS itself) and reads the server's CPU time
+ * when ws-load prints `measuring` and again when it prints its report, so that the server CPU time covers
+ * exactly the measured window.
+ */
+function runWsLoad(server: RunningServer, workload: WsWorkload, config: Config): Promise<WsLoadRun> {
+  const child = spawn('taskset', wsLoadArgs(workload, server.port, config), {
+    cwd: ROOT_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = track(child);
+  return new Promise<WsLoadRun>((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    let spawnError: Error | undefined;
+    let before: { ticks: number; at: number } | undefined;
+    let result: WsLoadRun | undefined;
+    let problem: Error | undefined;
+    const timer = setTimeout(
+      () => {
+        problem ??= new Error('ws-load did not finish in time');
+        child.kill('SIGKILL');
+      },
+      (WARMUP_SECONDS + config.seconds) * 1000 + WS_LOAD_SLACK_MS,
+    );
+    const onLine = (line: string): void => {
+      if (line === 'measuring') {
+        before = { ticks: readCpuTicks(server.pid), at: performance.now() };
+      } else if (line.startsWith('{') && before !== undefined && result === undefined) {
+        const ticks = readCpuTicks(server.pid);
+        const wallSeconds = (performance.now() - before.at) / 1000;
+        const report = parseWsLoadReport(line);
+        result = { report, serverCpuSeconds: (ticks - before.ticks) / config.clockTicks, wallSeconds };
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const lines = stdout.split('\n');
+      stdout = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          onLine(line.trim());
+        } catch (error) {
+          // E.g. the server exited, so its /proc entry is gone.
+          problem ??= error instanceof Error ? error : new Error(String(error));
+        }
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    child.once('error', (error) => {
+      spawnError = error;
+    });
+    exited.then(() => {
+      clearTimeout(timer);
+      if (spawnError) reject(spawnError);
+      else if (problem) reject(problem);
+      else if (child.exitCode !== 0) {
+        const output = stderr.trim() || `code ${child.exitCode}, signal ${child.signalCode}`;
+        reject(new Error(`ws-load failed: ${output}`));
+      } else if (result === undefined) reject(new Error('ws-load printed no report'));
+      else resolve(result);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // One measured run
 
 interface Measurement {
   readonly ok: true;
-  readonly requestsPerSecond: number;
-  readonly requests: number;
-  /** Server CPU time (user + system) per completed request, in microseconds. */
-  readonly cpuMicrosPerRequest: number;
-  /** Server CPU time over wall time during the wrk run; about 1 when the server is saturated. */
+  /** Requests (HTTP) or echoed messages (WebSocket) per second. */
+  readonly perSecond: number;
+  /** Requests completed or messages echoed during the measured window. */
+  readonly count: number;
+  /** Server CPU time (user + system) per request or message, in microseconds. */
+  readonly cpuMicrosPerUnit: number;
+  /** Server CPU time over wall time during the measured window; about 1 when the server is saturated. */
   readonly cpuShare: number;
-  /** wrk's CPU time over wall time; about 1 when the load generator, not the server, is the limit. */
-  readonly wrkCpuShare: number;
+  /** The load generator's CPU time over wall time; about 1 when it, not the server, is the limit. */
+  readonly loadCpuShare: number;
 }
 
 interface Failure {
@@ -582,7 +769,11 @@ function withStderr(message: string, server: RunningServer): string {
   return tail === '' ? message : `${message}\n    server stderr:\n${tail.replace(/^/gm, '      ')}`;
 }
 
-async function loadServer(server: RunningServer, workload: Workload, config: Config): Promise<RunResult> {
+async function loadHttpServer(
+  server: RunningServer,
+  workload: HttpWorkload,
+  config: Config,
+): Promise<RunResult> {
   await checkResponse(server.port, workload);
   await runWrk(workload, server.port, WARMUP_SECONDS, config.connections);
 
@@ -599,12 +790,33 @@ async function loadServer(server: RunningServer, workload: Workload, config: Con
   if (problems.length > 0) return { ok: false, error: problems.join('; ') };
   return {
     ok: true,
-    requestsPerSecond: report.requestsPerSecond,
-    requests: report.requests,
-    cpuMicrosPerRequest: (cpuSeconds * 1e6) / report.requests,
+    perSecond: report.requestsPerSecond,
+    count: report.requests,
+    cpuMicrosPerUnit: (cpuSeconds * 1e6) / report.requests,
     cpuShare: cpuSeconds / wallSeconds,
-    wrkCpuShare: wrkCpuSeconds / wallSeconds,
+    loadCpuShare: wrkCpuSeconds / wallSeconds,
   };
+}
+
+async function loadWsServer(server: RunningServer, workload: WsWorkload, config: Config): Promise<RunResult> {
+  // ws-load checks the handshake and one echoed message itself, then warms up before measuring.
+  const { report, serverCpuSeconds, wallSeconds } = await runWsLoad(server, workload, config);
+  if (!server.isAlive()) throw new Error('server exited during the run');
+  if (report.messages === 0) return { ok: false, error: 'no message echoed' };
+  return {
+    ok: true,
+    perSecond: report.messagesPerSecond,
+    count: report.messages,
+    cpuMicrosPerUnit: (serverCpuSeconds * 1e6) / report.messages,
+    cpuShare: serverCpuSeconds / wallSeconds,
+    loadCpuShare: report.cpuSeconds / report.seconds,
+  };
+}
+
+function loadServer(server: RunningServer, workload: Workload, config: Config): Promise<RunResult> {
+  return workload.kind === 'http'
+    ? loadHttpServer(server, workload, config)
+    : loadWsServer(server, workload, config);
 }
 
 async function measureRun(spec: ServerSpec, workload: Workload, config: Config): Promise<RunResult> {
@@ -650,7 +862,7 @@ function pairRatios(peregrine: readonly RunResult[], baseline: readonly RunResul
   const ratios: number[] = [];
   peregrine.forEach((run, i) => {
     const other = baseline[i];
-    if (run.ok && other?.ok) ratios.push(run.requestsPerSecond / other.requestsPerSecond);
+    if (run.ok && other?.ok) ratios.push(run.perSecond / other.perSecond);
   });
   return ratios;
 }
@@ -678,31 +890,32 @@ function rowLabel(section: Section, workload: Workload): string {
 }
 
 function tableRow(section: Section, results: WorkloadResults): string {
-  const peregrine = results.runs.get(PEREGRINE.id);
+  const peregrine = results.runs.get(section.peregrine.id);
   const baseline = results.runs.get(section.baseline.id);
   const ratios = peregrine && baseline ? pairRatios(peregrine, baseline) : [];
   const cells = [
     rowLabel(section, results.workload),
-    medianCell(peregrine, (m) => m.requestsPerSecond, formatInteger),
-    medianCell(baseline, (m) => m.requestsPerSecond, formatInteger),
+    medianCell(peregrine, (m) => m.perSecond, formatInteger),
+    medianCell(baseline, (m) => m.perSecond, formatInteger),
     ratios.length > 0 ? formatRatio(median(ratios)) : '—',
     ratios.length > 0 ? `${formatRatio(Math.min(...ratios))}–${formatRatio(Math.max(...ratios))}` : '—',
-    medianCell(peregrine, (m) => m.cpuMicrosPerRequest, formatMicros),
-    medianCell(baseline, (m) => m.cpuMicrosPerRequest, formatMicros),
+    medianCell(peregrine, (m) => m.cpuMicrosPerUnit, formatMicros),
+    medianCell(baseline, (m) => m.cpuMicrosPerUnit, formatMicros),
   ];
   return `| ${cells.join(' | ')} |`;
 }
 
 function resultsTable({ selected, results }: SectionResults): string {
   const base = selected.section.baseline.label;
+  const unit = selected.section.unit;
   const header = [
     selected.section.id === 'scaling' ? 'Workers' : 'Workload',
-    'Peregrine req/s (median)',
-    `${base} req/s (median)`,
+    `Peregrine ${unit}/s (median)`,
+    `${base} ${unit}/s (median)`,
     `Ratio Peregrine/${base} (median of pairs)`,
     'Ratio spread (min–max)',
-    'Peregrine CPU µs/req',
-    `${base} CPU µs/req`,
+    `Peregrine CPU µs/${unit}`,
+    `${base} CPU µs/${unit}`,
   ];
   const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
   const rows = results.map((r) => tableRow(selected.section, r));
@@ -718,7 +931,7 @@ function scalingRatio(
   const medianRate = (count: number): number | undefined => {
     const runs = results.find((r) => r.workload.workers === count)?.runs.get(spec.id);
     const ok = runs ? measurements(runs) : [];
-    return ok.length > 0 ? median(ok.map((m) => m.requestsPerSecond)) : undefined;
+    return ok.length > 0 ? median(ok.map((m) => m.perSecond)) : undefined;
   };
   const one = medianRate(1);
   const more = medianRate(workers);
@@ -755,15 +968,23 @@ function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
+/** The load generator of a section, as named in the progress output. */
+function loadName(section: Section): string {
+  return section.unit === 'msg' ? 'ws-load' : 'wrk';
+}
+
 function summaryLine(config: Config): string {
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const http = config.sections.some((s) => s.section.unit === 'req');
   return [
     date,
     `Node ${process.version}`,
     `nproc ${cpuCount()}`,
     `${plural(config.runs, 'run')} × ${config.seconds} s`,
-    `${plural(config.connections, 'connection')}`,
-    `server on CPU ${SERVER_CPU}, wrk on CPU ${WRK_CPU}`,
+    // The websocket section states its own connections and load generator above its table.
+    ...(http
+      ? [plural(config.connections, 'connection'), `server on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU}`]
+      : [`server on CPU ${SERVER_CPU}, ws-load on CPU ${LOAD_CPU}`]),
   ].join(' · ');
 }
 
@@ -772,16 +993,36 @@ function scalingIntro(): string {
   return (
     `Scaling: keep-alive \`GET /\` (13-byte body), Peregrine (worker threads) and node:cluster ` +
     `(processes running node:http) with 1 worker on CPU ${SERVER_CPU} and 2 workers on CPUs ` +
-    `${MULTI_WORKER_CPUS}, wrk on CPU ${WRK_CPU}. With 2 workers on a 2-core machine the load generator ` +
+    `${MULTI_WORKER_CPUS}, wrk on CPU ${LOAD_CPU}. With 2 workers on a 2-core machine the load generator ` +
     `shares a core with one worker, so the scaling is bounded by the machine, not the server. CPU µs/req ` +
     `counts every thread and process of the server.`
   );
 }
 
-function sectionReport(section: SectionResults): string {
+/** 32 → `32 B`, 65536 → `64 KiB`. */
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 && bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`;
+}
+
+/** What the websocket table measures and how it is loaded, printed above it. */
+function websocketIntro(config: Config): string {
+  const windows = WEBSOCKET.workloads
+    .flatMap((w) => (w.kind === 'ws' ? [`${w.window} for ${formatBytes(w.messageBytes)}`] : []))
+    .join(', ');
+  return (
+    `WebSocket echo: binary messages sent back by Peregrine (\`res.upgrade()\`, \`ws.send()\`) and by the ` +
+    `\`ws\` package's WebSocketServer, permessage-deflate off, server on CPU ${SERVER_CPU}; load from ` +
+    `\`ws-load.ts\` on CPU ${LOAD_CPU}: ${plural(config.wsConnections, 'connection')}, each keeping a ` +
+    `window of messages in flight (${windows}). msg/s counts echoed messages; CPU µs/msg is the server's ` +
+    `CPU time per echoed message.`
+  );
+}
+
+function sectionReport(section: SectionResults, config: Config): string {
   const failures = failureList(section);
   const parts = [resultsTable(section), '\n'];
   if (section.selected.section.id === 'scaling') parts.unshift(`${scalingIntro()}\n\n`);
+  if (section.selected.section.id === 'websocket') parts.unshift(`${websocketIntro(config)}\n\n`);
   const scaling = scalingLine(section);
   if (scaling !== '') parts.push(`\n${scaling}`);
   if (failures !== '') parts.push(`\n${failures}`);
@@ -789,7 +1030,7 @@ function sectionReport(section: SectionResults): string {
 }
 
 function report(config: Config, all: readonly SectionResults[]): string {
-  return `${summaryLine(config)}\n\n${all.map(sectionReport).join('\n')}`;
+  return `${summaryLine(config)}\n\n${all.map((section) => sectionReport(section, config)).join('\n')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -799,16 +1040,19 @@ function progress(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-function describe(result: RunResult): string {
+function describe(result: RunResult, section: Section): string {
   if (!result.ok) return `FAILED: ${result.error}`;
-  const rate = `${formatInteger(result.requestsPerSecond)} req/s`;
-  const cpu = `${formatMicros(result.cpuMicrosPerRequest)} µs CPU/req`;
-  const shares = `server CPU ${Math.round(result.cpuShare * 100)}%, wrk CPU ${Math.round(result.wrkCpuShare * 100)}%`;
-  return `${rate}, ${cpu}, ${shares}`;
+  const unit = section.unit;
+  const rate = `${formatInteger(result.perSecond)} ${unit}/s`;
+  const cpu = `${formatMicros(result.cpuMicrosPerUnit)} µs CPU/${unit}`;
+  const server = `server CPU ${Math.round(result.cpuShare * 100)}%`;
+  const load = `${loadName(section)} CPU ${Math.round(result.loadCpuShare * 100)}%`;
+  return `${rate}, ${cpu}, ${server}, ${load}`;
 }
 
 /** Runs every given server `config.runs` times on one workload, alternating servers run by run. */
 async function benchmarkWorkload(
+  section: Section,
   workload: Workload,
   servers: readonly ServerSpec[],
   config: Config,
@@ -822,7 +1066,7 @@ async function benchmarkWorkload(
       counter.done++;
       const label = `[${counter.done}/${counter.total}] ${workload.name} · ${spec.label} · run ${run + 1}/${config.runs}`;
       const result = await measureRun(spec, workload, config);
-      progress(`${label}: ${describe(result)}`);
+      progress(`${label}: ${describe(result, section)}`);
       runs.get(spec.id)!.push(result);
     }
   }
@@ -830,8 +1074,8 @@ async function benchmarkWorkload(
 }
 
 async function main(): Promise<void> {
-  checkPrerequisites();
   const config = readConfig();
+  checkPrerequisites(config);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       killLiveChildren();
@@ -847,8 +1091,16 @@ async function main(): Promise<void> {
       `bench: ${section.id}: ${servers.map((s) => s.label).join(' vs ')}, ${plural(workloads.length, 'workload')}`,
     );
   }
+  const connections = [
+    ...(config.sections.some((s) => s.section.unit === 'req')
+      ? [`${plural(config.connections, 'connection')} (HTTP)`]
+      : []),
+    ...(config.sections.some((s) => s.section.unit === 'msg')
+      ? [`${plural(config.wsConnections, 'connection')} (WebSocket)`]
+      : []),
+  ];
   progress(
-    `bench: ${plural(config.runs, 'run')} × ${config.seconds} s, ${plural(config.connections, 'connection')} ` +
+    `bench: ${plural(config.runs, 'run')} × ${config.seconds} s, ${connections.join(', ')} ` +
       `(about ${Math.ceil((total * perRun) / 60)} min)`,
   );
 
@@ -857,7 +1109,7 @@ async function main(): Promise<void> {
   for (const selected of config.sections) {
     const results: WorkloadResults[] = [];
     for (const workload of selected.workloads) {
-      results.push(await benchmarkWorkload(workload, selected.servers, config, counter));
+      results.push(await benchmarkWorkload(selected.section, workload, selected.servers, config, counter));
     }
     all.push({ selected, results });
   }

@@ -1,0 +1,32 @@
+/**
+ * The `ws` package's WebSocket echo server, the baseline of the benchmark's websocket section: every
+ * message is sent back as it came (binary as binary, text as text). Listens on 127.0.0.1:$PORT without
+ * permessage-deflate and with a 1 MiB message limit (like the Peregrine server), prints `listening` once
+ * it accepts connections, and exits on SIGTERM.
+ */
+import { WebSocketServer } from 'ws';
+
+const server = new WebSocketServer({
+  host: '127.0.0.1',
+  port: Number(process.env.PORT),
+  perMessageDeflate: false,
+  maxPayload: 1 << 20,
+});
+
+server.on('connection', (socket) => {
+  socket.on('message', (data, isBinary) => {
+    socket.send(data, { binary: isBinary });
+  });
+});
+
+server.once('listening', () => console.log('listening'));
+
+server.on('error', (error) => {
+  console.error('ws-echo:', error);
+  process.exit(1);
+});
+
+process.once('SIGTERM', () => {
+  for (const client of server.clients) client.terminate();
+  server.close(() => process.exit(0));
+});
