@@ -489,8 +489,12 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     }
     let deflate: PerMessageDeflate | null = null;
     let extensions = '';
-    if (this.options.wsPerMessageDeflate) {
-      const deflateOptions = { maxInflatedBytes: this.options.wsMaxMessageBytes };
+    const wanted = this.options.wsPerMessageDeflate;
+    if (wanted !== false) {
+      const deflateOptions = {
+        ...(wanted === true ? {} : wanted),
+        maxInflatedBytes: this.options.wsMaxMessageBytes,
+      };
       const agreed = negotiateDeflate(req.header('sec-websocket-extensions'), deflateOptions);
       if (agreed !== null) {
         deflate = new PerMessageDeflate(agreed.params, deflateOptions);

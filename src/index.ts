@@ -2,7 +2,7 @@ export type { Handler } from './handler.ts';
 export { ConfigError, HttpError } from './http/errors.ts';
 export { Request } from './http/request.ts';
 export { Response, type UpgradeOptions } from './http/response.ts';
-export { DEFAULTS, type ServerOptions } from './options.ts';
+export { DEFAULTS, type ServerOptions, type WsDeflateOptions } from './options.ts';
 export { Server, type ServerMode, serve } from './server.ts';
 export { type Channel, channel, isPrimary, sharedMemory } from './shared.ts';
 export { CLOSE, WsError } from './ws/errors.ts';

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './http/errors.ts';
 import type { Request } from './http/request.ts';
+import { type DeflateOptions, validateDeflateOptions } from './ws/deflate.ts';
 
 /** Server configuration. Every field is optional; the defaults are listed in `DEFAULTS`. */
 export interface ServerOptions {
@@ -55,11 +56,18 @@ export interface ServerOptions {
   wsCloseTimeout?: number;
   /** Bytes a WebSocket may have waiting to be sent; beyond it the peer is too slow and is disconnected (1008). Default 16 MiB. */
   wsMaxBufferedBytes?: number;
-  /** Negotiate permessage-deflate (RFC 7692) when the client offers it. Default false. */
-  wsPerMessageDeflate?: boolean;
+  /**
+   * Negotiate permessage-deflate (RFC 7692) when the client offers it: `true`, or the parameters
+   * (context takeover per direction, window bits 8–15, the size below which messages are sent
+   * uncompressed, the zlib level). Default false.
+   */
+  wsPerMessageDeflate?: boolean | WsDeflateOptions;
   /** Called with errors thrown by the handler. Default: `console.error`. */
   onError?: (error: unknown, request: Request | undefined) => void;
 }
+
+/** permessage-deflate parameters (RFC 7692 §7.1). */
+export type WsDeflateOptions = Omit<DeflateOptions, 'maxInflatedBytes'>;
 
 export type ResolvedOptions = Required<Omit<ServerOptions, 'host'>> & { host: string | undefined };
 
@@ -146,7 +154,30 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   wsIdleTimeout: integer(0, 2 ** 31 - 1, 'never'),
   wsCloseTimeout: integer(1, 2 ** 31 - 1),
   wsMaxBufferedBytes: integer(1, Number.MAX_SAFE_INTEGER),
-  wsPerMessageDeflate: boolean,
+  wsPerMessageDeflate: (name, value) => {
+    if (typeof value === 'boolean') return;
+    if (value === null || typeof value !== 'object') {
+      throw new ConfigError(
+        `option '${name}' must be a boolean or an object of deflate parameters, got ${describe(value)}`,
+      );
+    }
+    const known = [
+      'serverNoContextTakeover',
+      'clientNoContextTakeover',
+      'serverMaxWindowBits',
+      'clientMaxWindowBits',
+      'threshold',
+      'level',
+    ];
+    for (const key of Object.keys(value)) {
+      if (!known.includes(key)) throw new ConfigError(`option '${name}' has an unknown parameter '${key}'`);
+    }
+    try {
+      validateDeflateOptions({ ...(value as WsDeflateOptions), maxInflatedBytes: 0 });
+    } catch (error) {
+      throw new ConfigError(`option '${name}': ${(error as Error).message}`);
+    }
+  },
   onError: (name, value) => {
     if (typeof value !== 'function')
       throw new ConfigError(`option '${name}' must be a function, got ${describe(value)}`);

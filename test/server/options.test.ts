@@ -80,6 +80,18 @@ test('negative and non-integer numbers are rejected with the rule they break', (
   );
   rejects({ mode: 'fork' }, "option 'mode' must be 'auto', 'threads' or 'cluster', got \"fork\"");
   rejects({ log: 'yes' }, 'option \'log\' must be a boolean, got "yes"');
+  rejects(
+    { wsPerMessageDeflate: 'on' },
+    'option \'wsPerMessageDeflate\' must be a boolean or an object of deflate parameters, got "on"',
+  );
+  rejects(
+    { wsPerMessageDeflate: { serverMaxWindowBits: 16 } },
+    "option 'wsPerMessageDeflate': serverMaxWindowBits must be an integer from 8 to 15, got 16",
+  );
+  rejects(
+    { wsPerMessageDeflate: { windowBits: 9 } },
+    "option 'wsPerMessageDeflate' has an unknown parameter 'windowBits'",
+  );
 });
 
 test('values of the wrong type are rejected, showing what was given', () => {

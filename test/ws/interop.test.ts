@@ -333,6 +333,30 @@ test('permessage-deflate: negotiated with a real client, messages round-trip com
   client.close();
 });
 
+test('permessage-deflate parameters: no context takeover and smaller windows are negotiated', async (t) => {
+  const { server, url } = await echoServer(
+    {},
+    { wsPerMessageDeflate: { serverNoContextTakeover: true, serverMaxWindowBits: 10, threshold: 0 } },
+  );
+  t.after(() => server.shutdown());
+  const client = new WebSocketClient(url, { perMessageDeflate: { threshold: 0 } });
+  const upgraded = new Promise<string>((resolve) =>
+    client.once('upgrade', (response) => resolve(String(response.headers['sec-websocket-extensions']))),
+  );
+  const opened = new Promise((resolve) => client.once('open', resolve));
+  const agreed = await upgraded;
+  await opened;
+  assert.match(agreed, /^permessage-deflate; /);
+  assert.match(agreed, /server_no_context_takeover/);
+  assert.match(agreed, /server_max_window_bits=10/);
+  for (let i = 0; i < 3; i++) {
+    const reply = nextMessage(client);
+    client.send('repeat '.repeat(500));
+    assert.equal((await reply).data.toString(), 'repeat '.repeat(500));
+  }
+  client.close();
+});
+
 test('permessage-deflate: a message that inflates past wsMaxMessageBytes closes with 1009 (no zip bombs)', async (t) => {
   const { server, url } = await echoServer({}, { wsPerMessageDeflate: true, wsMaxMessageBytes: 1024 * 1024 });
   t.after(() => server.shutdown());
