@@ -46,6 +46,15 @@ function checkOpcode(opcode: number): void {
  * Throws RangeError for an unknown opcode, a length that is not a non-negative safe integer, a control
  * frame that is fragmented, compressed or longer than 125 bytes, or RSV1 on a continuation frame.
  */
+/** A whole final frame, header and payload in one buffer: for small payloads, one write instead of two. */
+export function wholeFrame(opcode: number, rsv1: boolean, payload: Uint8Array): Buffer {
+  const header = frameHeader(opcode, true, rsv1, payload.byteLength);
+  const frame = Buffer.allocUnsafe(header.length + payload.byteLength);
+  header.copy(frame, 0);
+  frame.set(payload, header.length);
+  return frame;
+}
+
 export function frameHeader(opcode: number, fin: boolean, rsv1: boolean, length: number): Buffer {
   checkOpcode(opcode);
   if (!Number.isSafeInteger(length) || length < 0) {

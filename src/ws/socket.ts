@@ -4,7 +4,7 @@ import type { Clock } from '../http/clock.ts';
 import type { PerMessageDeflate } from './deflate.ts';
 import { CLOSE, isValidCloseCode, WsError } from './errors.ts';
 import { Receiver } from './receiver.ts';
-import { closePayload, frameHeader, OPCODE } from './sender.ts';
+import { closePayload, frameHeader, OPCODE, wholeFrame } from './sender.ts';
 import { publish, type Subscriber, subscribe, unsubscribe } from './topics.ts';
 
 /** What a WebSocket needs from the worker and handler it belongs to. */
@@ -45,6 +45,8 @@ export type SendResult = 'sent' | 'buffered' | 'dropped';
 
 /** Buffered bytes above which `send()` reports 'buffered'. */
 const HIGH_WATER = 64 * 1024;
+/** Payloads up to this size are copied behind their header: one buffer per frame. */
+const SMALL_FRAME = 1024;
 
 const OPEN = 0;
 const CLOSING = 1;
@@ -80,6 +82,12 @@ export class WebSocket<T = unknown> implements Subscriber {
     [];
   /** Compressed sends are asynchronous; everything sent after one waits for it, to keep the order. */
   private outbound: Promise<void> | null = null;
+  /** Frames written in one tick go out together (one writev), not one system call per message. */
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   constructor(
     socket: Socket,
@@ -351,15 +359,17 @@ export class WebSocket<T = unknown> implements Subscriber {
   private writeFrame(opcode: number, payload: Uint8Array, compressed: boolean): void {
     const socket = this.socket;
     if (socket.destroyed) return;
-    const header = frameHeader(opcode, true, compressed, payload.byteLength);
-    if (payload.byteLength === 0) {
-      socket.write(header);
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(this.uncork);
+    }
+    if (payload.byteLength <= SMALL_FRAME) {
+      socket.write(wholeFrame(opcode, compressed, payload));
       return;
     }
-    socket.cork();
-    socket.write(header);
+    socket.write(frameHeader(opcode, true, compressed, payload.byteLength));
     socket.write(payload);
-    socket.uncork();
   }
 
   private pressure(): SendResult {
