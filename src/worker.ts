@@ -117,6 +117,10 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
     this.forget(ws);
   }
 
+  hookFailed(error: unknown): void {
+    this.options.onError(error, undefined);
+  }
+
   connectionClosed(connection: Connection): void {
     this.forget(connection);
   }

@@ -15,6 +15,8 @@ export interface WebSocketOwner {
   readonly wsHooks: WebSocketHooks;
   /** The socket has closed: stop tracking it. */
   webSocketClosed(ws: WebSocket): void;
+  /** A WebSocket hook threw. */
+  hookFailed(error: unknown): void;
 }
 
 export interface WebSocketOptions {
@@ -129,12 +131,26 @@ export class WebSocket<T = unknown> implements Subscriber {
   receive(chunk: Buffer): void {
     if (this.state === CLOSED || chunk.length === 0) return;
     this.heard();
-    this.receiver.write(chunk);
+    try {
+      this.receiver.write(chunk);
+    } catch (error) {
+      this.hookFailed(error); // a hook threw while the receiver delivered a message
+    }
   }
 
   /** @internal Called by the handler machinery once the handshake is complete. */
   opened(): void {
-    this.hooks.handleWSOpen?.(this);
+    try {
+      this.hooks.handleWSOpen?.(this);
+    } catch (error) {
+      this.hookFailed(error);
+    }
+  }
+
+  /** A hook threw: report it and close with 1011, as an HTTP handler's error gets a 500. */
+  private hookFailed(error: unknown): void {
+    this.owner.hookFailed(error);
+    this.fail(CLOSE.internalError, 'internal error');
   }
 
   /** Bytes queued in the socket, not yet handed to the kernel. */
@@ -282,7 +298,11 @@ export class WebSocket<T = unknown> implements Subscriber {
         this.inbound.length = 0;
         return;
       }
-      this.hooks.handleWSMessage?.(this, item.message, item.isBinary);
+      try {
+        this.hooks.handleWSMessage?.(this, item.message, item.isBinary);
+      } catch (error) {
+        this.hookFailed(error);
+      }
     }
   }
 
@@ -297,7 +317,13 @@ export class WebSocket<T = unknown> implements Subscriber {
       this.startClose(code === CLOSE.noStatus ? Buffer.alloc(0) : closePayload(code, ''));
     }
     // Both Close frames have been exchanged: the server closes the TCP connection first (§7.1.1).
-    this.socket.end();
+    this.endSocket();
+  }
+
+  /** Half-closes after everything queued, including frames still being compressed. */
+  private endSocket(): void {
+    if (this.outbound !== null) this.enqueue(() => void this.socket.end());
+    else this.socket.end();
   }
 
   /** A protocol violation or a failure of ours: send a Close with `code`, then close the connection. */
@@ -305,7 +331,7 @@ export class WebSocket<T = unknown> implements Subscriber {
     if (this.state === CLOSED) return;
     if (!this.closeSent) this.startClose(closePayload(code, truncateReason(reason)));
     this.report(code, reason);
-    this.socket.end();
+    this.endSocket();
   }
 
   private onEnd(): void {
@@ -322,17 +348,18 @@ export class WebSocket<T = unknown> implements Subscriber {
     if (this.topics !== null) for (const topic of this.topics) unsubscribe(topic, this);
     this.topics = null;
     this.deflate?.close();
-    if (this.needsDrain) {
-      this.needsDrain = false;
-      this.hooks.handleWSDrain?.(this);
-    }
+    if (this.needsDrain) this.drained();
     this.owner.webSocketClosed(this);
   }
 
   private report(code: number, reason: string): void {
     if (this.closeReported) return;
     this.closeReported = true;
-    this.hooks.handleWSClose?.(this, code, reason);
+    try {
+      this.hooks.handleWSClose?.(this, code, reason);
+    } catch (error) {
+      this.owner.hookFailed(error);
+    }
   }
 
   // ───────────────────────────── outgoing ─────────────────────────────
@@ -344,7 +371,7 @@ export class WebSocket<T = unknown> implements Subscriber {
     if (this.outbound !== null) this.enqueue(() => this.writeFrame(OPCODE.close, payload, false));
     else this.writeFrame(OPCODE.close, payload, false);
     this.deadline = this.owner.clock.now + this.options.closeTimeout;
-    if (this.receivedClose !== null) this.socket.end();
+    if (this.receivedClose !== null) this.endSocket();
   }
 
   /** Runs `task` after every write queued before it (compressed messages finish asynchronously). */
@@ -380,8 +407,16 @@ export class WebSocket<T = unknown> implements Subscriber {
 
   private onDrain(): void {
     if (!this.needsDrain || this.bufferedAmount > HIGH_WATER) return;
+    this.drained();
+  }
+
+  private drained(): void {
     this.needsDrain = false;
-    this.hooks.handleWSDrain?.(this);
+    try {
+      this.hooks.handleWSDrain?.(this);
+    } catch (error) {
+      this.hookFailed(error);
+    }
   }
 
   private tooSlow(): void {

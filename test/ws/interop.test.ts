@@ -441,3 +441,27 @@ test('a Close with an invalid code is answered with 1002', async (t) => {
   assert.equal(frames().readUInt16BE(2), 1002);
   raw.close();
 });
+
+test('a hook that throws is reported and closes that socket with 1011; the server keeps serving', async (t) => {
+  const errors: unknown[] = [];
+  const { server, url } = await echoServer(
+    {
+      handleWSMessage(ws: WebSocket, message: string | Buffer) {
+        if (message === 'throw') throw new Error('hook bug');
+        ws.send(message);
+      },
+    },
+    { onError: (error: unknown) => errors.push(error) },
+  );
+  t.after(() => server.shutdown());
+  const bad = await connect(url);
+  const done = closed(bad);
+  bad.send('throw');
+  assert.equal((await done).code, 1011);
+  assert.equal((errors[0] as Error).message, 'hook bug');
+  const good = await connect(url);
+  const reply = nextMessage(good);
+  good.send('fine');
+  assert.equal((await reply).data.toString(), 'fine');
+  good.close();
+});
