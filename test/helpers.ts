@@ -1,4 +1,6 @@
-import { connect, type Socket } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { connect, createServer, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { Handler, Server, ServerOptions } from '../src/index.ts';
 import { serve } from '../src/index.ts';
 
@@ -174,4 +176,32 @@ export async function exchange(port: number, data: string | Buffer, ms = 2000): 
   } finally {
     client.close();
   }
+}
+
+/** A port that was free a moment ago, for programs that take their port from the environment. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs `examples/NAME.ts` as a user would (`PORT`, `WORKERS`) and waits for its start-up line. */
+export async function runExample(name: string, port: number, workers = '1'): Promise<ChildProcess> {
+  const file = fileURLToPath(new URL(`../examples/${name}.ts`, import.meta.url));
+  const child = spawn(process.execPath, [file], {
+    env: { ...process.env, PORT: String(port), WORKERS: workers },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('listening on')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+  return child;
 }

@@ -1,45 +1,17 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import WebSocketClient from 'ws';
+import { freePort, runExample } from '../helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const EXAMPLE = fileURLToPath(new URL('../../examples/websocket.ts', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function startExample(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [EXAMPLE], {
-    env: { ...process.env, PORT: String(port), WORKERS: '2' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('listening on')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`the example exited with ${code}`)));
-  });
-  return child;
-}
 
 test('a real browser loads the chat page, talks over a WebSocket, and a second client sees it', {
   skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`,
 }, async () => {
   const port = await freePort();
-  const server = await startExample(port);
+  const server = await runExample('websocket', port, '2');
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
