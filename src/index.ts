@@ -5,6 +5,8 @@ export { Response, type UpgradeOptions } from './http/response.ts';
 export { DEFAULTS, type ServerOptions, type WsDeflateOptions } from './options.ts';
 export { Server, type ServerMode, serve } from './server.ts';
 export { type Channel, channel, isPrimary, sharedMemory } from './shared.ts';
+export { DirServer, type DirServerOptions } from './static/dir-server.ts';
+export { FileServer, type FileServerOptions } from './static/file-server.ts';
 export { CLOSE, WsError } from './ws/errors.ts';
 export type { SendResult, WebSocket, WebSocketHooks } from './ws/socket.ts';
 export { publish, subscriberCount } from './ws/topics.ts';
