@@ -92,3 +92,23 @@ test('counter example: counts across 2 workers, exactly', async () => {
     assert.equal(await stop(child), 0);
   }
 });
+
+test('dirserver example: serves its directory with caching headers, and refuses traversal', async () => {
+  const port = await freePort();
+  const child = await runExample('dirserver', port);
+  try {
+    const fetched = await fetch(`http://127.0.0.1:${port}/basic.ts`);
+    assert.equal(fetched.status, 200);
+    assert.match(fetched.headers.get('content-type') ?? '', /typescript|javascript|octet-stream|text/);
+    assert.ok(fetched.headers.get('etag'));
+    assert.match(await fetched.text(), /Hello, World!/);
+    const again = await fetch(`http://127.0.0.1:${port}/basic.ts`, {
+      headers: { 'If-None-Match': fetched.headers.get('etag')! },
+    });
+    assert.equal(again.status, 304);
+    const traversal = await fetch(`http://127.0.0.1:${port}/%2e%2e/package.json`);
+    assert.ok(traversal.status === 400 || traversal.status === 404, String(traversal.status));
+  } finally {
+    assert.equal(await stop(child), 0);
+  }
+});
