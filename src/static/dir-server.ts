@@ -1,5 +1,5 @@
 import { type Stats, statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../http/errors.ts';
 import type { Request } from '../http/request.ts';
@@ -16,6 +16,13 @@ export interface DirServerOptions {
   hideDotfiles?: boolean;
   /** The Cache-Control header of every 200 and 304 (default `public, max-age=0`). */
   cacheControl?: string;
+  /** An HTML listing for a directory without its index file: names, links, sizes; hidden dotfiles left out (default false). */
+  listing?: boolean;
+  /**
+   * Single-page apps: a GET or HEAD whose Accept names `text/html`, for a missing path whose last
+   * segment has no extension, gets the root's index file instead of 404 (default false).
+   */
+  spaFallback?: boolean;
 }
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found' };
@@ -68,6 +75,8 @@ export class DirServer {
   readonly index: string;
   readonly hideDotfiles: boolean;
   readonly cacheControl: string;
+  readonly listing: boolean;
+  readonly spaFallback: boolean;
 
   constructor(root: string, options: DirServerOptions = {}) {
     if (typeof root !== 'string' || root === '') {
@@ -86,16 +95,20 @@ export class DirServer {
     if (!stats.isDirectory()) {
       throw new ConfigError(`DirServer root ${JSON.stringify(absolute)} is not a directory`);
     }
-    if (options.hideDotfiles !== undefined && typeof options.hideDotfiles !== 'boolean') {
-      throw new ConfigError(
-        `DirServer option 'hideDotfiles' must be a boolean, got ${JSON.stringify(options.hideDotfiles)}`,
-      );
+    for (const name of ['hideDotfiles', 'listing', 'spaFallback'] as const) {
+      if (options[name] !== undefined && typeof options[name] !== 'boolean') {
+        throw new ConfigError(
+          `DirServer option '${name}' must be a boolean, got ${JSON.stringify(options[name])}`,
+        );
+      }
     }
     this.root = absolute;
     this.prefix = checkPrefix(options.prefix);
     this.index = checkIndex(options.index);
     this.hideDotfiles = options.hideDotfiles ?? true;
     this.cacheControl = checkCacheControl(options.cacheControl, 'DirServer');
+    this.listing = options.listing ?? false;
+    this.spaFallback = options.spaFallback ?? false;
   }
 
   /**
@@ -122,33 +135,88 @@ export class DirServer {
       plain(res, resolved.status, STATUS_TEXT[resolved.status] ?? 'Error');
       return true;
     }
-    const real = await realPathInside(this.root, safeJoin(this.root, resolved.segments));
-    if (real === null) return this.notFound(res);
+    const segments = resolved.segments;
+    const real = await realPathInside(this.root, safeJoin(this.root, segments));
+    if (real === null) return this.missing(req, res, segments);
     let stats: Stats;
     try {
       stats = await stat(real);
     } catch {
-      return this.notFound(res);
+      return this.missing(req, res, segments);
     }
     if (stats.isDirectory()) {
       if (!resolved.trailingSlash) {
-        this.redirect(req, res, resolved.segments);
+        this.redirect(req, res, segments);
         return true;
       }
       const index = await realPathInside(this.root, join(real, this.index));
-      if (index === null || !(await sendFile(req, res, index, this.cacheControl))) return this.notFound(res);
-      return true;
+      if (index !== null && (await sendFile(req, res, index, this.cacheControl))) return true;
+      if (this.listing) {
+        await this.list(res, real, segments);
+        return true;
+      }
+      return this.missing(req, res, segments);
     }
     // A file named with a trailing '/' is not a directory.
     if (resolved.trailingSlash || !(await sendFile(req, res, real, this.cacheControl))) {
-      return this.notFound(res);
+      return this.missing(req, res, segments);
     }
     return true;
   }
 
-  private notFound(res: Response): true {
+  /**
+   * Nothing to serve at this path: 404, or with `spaFallback` the root's index file for a request
+   * that accepts HTML and whose last segment has no extension (`/app/route`, not `/missing.js`).
+   */
+  private async missing(req: Request, res: Response, segments: string[]): Promise<true> {
+    if (this.spaFallback) {
+      res.setHeader('Vary', 'Accept');
+      const last = segments.length === 0 ? '' : segments[segments.length - 1]!;
+      if (!last.includes('.') && acceptsHtml(req.header('accept'))) {
+        const index = await realPathInside(this.root, join(this.root, this.index));
+        if (index !== null && (await sendFile(req, res, index, this.cacheControl))) return true;
+      }
+    }
     plain(res, 404, 'Not Found');
     return true;
+  }
+
+  /** An HTML listing of a directory: subdirectories first, then files with their sizes. */
+  private async list(res: Response, dir: string, segments: string[]): Promise<void> {
+    const rows: { name: string; isDir: boolean; size: number }[] = [];
+    for (const entry of await readdir(dir)) {
+      if (this.hideDotfiles && entry.startsWith('.')) continue;
+      let entryStats: Stats;
+      try {
+        entryStats = await stat(join(dir, entry));
+      } catch {
+        continue; // a broken symlink, or gone meanwhile
+      }
+      rows.push({ name: entry, isDir: entryStats.isDirectory(), size: entryStats.size });
+    }
+    rows.sort((a, b) =>
+      a.isDir !== b.isDir ? (a.isDir ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
+    let title = this.prefix;
+    for (const segment of segments) title += segment + '/';
+    const escaped = escapeHtml(title);
+    let html =
+      '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Index of ' +
+      escaped +
+      '</title></head>\n<body><h1>Index of ' +
+      escaped +
+      '</h1>\n<table>\n';
+    if (segments.length > 0) html += '<tr><td><a href="../">../</a></td><td></td></tr>\n';
+    for (const row of rows) {
+      const href = encodeURIComponent(row.name) + (row.isDir ? '/' : '');
+      const label = escapeHtml(row.name) + (row.isDir ? '/' : '');
+      html += `<tr><td><a href="${escapeHtml(href)}">${label}</a></td><td>${row.isDir ? '-' : row.size}</td></tr>\n`;
+    }
+    html += '</table>\n</body></html>\n';
+    res.status = 200;
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache');
+    res.end(html);
   }
 
   /**
@@ -163,4 +231,28 @@ export class DirServer {
     res.setHeader('Location', location);
     plain(res, 301, 'Moved Permanently');
   }
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
+
+/** Whether an Accept header names `text/html` with a non-zero weight. */
+function acceptsHtml(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  for (const member of accept.split(',')) {
+    const [type, ...params] = member.split(';');
+    if (type!.trim().toLowerCase() !== 'text/html') continue;
+    const q = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
 }

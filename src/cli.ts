@@ -1,0 +1,272 @@
+#!/usr/bin/env node
+// The `peregrine` command: serves a directory over HTTP with DirServer mounted at `/`.
+//
+// With more than one worker this program runs again in every worker (threads or cluster processes,
+// with the same arguments): the arguments are parsed the same way there, and what must be said only
+// once (errors, the start-up line) is said by the primary.
+import { readFileSync, type Stats, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Request } from './http/request.ts';
+import { Response } from './http/response.ts';
+import { serve } from './server.ts';
+import { isPrimary } from './shared.ts';
+import { DirServer } from './static/dir-server.ts';
+
+const USAGE = `Usage: peregrine [options] [dir]
+
+Serves the files of a directory (default: the current directory) over HTTP.
+
+Options:
+  --port N                 port to listen on (default 3000; 0 picks a free one)
+  --host H                 address to listen on (default: every address)
+  --workers N              worker threads or processes (default 0: one per core)
+  --cors                   send Access-Control-Allow-Origin: * and answer OPTIONS preflights
+  --listing                list directories that have no index.html
+  --spa                    serve /index.html for extension-less paths with no file (single-page apps)
+  --cache-control VALUE    the Cache-Control header of files (default "public, max-age=0")
+  --log                    print one line per request: method path status bytes ms
+  --help                   show this text
+  --version                show the version
+`;
+
+interface CliOptions {
+  dir: string;
+  port: number;
+  host: string | undefined;
+  workers: number;
+  cors: boolean;
+  listing: boolean;
+  spa: boolean;
+  cacheControl: string | undefined;
+  log: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+class UsageError extends Error {}
+
+function integerValue(flag: string, value: string, min: number, max: number): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(
+      `${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return Number(value);
+}
+
+/** Parses the arguments after the script name. Throws a UsageError for anything it doesn't know. */
+function parseArguments(args: string[]): CliOptions {
+  const options: CliOptions = {
+    dir: '.',
+    port: 3000,
+    host: undefined,
+    workers: 0,
+    cors: false,
+    listing: false,
+    spa: false,
+    cacheControl: undefined,
+    log: false,
+    help: false,
+    version: false,
+  };
+  let dir: string | undefined;
+  let onlyPositional = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (onlyPositional || !arg.startsWith('-') || arg === '-') {
+      if (dir !== undefined)
+        throw new UsageError(
+          `only one directory can be served, got ${JSON.stringify(dir)} and ${JSON.stringify(arg)}`,
+        );
+      dir = arg;
+      continue;
+    }
+    if (arg === '--') {
+      onlyPositional = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const inline = eq === -1 ? undefined : arg.slice(eq + 1);
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const next = args[i + 1];
+      if (next === undefined) throw new UsageError(`${flag} needs a value`);
+      i++;
+      return next;
+    };
+    const noValue = () => {
+      if (inline !== undefined) throw new UsageError(`${flag} takes no value, got ${JSON.stringify(arg)}`);
+    };
+    switch (flag) {
+      case '--port':
+        options.port = integerValue(flag, value(), 0, 65535);
+        break;
+      case '--host': {
+        const host = value();
+        if (host === '') throw new UsageError('--host must not be empty');
+        options.host = host;
+        break;
+      }
+      case '--workers':
+        options.workers = integerValue(flag, value(), 0, 1024);
+        break;
+      case '--cache-control': {
+        const cacheControl = value();
+        if (cacheControl.trim() === '' || !/^[\t\x20-\x7e]*$/.test(cacheControl)) {
+          throw new UsageError(
+            `--cache-control must be a non-empty header value of visible ASCII characters, got ${JSON.stringify(cacheControl)}`,
+          );
+        }
+        options.cacheControl = cacheControl;
+        break;
+      }
+      case '--cors':
+        noValue();
+        options.cors = true;
+        break;
+      case '--listing':
+        noValue();
+        options.listing = true;
+        break;
+      case '--spa':
+        noValue();
+        options.spa = true;
+        break;
+      case '--log':
+        noValue();
+        options.log = true;
+        break;
+      case '--help':
+      case '-h':
+        noValue();
+        options.help = true;
+        break;
+      case '--version':
+      case '-v':
+        noValue();
+        options.version = true;
+        break;
+      default:
+        throw new UsageError(`unknown option ${JSON.stringify(flag)}`);
+    }
+  }
+  if (dir !== undefined) options.dir = dir;
+  return options;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** Says something once, from the primary, and exits (a worker exits quietly: the primary reports). */
+function fail(message: string, code: number): never {
+  if (isPrimary()) console.error(`peregrine: ${message}`);
+  process.exit(code);
+}
+
+/** Counts the body bytes a response is given, for the access log. */
+function countBytes(res: Response): () => number {
+  let bytes = 0;
+  const size = (chunk: string | Uint8Array | undefined) =>
+    chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+  res.write = (chunk) => {
+    bytes += size(chunk);
+    return Response.prototype.write.call(res, chunk);
+  };
+  res.end = (chunk) => {
+    bytes += size(chunk);
+    Response.prototype.end.call(res, chunk);
+  };
+  return () => bytes;
+}
+
+async function main(): Promise<void> {
+  let options: CliOptions;
+  try {
+    options = parseArguments(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    if (isPrimary()) console.error(`peregrine: ${error.message}\nRun 'peregrine --help' for the options.`);
+    process.exit(2);
+  }
+  if (options.help) {
+    if (isPrimary()) process.stdout.write(USAGE);
+    return;
+  }
+  if (options.version) {
+    if (isPrimary()) console.log(version());
+    return;
+  }
+
+  const root = resolve(options.dir);
+  let stats: Stats;
+  try {
+    stats = statSync(root);
+  } catch {
+    fail(`directory "${root}" does not exist`, 1);
+  }
+  if (!stats.isDirectory()) fail(`"${root}" is not a directory`, 1);
+
+  let files: DirServer;
+  try {
+    files = new DirServer(root, {
+      listing: options.listing,
+      spaFallback: options.spa,
+      ...(options.cacheControl === undefined ? {} : { cacheControl: options.cacheControl }),
+    });
+  } catch (error) {
+    fail((error as Error).message, 1);
+  }
+
+  const { cors, log } = options;
+  const handler = {
+    async handleRequest(req: Request, res: Response): Promise<void> {
+      const started = log ? performance.now() : 0;
+      const bytes = log ? countBytes(res) : null;
+      try {
+        if (cors) {
+          res.setHeader('Access-Control-Allow-Origin', '*');
+          if (req.method === 'OPTIONS') {
+            res.status = 204;
+            res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
+            res.setHeader(
+              'Access-Control-Allow-Headers',
+              req.header('access-control-request-headers') ?? '*',
+            );
+            res.setHeader('Access-Control-Max-Age', '86400');
+            res.setHeader('Allow', 'GET, HEAD, OPTIONS');
+            res.end();
+            return;
+          }
+        }
+        if (!(await files.serve(req, res))) {
+          res.status = 404;
+          res.end('Not Found');
+        }
+      } finally {
+        if (bytes !== null) {
+          const ms = (performance.now() - started).toFixed(1);
+          const sent = req.method === 'HEAD' || res.status === 204 || res.status === 304 ? 0 : bytes();
+          console.log(`${req.method} ${req.path} ${res.status} ${sent} ${ms}ms`);
+        }
+      }
+    },
+  };
+
+  try {
+    await serve(handler, {
+      port: options.port,
+      workers: options.workers,
+      ...(options.host === undefined ? {} : { host: options.host }),
+    });
+  } catch (error) {
+    fail((error as Error).message, 1);
+  }
+  if (isPrimary()) console.log(`peregrine: serving ${root}`);
+}
+
+await main();

@@ -1,0 +1,316 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, DirServer } from '../../src/index.ts';
+import { freePort } from '../helpers.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+
+let root: string;
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'peregrine-cli-'));
+  await mkdir(join(root, 'sub'));
+  await mkdir(join(root, 'docs'));
+  await writeFile(join(root, 'index.html'), '<h1>app</h1>');
+  await writeFile(join(root, 'a.txt'), 'hello a');
+  await writeFile(join(root, 'app.js'), 'let x = 1;');
+  await writeFile(join(root, 'route'), 'a real file without an extension');
+  await writeFile(join(root, 'sub', 'c.txt'), 'ccc');
+  await writeFile(join(root, 'sub', '<b>.txt'), 'bold');
+  await writeFile(join(root, 'sub', '.hidden'), 'secret');
+  await writeFile(join(root, 'docs', 'index.html'), '<h1>docs</h1>');
+});
+
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+/** Starts the command on a free port and waits for its "serving" line. */
+async function startCli(args: string[]): Promise<Running> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, ...args, '--port', String(port), '--host', '127.0.0.1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('peregrine: serving')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`peregrine exited with ${code}: ${err}`)));
+  });
+  return { child, port, stdout: () => out, stderr: () => err };
+}
+
+async function stop(running: Running): Promise<number | null> {
+  const { child } = running;
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+/** Runs the command to its end. */
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function count(text: string, part: string): number {
+  return text.split(part).length - 1;
+}
+
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const limit = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > limit) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('peregrine command', () => {
+  test('serves a file on --port/--host, and says which directory once', async () => {
+    const running = await startCli([root]);
+    try {
+      const res = await fetch(`http://127.0.0.1:${running.port}/a.txt`);
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'hello a');
+      assert.equal(res.headers.get('cache-control'), 'public, max-age=0');
+      assert.equal(res.headers.get('access-control-allow-origin'), null);
+      assert.equal((await fetch(`http://127.0.0.1:${running.port}/`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${running.port}/sub/`)).status, 404); // no listing
+      assert.match(running.stdout(), new RegExp(`peregrine: listening on http://127.0.0.1:${running.port} `));
+      assert.ok(running.stdout().includes(`peregrine: serving ${root}\n`));
+    } finally {
+      assert.equal(await stop(running), 0);
+    }
+  });
+
+  test('serves the current directory by default', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, '--port', String(port), '--host', '127.0.0.1'], {
+      cwd: join(root, 'sub'),
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('peregrine: serving')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+    });
+    try {
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/c.txt`)).text(), 'ccc');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+
+  test('--workers 2: serves from every worker, with one start-up line each', async () => {
+    const running = await startCli([root, '--workers', '2']);
+    try {
+      for (let i = 0; i < 10; i++) {
+        const res = await fetch(`http://127.0.0.1:${running.port}/a.txt`);
+        assert.equal(await res.text(), 'hello a');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.match(running.stdout(), /\(2 workers, /);
+      assert.equal(count(running.stdout(), 'peregrine: listening on'), 1);
+      assert.equal(count(running.stdout(), 'peregrine: serving'), 1);
+    } finally {
+      assert.equal(await stop(running), 0);
+    }
+  });
+
+  test('--cors: the header on every response, and 204 for a preflight', async () => {
+    const running = await startCli([root, '--cors']);
+    try {
+      const ok = await fetch(`http://127.0.0.1:${running.port}/a.txt`);
+      assert.equal(ok.headers.get('access-control-allow-origin'), '*');
+      const missing = await fetch(`http://127.0.0.1:${running.port}/nope.txt`);
+      assert.equal(missing.status, 404);
+      assert.equal(missing.headers.get('access-control-allow-origin'), '*');
+      const preflight = await fetch(`http://127.0.0.1:${running.port}/a.txt`, {
+        method: 'OPTIONS',
+        headers: {
+          Origin: 'http://example.com',
+          'Access-Control-Request-Method': 'GET',
+          'Access-Control-Request-Headers': 'x-custom',
+        },
+      });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+      assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /GET/);
+      assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /HEAD/);
+      assert.equal(preflight.headers.get('access-control-allow-headers'), 'x-custom');
+      assert.equal(await preflight.text(), '');
+    } finally {
+      assert.equal(await stop(running), 0);
+    }
+  });
+
+  test('--listing: escaped names and links with sizes, dotfiles hidden, index.html still wins', async () => {
+    const running = await startCli([root, '--listing']);
+    try {
+      const res = await fetch(`http://127.0.0.1:${running.port}/sub/`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+      const html = await res.text();
+      assert.ok(html.includes('<a href="c.txt">c.txt</a>'), html);
+      assert.ok(html.includes('&lt;b&gt;.txt'), html);
+      assert.ok(html.includes('href="%3Cb%3E.txt"'), html);
+      assert.ok(!html.includes('<b>'), html);
+      assert.ok(!html.includes('.hidden'), html);
+      assert.ok(html.includes('<td>3</td>'), html);
+      assert.ok(html.includes('href="../"'), html);
+      const linked = await fetch(`http://127.0.0.1:${running.port}/sub/%3Cb%3E.txt`);
+      assert.equal(await linked.text(), 'bold');
+      assert.equal(await (await fetch(`http://127.0.0.1:${running.port}/docs/`)).text(), '<h1>docs</h1>');
+    } finally {
+      assert.equal(await stop(running), 0);
+    }
+  });
+
+  test('--spa: extension-less routes fall back to /index.html for HTML requests; files win', async () => {
+    const running = await startCli([root, '--spa']);
+    const html = { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+    const url = (path: string) => `http://127.0.0.1:${running.port}${path}`;
+    try {
+      const route = await fetch(url('/some/route'), { headers: html });
+      assert.equal(route.status, 200);
+      assert.equal(await route.text(), '<h1>app</h1>');
+      assert.equal((await fetch(url('/missing.js'), { headers: html })).status, 404);
+      const head = await fetch(url('/deep/link/'), { method: 'HEAD', headers: html });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-type'), 'text/html; charset=utf-8');
+      assert.equal((await fetch(url('/some/route'), { headers: { Accept: 'text/html;q=0' } })).status, 404);
+      assert.equal(
+        (await fetch(url('/some/route'), { headers: { Accept: 'application/json' } })).status,
+        404,
+      );
+      assert.equal((await fetch(url('/some/route'), { method: 'POST', headers: html })).status, 405);
+      assert.equal(
+        await (await fetch(url('/route'), { headers: html })).text(),
+        'a real file without an extension',
+      );
+      assert.equal(await (await fetch(url('/app.js'), { headers: html })).text(), 'let x = 1;');
+      assert.equal(await (await fetch(url('/docs/'), { headers: html })).text(), '<h1>docs</h1>');
+    } finally {
+      assert.equal(await stop(running), 0);
+    }
+  });
+
+  test('DirServer checks the listing and spaFallback options; both are off by default', () => {
+    const files = new DirServer(root);
+    assert.equal(files.listing, false);
+    assert.equal(files.spaFallback, false);
+    assert.throws(() => new DirServer(root, { listing: 'yes' as unknown as boolean }), ConfigError);
+    assert.throws(() => new DirServer(root, { spaFallback: 1 as unknown as boolean }), ConfigError);
+  });
+
+  test('--cache-control sets the header of files', async () => {
+    const running = await startCli([root, '--cache-control', 'public, max-age=3600']);
+    try {
+      const res = await fetch(`http://127.0.0.1:${running.port}/a.txt`);
+      assert.equal(res.headers.get('cache-control'), 'public, max-age=3600');
+    } finally {
+      assert.equal(await stop(running), 0);
+    }
+  });
+
+  test('--log: one line per request, method path status bytes ms', async () => {
+    const running = await startCli([root, '--log']);
+    try {
+      await (await fetch(`http://127.0.0.1:${running.port}/a.txt?x=1`)).text();
+      await (await fetch(`http://127.0.0.1:${running.port}/nope`)).text();
+      await until(() => running.stdout().includes('GET /nope'));
+      const lines = running.stdout().split('\n');
+      assert.ok(
+        lines.some((line) => /^GET \/a\.txt 200 7 \d+(\.\d+)?ms$/.test(line)),
+        running.stdout(),
+      );
+      assert.ok(
+        lines.some((line) => /^GET \/nope 404 \d+ \d+(\.\d+)?ms$/.test(line)),
+        running.stdout(),
+      );
+    } finally {
+      assert.equal(await stop(running), 0);
+    }
+  });
+
+  test('--help and --version exit 0', async () => {
+    const help = await run(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: peregrine \[options\] \[dir\]/);
+    assert.match(help.stdout, /--cache-control VALUE/);
+    const version = await run(['--version']);
+    assert.equal(version.code, 0);
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    assert.equal(version.stdout.trim(), pkg.version);
+  });
+
+  test('unknown flags and bad values exit 2 with a message', async () => {
+    for (const args of [['--bogus'], ['--port', 'abc'], ['--port', '70000'], ['--workers'], ['--cors=yes']]) {
+      const result = await run([root, ...args]);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.match(result.stderr, /^peregrine: /, args.join(' '));
+      assert.equal(result.stdout, '');
+    }
+  });
+
+  test('a missing directory exits 1 with one message, also with workers', async () => {
+    const missing = join(root, 'no-such-dir');
+    for (const workers of ['1', '2']) {
+      const result = await run([missing, '--workers', workers, '--port', '0']);
+      assert.equal(result.code, 1);
+      assert.equal(result.stderr, `peregrine: directory "${missing}" does not exist\n`);
+    }
+  });
+
+  test('a busy port exits 1 with the library message', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      for (const workers of ['1', '2']) {
+        const result = await run([root, '--port', String(port), '--host', '127.0.0.1', '--workers', workers]);
+        assert.equal(result.code, 1);
+        assert.match(result.stderr, /cannot listen on 127\.0\.0\.1:\d+: the address is already in use/);
+        assert.equal(count(result.stderr, 'already in use'), 1);
+      }
+    } finally {
+      blocker.close();
+    }
+  });
+});
