@@ -1,15 +1,18 @@
-import { createReadStream, type Stats, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { type Stats, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../http/errors.ts';
 import type { Request } from '../http/request.ts';
 import type { Response } from '../http/response.ts';
 import { contentType } from './mime.ts';
+import { type ByteRange, parseRange } from './range.ts';
 
 /**
  * Sending one file as an HTTP response: Content-Type, Content-Length, Last-Modified, a strong ETag
- * and Cache-Control, conditional GET/HEAD (RFC 9110 §13), and the body read whole (small files) or
- * streamed with backpressure (large ones). Every request stats the file again: nothing is cached.
+ * and Cache-Control, conditional GET/HEAD (RFC 9110 §13), range requests (RFC 9110 §14: 206 with one
+ * range or multipart/byteranges, 416, If-Range), and the body read whole (small) or streamed with
+ * backpressure (large). Every request stats the file again: nothing is cached.
  */
 
 /** Files up to this size are read whole and sent with one `end()`; larger ones are streamed. */
@@ -119,7 +122,6 @@ export async function sendFile(
     if (MISSING.has((error as NodeJS.ErrnoException).code ?? '')) return false;
     throw error;
   }
-  let streaming = false;
   try {
     // Stat the open file, so the headers describe exactly what is read.
     const stats = await handle.stat();
@@ -133,47 +135,166 @@ export async function sendFile(
       res.end();
       return true;
     }
-    res.status = 200;
-    res.setHeader('Content-Type', contentType(filePath));
-    if (req.method === 'HEAD') {
-      res.setHeader('Content-Length', String(stats.size));
-      res.end();
+    const type = contentType(filePath);
+    const size = stats.size;
+    const range = rangeOf(req, etag, stats.mtimeMs, size);
+    if (range === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${size}`);
+      plain(res, 416, 'Range Not Satisfiable');
       return true;
     }
-    if (stats.size <= SMALL_FILE_BYTES) {
-      res.end(await handle.readFile());
+    if (range === null) {
+      res.status = 200;
+      res.setHeader('Accept-Ranges', 'bytes');
+      res.setHeader('Content-Type', type);
+      await sendParts(req, res, handle, size, [{ head: null, start: 0, end: size - 1 }]);
       return true;
     }
-    streaming = true;
-    await stream(req, res, handle, stats.size);
+    res.status = 206;
+    if (range.length === 1) {
+      const { start, end } = range[0]!;
+      res.setHeader('Content-Type', type);
+      res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+      await sendParts(req, res, handle, size, [{ head: null, start, end }]);
+      return true;
+    }
+    const boundary = randomBytes(12).toString('hex');
+    res.setHeader('Content-Type', `multipart/byteranges; boundary=${boundary}`);
+    const parts: Part[] = range.map(({ start, end }, i) => ({
+      head: Buffer.from(
+        `${i === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: ${type}\r\n` +
+          `Content-Range: bytes ${start}-${end}/${size}\r\n\r\n`,
+        'latin1',
+      ),
+      start,
+      end,
+    }));
+    parts.push({ head: Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'), start: 0, end: -1 });
+    await sendParts(req, res, handle, size, parts);
     return true;
   } finally {
-    // A stream closes the handle itself (autoClose) once it is done with it.
-    if (!streaming) await handle.close();
+    await handle.close();
   }
 }
 
-/** Streams `size` bytes of an open file, waiting for the socket to drain when it is full. */
-async function stream(req: Request, res: Response, handle: FileHandle, size: number): Promise<void> {
-  res.setHeader('Content-Length', String(size));
-  const source = createReadStream('', {
-    fd: handle,
-    start: 0,
-    end: size - 1, // never more than the declared length, even if the file grew meanwhile
-    highWaterMark: STREAM_CHUNK_BYTES,
-    autoClose: true,
-  });
-  try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      if (req.signal.aborted) break;
-      if (!res.write(chunk)) await res.waitForDrain();
-    }
-  } finally {
-    source.destroy();
+/**
+ * The ranges to answer with (206), `'unsatisfiable'` (416) or null for the whole file (200):
+ * Range is honoured only when If-Range, if present, still describes this file (RFC 9110 §13.1.5).
+ */
+function rangeOf(
+  req: Request,
+  etag: string,
+  mtimeMs: number,
+  size: number,
+): ByteRange[] | 'unsatisfiable' | null {
+  const header = req.header('range');
+  if (header === undefined) return null;
+  const ifRange = req.header('if-range');
+  if (ifRange !== undefined && !ifRangeMatches(ifRange.trim(), etag, mtimeMs)) return null;
+  const parsed = parseRange(header, size);
+  if (parsed === 'ignore') return null;
+  if (parsed === 'unsatisfiable') return parsed;
+  return parsed.ranges;
+}
+
+/**
+ * If-Range: a strong entity-tag equal to the file's ETag, or an HTTP date equal to its Last-Modified
+ * when that date is a strong validator (the file unchanged for at least a second). A weak
+ * entity-tag never matches.
+ */
+export function ifRangeMatches(value: string, etag: string, mtimeMs: number): boolean {
+  if (value.startsWith('"')) return value === etag;
+  if (value.startsWith('W/')) return false;
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return false;
+  const modified = Math.floor(mtimeMs / 1000) * 1000;
+  return date === modified && Date.now() - mtimeMs >= 1000;
+}
+
+/** Part of a response body: `head` bytes, then the file's bytes `start..end` (none when end < start). */
+interface Part {
+  head: Buffer | null;
+  start: number;
+  end: number;
+}
+
+/**
+ * Sends the parts with an exact Content-Length: at most {@link SMALL_FILE_BYTES} of file data are read
+ * and sent with one `end()`, more are streamed with backpressure. HEAD sends the headers only.
+ */
+async function sendParts(
+  req: Request,
+  res: Response,
+  handle: FileHandle,
+  size: number,
+  parts: Part[],
+): Promise<void> {
+  let length = 0;
+  let fileBytes = 0;
+  for (const part of parts) {
+    const bytes = Math.max(0, part.end - part.start + 1);
+    length += (part.head?.length ?? 0) + bytes;
+    fileBytes += bytes;
   }
-  // A file that shrank meanwhile leaves the body short of its Content-Length: the server then
-  // closes the connection rather than send a wrongly framed response.
+  res.setHeader('Content-Length', String(length));
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  if (fileBytes <= SMALL_FILE_BYTES) {
+    const whole = size <= SMALL_FILE_BYTES ? await handle.readFile() : null;
+    const chunks: Buffer[] = [];
+    for (const part of parts) {
+      if (part.head !== null) chunks.push(part.head);
+      if (part.end < part.start) continue;
+      if (whole !== null) {
+        chunks.push(whole.subarray(part.start, part.end + 1));
+      } else {
+        const buffer = Buffer.alloc(part.end - part.start + 1);
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, part.start);
+        chunks.push(buffer.subarray(0, bytesRead));
+      }
+    }
+    // A file that shrank meanwhile leaves the body short of its Content-Length: the server then
+    // closes the connection rather than send a wrongly framed response.
+    const body = Buffer.concat(chunks);
+    if (body.length === length) {
+      res.end(body);
+    } else {
+      res.write(body);
+      res.end();
+    }
+    return;
+  }
+  for (const part of parts) {
+    if (req.signal.aborted) break;
+    if (part.head !== null && !res.write(part.head)) await res.waitForDrain();
+    if (part.end >= part.start) await stream(req, res, handle, part.start, part.end);
+  }
   res.end();
+}
+
+/**
+ * Streams bytes `start..end` of an open file in chunks, waiting for the socket to drain when it is
+ * full. Never more than asked, even if the file grew meanwhile; stops early if it shrank.
+ */
+async function stream(
+  req: Request,
+  res: Response,
+  handle: FileHandle,
+  start: number,
+  end: number,
+): Promise<void> {
+  let position = start;
+  while (position <= end && !req.signal.aborted) {
+    // A fresh buffer each time: the response may hold on to a written chunk.
+    const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK_BYTES, end - position + 1));
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+    if (bytesRead === 0) break;
+    position += bytesRead;
+    if (!res.write(bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead)))
+      await res.waitForDrain();
+  }
 }
 
 /** Serves one file, with the same headers and conditional requests as DirServer. */
