@@ -10,13 +10,25 @@
  * time includes every thread and child process.
  * A third section ("websocket") compares Peregrine's WebSocket echo server with the `ws` package's, loaded
  * by bench/ws-load.ts (raw node:net WebSocket clients keeping a window of messages in flight) on CPU 1.
+ * A fourth section ("static") serves two files from a temp directory (6150 bytes and 1 MiB) with Peregrine's
+ * DirServer, with nginx (one worker, if /usr/sbin/nginx is installed) and with the `sirv` package.
  * See bench/README.md for the options (environment variables only) and how to read the results.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { connect, createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { LARGE_BODY, SMALL_BODY } from './servers/bodies.ts';
 
@@ -37,6 +49,9 @@ const CHECK_TIMEOUT_MS = 5_000;
 const KILL_GRACE_MS = 3_000;
 /** How much longer than its warm-up and measured window ws-load.ts may take before it is killed. */
 const WS_LOAD_SLACK_MS = 30_000;
+const NGINX = '/usr/sbin/nginx';
+/** wrk connections for the 1 MiB static file: fewer, so that the run is not just memory bandwidth. */
+const LARGE_FILE_CONNECTIONS = 20;
 
 // ---------------------------------------------------------------------------------------------------------
 // What is benchmarked
@@ -52,6 +67,10 @@ interface HttpWorkload {
   readonly pipeline: number;
   /** Workers per server ($WORKERS); 1 in the comparison section. */
   readonly workers: number;
+  /** What the Content-Type must start with; `text/plain` if not given. */
+  readonly contentType?: string;
+  /** wrk connections; BENCH_CONNECTIONS if not given. */
+  readonly connections?: number;
 }
 
 /** A WebSocket echo workload, loaded by ws-load.ts. */
@@ -72,7 +91,7 @@ interface ServerSpec {
   readonly id: string;
   /** Name shown in the table. */
   readonly label: string;
-  /** Entry point, relative to bench/servers/. */
+  /** Entry point, relative to bench/servers/; '' for nginx, which is started from a generated config. */
   readonly script: string;
 }
 
@@ -85,13 +104,31 @@ const NODE_CLUSTER: ServerSpec = {
 };
 const PEREGRINE_WS: ServerSpec = { id: 'peregrine-ws', label: 'Peregrine', script: 'peregrine-ws.ts' };
 const WS_ECHO: ServerSpec = { id: 'ws-echo', label: 'ws', script: 'ws-echo.ts' };
-const SERVERS: readonly ServerSpec[] = [PEREGRINE, NODE_HTTP, NODE_CLUSTER, PEREGRINE_WS, WS_ECHO];
+const PEREGRINE_STATIC: ServerSpec = {
+  id: 'peregrine-static',
+  label: 'Peregrine',
+  script: 'peregrine-static.ts',
+};
+const NGINX_STATIC: ServerSpec = { id: 'nginx', label: 'nginx', script: '' };
+const SIRV_STATIC: ServerSpec = { id: 'sirv', label: 'sirv', script: 'sirv-static.ts' };
+const SERVERS: readonly ServerSpec[] = [
+  PEREGRINE,
+  NODE_HTTP,
+  NODE_CLUSTER,
+  PEREGRINE_WS,
+  WS_ECHO,
+  PEREGRINE_STATIC,
+  NGINX_STATIC,
+  SIRV_STATIC,
+];
 
 /** One results table: a Peregrine server against a baseline server on a list of workloads. */
 interface Section {
-  readonly id: 'comparison' | 'scaling' | 'websocket';
+  readonly id: 'comparison' | 'scaling' | 'websocket' | 'static';
   readonly peregrine: ServerSpec;
   readonly baseline: ServerSpec;
+  /** A second baseline (sirv in the static section), with its own ratio column. */
+  readonly baseline2?: ServerSpec;
   /** What one unit of throughput is: a request (HTTP) or an echoed message (WebSocket). */
   readonly unit: 'req' | 'msg';
   readonly workloads: readonly Workload[];
@@ -136,7 +173,63 @@ const WEBSOCKET: Section = {
   ],
 };
 
-const SECTIONS: readonly Section[] = [COMPARISON, SCALING, WEBSOCKET];
+/** Size of the small static file, the same as the comparison section's `/6150` body. */
+const SMALL_FILE_BYTES = 6150;
+const LARGE_FILE_BYTES = 1 << 20;
+
+/** The small static file: printable ASCII lines, so that any server sends it as text/plain. */
+function smallFileContent(): Buffer {
+  const line = 'Peregrine static benchmark file, 6150 bytes of plain text in 64-byte lines.';
+  const text = Array.from({ length: Math.ceil(SMALL_FILE_BYTES / 64) }, (_, i) =>
+    `${String(i).padStart(3, '0')} ${line}`.slice(0, 63).padEnd(63, '.'),
+  ).join('\n');
+  return Buffer.from(text.slice(0, SMALL_FILE_BYTES - 1).concat('\n'), 'latin1');
+}
+
+/** The large static file: 1 MiB of a fixed byte pattern. */
+function largeFileContent(): Buffer {
+  const bytes = Buffer.allocUnsafe(LARGE_FILE_BYTES);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + (i >>> 10) * 7) & 0xff;
+  return bytes;
+}
+
+const SMALL_FILE = smallFileContent();
+const LARGE_FILE = largeFileContent();
+
+const STATIC: Section = {
+  id: 'static',
+  peregrine: PEREGRINE_STATIC,
+  baseline: NGINX_STATIC,
+  baseline2: SIRV_STATIC,
+  unit: 'req',
+  workloads: [
+    {
+      kind: 'http',
+      name: 'static /6150.txt',
+      path: '/6150.txt',
+      body: SMALL_FILE.toString('latin1'),
+      pipeline: 1,
+      workers: 1,
+    },
+    {
+      kind: 'http',
+      name: 'static /1mib.bin',
+      path: '/1mib.bin',
+      body: LARGE_FILE.toString('latin1'),
+      pipeline: 1,
+      workers: 1,
+      contentType: 'application/octet-stream',
+      connections: LARGE_FILE_CONNECTIONS,
+    },
+  ],
+};
+
+const SECTIONS: readonly Section[] = [COMPARISON, SCALING, WEBSOCKET, STATIC];
+
+/** The own servers of a section: Peregrine, then its baseline(s). */
+function sectionServers(section: Section): ServerSpec[] {
+  return [section.peregrine, section.baseline, ...(section.baseline2 ? [section.baseline2] : [])];
+}
 
 /** The CPUs a server is pinned to: CPU 0 for one worker, CPUs 0 and 1 for more. */
 function serverCpus(workload: Workload): string {
@@ -150,8 +243,10 @@ function serverCpus(workload: Workload): string {
 interface SelectedSection {
   readonly section: Section;
   readonly workloads: readonly Workload[];
-  /** Peregrine and/or the section's baseline, in BENCH_SERVERS order. */
+  /** Peregrine and/or the section's baseline(s), in BENCH_SERVERS order. */
   readonly servers: readonly ServerSpec[];
+  /** Why a selected server is not run (nginx not installed); it is then left out of `servers`. */
+  readonly skipped?: string;
 }
 
 interface Config {
@@ -200,15 +295,21 @@ function selectSections(): SelectedSection[] {
       SERVERS.find((s) => s.id === id) ??
       fail(`unknown server "${id}" in BENCH_SERVERS; servers are: ${SERVERS.map((s) => s.id).join(', ')}`),
   );
-  const selected = SECTIONS.map((section) => {
-    const own = [section.peregrine, section.baseline];
+  const nginxMissing = !isExecutable(NGINX);
+  const selected = SECTIONS.map((section): SelectedSection => {
+    const own = sectionServers(section);
+    const servers = chosen.length === 0 ? own : chosen.filter((spec) => own.includes(spec));
+    const skipNginx = nginxMissing && servers.includes(NGINX_STATIC);
     return {
       section,
       workloads:
         filters.length === 0
           ? section.workloads
           : section.workloads.filter((w) => filters.some((f) => w.name.includes(f))),
-      servers: chosen.length === 0 ? own : chosen.filter((spec) => own.includes(spec)),
+      servers: skipNginx ? servers.filter((spec) => spec !== NGINX_STATIC) : servers,
+      ...(skipNginx
+        ? { skipped: `nginx rows not run: ${NGINX} is missing (apt-get install nginx-light)` }
+        : {}),
     };
   }).filter((s) => s.workloads.length > 0 && s.servers.length > 0);
   if (selected.length === 0) {
@@ -216,7 +317,8 @@ function selectSections(): SelectedSection[] {
       'BENCH_FILTER and BENCH_SERVERS select nothing to run: peregrine runs only in the two HTTP ' +
         'sections, node-http only in the first one ("plain /", …, "pipelined-16 /6150"), node-cluster only ' +
         'in the scaling section ("workers-1 plain /", "workers-2 plain /"), peregrine-ws and ws-echo only ' +
-        'in the websocket section ("ws echo 32 B", "ws echo 64 KiB")',
+        'in the websocket section ("ws echo 32 B", "ws echo 64 KiB"), peregrine-static, nginx and sirv only ' +
+        'in the static section ("static /6150.txt", "static /1mib.bin")',
     );
   }
   return selected;
@@ -236,15 +338,17 @@ function readConfig(): Config {
 // ---------------------------------------------------------------------------------------------------------
 // Machine checks
 
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function isOnPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => isExecutable(join(dir, command)));
 }
 
 function commandOutput(command: string, args: string[]): string | undefined {
@@ -291,6 +395,9 @@ function checkPrerequisites(config: Config): void {
   }
   if (config.sections.some((s) => s.servers.includes(WS_ECHO)) && !canResolve('ws')) {
     fail('the ws-echo server needs the `ws` package (a devDependency): run `npm install` first.');
+  }
+  if (config.sections.some((s) => s.servers.includes(SIRV_STATIC)) && !canResolve('sirv')) {
+    fail('the sirv server needs the `sirv` package (a devDependency): run `npm install` first.');
   }
   if (cpuCount() < 2) {
     fail(`needs at least 2 CPUs (server on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU}).`);
@@ -418,16 +525,111 @@ function waitForListening(child: ChildProcess, exited: Promise<void>): Promise<v
   });
 }
 
-async function startServer(spec: ServerSpec, workload: Workload, port: number): Promise<RunningServer> {
-  const script = join(BENCH_DIR, 'servers', spec.script);
-  const child = spawn('taskset', ['-c', serverCpus(workload), process.execPath, script], {
-    cwd: ROOT_DIR,
-    env: { ...process.env, PORT: String(port), WORKERS: String(workload.workers) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/**
+ * The temp directory of the static section, created once per run by main(): `static/` holds the served
+ * files, `nginx/` nginx's generated config, logs and temp paths. Undefined if the section does not run.
+ */
+let staticTempDir: string | undefined;
+
+function staticDir(): string {
+  if (staticTempDir === undefined) throw new Error('static files were not created');
+  return join(staticTempDir, 'static');
+}
+
+/** Writes the static section's files into a fresh temp directory and returns its path. */
+function createStaticFiles(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'peregrine-bench-'));
+  mkdirSync(join(dir, 'static'));
+  mkdirSync(join(dir, 'nginx'));
+  writeFileSync(join(dir, 'static', '6150.txt'), SMALL_FILE);
+  writeFileSync(join(dir, 'static', '1mib.bin'), LARGE_FILE);
+  return dir;
+}
+
+/** nginx.conf for one worker serving staticDir() on 127.0.0.1:`port`, everything else in `prefix`. */
+function nginxConfig(prefix: string, port: number): string {
+  const temp = (name: string): string => join(prefix, `${name}_temp`);
+  return `# Generated by bench/run.ts for the static section.
+worker_processes 1;
+master_process off;
+daemon off;
+pid ${join(prefix, 'nginx.pid')};
+error_log ${join(prefix, 'error.log')} warn;
+
+events {
+  worker_connections 4096;
+}
+
+http {
+  types {
+    text/plain txt;
+    application/octet-stream bin;
+  }
+  default_type application/octet-stream;
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  keepalive_timeout 65s;
+  client_body_temp_path ${temp('client_body')};
+  proxy_temp_path ${temp('proxy')};
+  fastcgi_temp_path ${temp('fastcgi')};
+  uwsgi_temp_path ${temp('uwsgi')};
+  scgi_temp_path ${temp('scgi')};
+
+  server {
+    listen 127.0.0.1:${port};
+    root ${staticDir()};
+  }
+}
+`;
+}
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:`port`; rejects if `exited` first or too slow. */
+async function waitForPort(port: number, exited: Promise<void>): Promise<void> {
+  let gone = false;
+  exited.then(() => {
+    gone = true;
   });
+  const deadline = performance.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    if (gone) throw new Error('exited before accepting connections');
+    const accepted = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (accepted && !gone) return;
+    if (performance.now() > deadline)
+      throw new Error(`no connection accepted within ${STARTUP_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Spawns the server under taskset: a bench/servers script on Node, or nginx from a generated config. */
+function spawnServer(spec: ServerSpec, workload: Workload, port: number): ChildProcess {
+  const cpus = serverCpus(workload);
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  if (spec === NGINX_STATIC) {
+    const prefix = join(staticTempDir ?? '', 'nginx');
+    const conf = join(prefix, 'nginx.conf');
+    writeFileSync(conf, nginxConfig(prefix, port));
+    return spawn('taskset', ['-c', cpus, NGINX, '-c', conf, '-p', prefix], { cwd: ROOT_DIR, stdio });
+  }
+  const script = join(BENCH_DIR, 'servers', spec.script);
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), WORKERS: String(workload.workers) };
+  if (staticTempDir !== undefined) env.STATIC_DIR = staticDir();
+  return spawn('taskset', ['-c', cpus, process.execPath, script], { cwd: ROOT_DIR, env, stdio });
+}
+
+async function startServer(spec: ServerSpec, workload: Workload, port: number): Promise<RunningServer> {
+  const child = spawnServer(spec, workload, port);
   const exited = track(child);
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-4000);
   });
   const server: RunningServer = {
@@ -445,7 +647,9 @@ async function startServer(spec: ServerSpec, workload: Workload, port: number): 
     },
   };
   try {
-    await waitForListening(child, exited);
+    // nginx prints nothing: wait until its port accepts connections.
+    if (spec === NGINX_STATIC) await waitForPort(port, exited);
+    else await waitForListening(child, exited);
   } catch (error) {
     await server.stop();
     throw new Error(withStderr(`${spec.label} did not start: ${errorMessage(error)}`, server));
@@ -465,7 +669,7 @@ function checkResponse(port: number, workload: HttpWorkload): Promise<void> {
         const type = response.headers['content-type'] ?? '';
         if (response.statusCode !== 200)
           reject(new Error(`GET ${workload.path}: status ${response.statusCode}`));
-        else if (!type.startsWith('text/plain'))
+        else if (!type.startsWith(workload.contentType ?? 'text/plain'))
           reject(new Error(`GET ${workload.path}: Content-Type "${type}"`));
         else if (body !== workload.body)
           reject(new Error(`GET ${workload.path}: unexpected ${body.length}-byte body`));
@@ -774,13 +978,14 @@ async function loadHttpServer(
   workload: HttpWorkload,
   config: Config,
 ): Promise<RunResult> {
+  const connections = workload.connections ?? config.connections;
   await checkResponse(server.port, workload);
-  await runWrk(workload, server.port, WARMUP_SECONDS, config.connections);
+  await runWrk(workload, server.port, WARMUP_SECONDS, connections);
 
   const ticksBefore = readCpuTicks(server.pid);
   const wrkTicksBefore = readExitedChildrenCpuTicks();
   const startedAt = performance.now();
-  const report = await runWrk(workload, server.port, config.seconds, config.connections);
+  const report = await runWrk(workload, server.port, config.seconds, connections);
   const wallSeconds = (performance.now() - startedAt) / 1000;
   if (!server.isAlive()) throw new Error('server exited during the run');
   const cpuSeconds = (readCpuTicks(server.pid) - ticksBefore) / config.clockTicks;
@@ -905,7 +1110,44 @@ function tableRow(section: Section, results: WorkloadResults): string {
   return `| ${cells.join(' | ')} |`;
 }
 
+/** Median of the Peregrine/`baseline` run-pair ratios, or `—`. */
+function ratioCell(results: WorkloadResults, peregrine: ServerSpec, baseline: ServerSpec): string {
+  const ours = results.runs.get(peregrine.id);
+  const theirs = results.runs.get(baseline.id);
+  const ratios = ours && theirs ? pairRatios(ours, theirs) : [];
+  return ratios.length > 0 ? formatRatio(median(ratios)) : '—';
+}
+
+/** The static section's table: Peregrine against nginx and sirv, a ratio column for each. */
+function staticTable({ selected, results }: SectionResults): string {
+  const { peregrine, baseline, baseline2 } = selected.section;
+  const others = [baseline, ...(baseline2 ? [baseline2] : [])];
+  const header = [
+    'Workload',
+    `${peregrine.label} req/s`,
+    ...others.flatMap((spec) => [`${spec.label} req/s`, `Ratio vs ${spec.label}`]),
+    ...[peregrine, ...others].map((spec) => `${spec.label} CPU µs/req`),
+  ];
+  const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
+  const rows = results.map((r) => {
+    const cells = [
+      r.workload.name,
+      medianCell(r.runs.get(peregrine.id), (m) => m.perSecond, formatInteger),
+      ...others.flatMap((spec) => [
+        medianCell(r.runs.get(spec.id), (m) => m.perSecond, formatInteger),
+        ratioCell(r, peregrine, spec),
+      ]),
+      ...[peregrine, ...others].map((spec) =>
+        medianCell(r.runs.get(spec.id), (m) => m.cpuMicrosPerUnit, formatMicros),
+      ),
+    ];
+    return `| ${cells.join(' | ')} |`;
+  });
+  return [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows].join('\n');
+}
+
 function resultsTable({ selected, results }: SectionResults): string {
+  if (selected.section.id === 'static') return staticTable({ selected, results });
   const base = selected.section.baseline.label;
   const unit = selected.section.unit;
   const header = [
@@ -1018,9 +1260,28 @@ function websocketIntro(config: Config): string {
   );
 }
 
+/** What the static table measures, printed above it (with the reason if nginx was not run). */
+function staticIntro(config: Config, skipped: string | undefined): string {
+  const connections = STATIC.workloads
+    .flatMap((w) =>
+      w.kind === 'http' ? [`${w.connections ?? config.connections} for ${w.path.slice(1)}`] : [],
+    )
+    .join(', ');
+  const intro =
+    `Static files: keep-alive \`GET\` of a ${SMALL_FILE_BYTES}-byte text file and a 1 MiB binary file ` +
+    `written once per run to a temp directory, served by Peregrine's \`DirServer\`, by nginx ` +
+    `(${NGINX}, one worker, master_process off, sendfile on, access_log off) and by the \`sirv\` package ` +
+    `on node:http; every server on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU} (connections: ${connections}). ` +
+    `Ratios are Peregrine's req/s over the other server's (median of run pairs). ` +
+    `Targets: ≥ 0.9× nginx on 6150.txt, ≥ 3× sirv.`;
+  return skipped === undefined ? intro : `${intro}\n\n**${skipped}.**`;
+}
+
 function sectionReport(section: SectionResults, config: Config): string {
   const failures = failureList(section);
   const parts = [resultsTable(section), '\n'];
+  if (section.selected.section.id === 'static')
+    parts.unshift(`${staticIntro(config, section.selected.skipped)}\n\n`);
   if (section.selected.section.id === 'scaling') parts.unshift(`${scalingIntro()}\n\n`);
   if (section.selected.section.id === 'websocket') parts.unshift(`${websocketIntro(config)}\n\n`);
   const scaling = scalingLine(section);
@@ -1103,6 +1364,13 @@ async function main(): Promise<void> {
     `bench: ${plural(config.runs, 'run')} × ${config.seconds} s, ${connections.join(', ')} ` +
       `(about ${Math.ceil((total * perRun) / 60)} min)`,
   );
+
+  for (const { skipped } of config.sections) if (skipped !== undefined) progress(`bench: ${skipped}`);
+  if (config.sections.some((s) => s.section.id === 'static')) {
+    staticTempDir = createStaticFiles();
+    const dir = staticTempDir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
 
   const counter = { done: 0, total };
   const all: SectionResults[] = [];
