@@ -1,10 +1,10 @@
-import { type Stats, statSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ConfigError } from '../http/errors.ts';
 import type { Request } from '../http/request.ts';
 import type { Response } from '../http/response.ts';
-import { checkCacheControl, plain, refuseMethod, sendFile } from './file-server.ts';
+import { checkCacheControl, checkedLocation, plain, refuseMethod, sendFile } from './file-server.ts';
 import { realPathInside, resolveRequestPath, safeJoin } from './paths.ts';
 
 export interface DirServerOptions {
@@ -79,22 +79,7 @@ export class DirServer {
   readonly spaFallback: boolean;
 
   constructor(root: string, options: DirServerOptions = {}) {
-    if (typeof root !== 'string' || root === '') {
-      throw new ConfigError(`DirServer root must be a non-empty string, got ${JSON.stringify(root)}`);
-    }
-    if (options === null || typeof options !== 'object') {
-      throw new ConfigError('DirServer options must be an object');
-    }
-    const absolute = resolve(root);
-    let stats: Stats;
-    try {
-      stats = statSync(absolute);
-    } catch {
-      throw new ConfigError(`DirServer root ${JSON.stringify(absolute)} does not exist`);
-    }
-    if (!stats.isDirectory()) {
-      throw new ConfigError(`DirServer root ${JSON.stringify(absolute)} is not a directory`);
-    }
+    const absolute = checkedLocation('DirServer root', root, options, 'directory');
     for (const name of ['hideDotfiles', 'listing', 'spaFallback'] as const) {
       if (options[name] !== undefined && typeof options[name] !== 'boolean') {
         throw new ConfigError(

@@ -297,26 +297,42 @@ async function stream(
   }
 }
 
+/**
+ * Checks a DirServer root or FileServer path and its options object at construction; returns the
+ * absolute path. `what` names it in errors ("DirServer root", "FileServer path").
+ */
+export function checkedLocation(
+  what: string,
+  path: unknown,
+  options: unknown,
+  kind: 'file' | 'directory',
+): string {
+  const owner = what.split(' ')[0];
+  if (typeof path !== 'string' || path === '') {
+    throw new ConfigError(`${what} must be a non-empty string, got ${JSON.stringify(path)}`);
+  }
+  if (options === null || typeof options !== 'object')
+    throw new ConfigError(`${owner} options must be an object`);
+  const absolute = resolve(path);
+  let stats: Stats;
+  try {
+    stats = statSync(absolute);
+  } catch {
+    throw new ConfigError(`${what} ${JSON.stringify(absolute)} does not exist`);
+  }
+  if (kind === 'file' ? !stats.isFile() : !stats.isDirectory()) {
+    throw new ConfigError(`${what} ${JSON.stringify(absolute)} is not a ${kind}`);
+  }
+  return absolute;
+}
+
 /** Serves one file, with the same headers and conditional requests as DirServer. */
 export class FileServer {
   readonly filePath: string;
   readonly cacheControl: string;
 
   constructor(filePath: string, options: FileServerOptions = {}) {
-    if (typeof filePath !== 'string' || filePath === '') {
-      throw new ConfigError(`FileServer path must be a non-empty string, got ${JSON.stringify(filePath)}`);
-    }
-    if (options === null || typeof options !== 'object') {
-      throw new ConfigError('FileServer options must be an object');
-    }
-    const absolute = resolve(filePath);
-    let stats: Stats;
-    try {
-      stats = statSync(absolute);
-    } catch {
-      throw new ConfigError(`FileServer path ${JSON.stringify(absolute)} does not exist`);
-    }
-    if (!stats.isFile()) throw new ConfigError(`FileServer path ${JSON.stringify(absolute)} is not a file`);
+    const absolute = checkedLocation('FileServer path', filePath, options, 'file');
     this.filePath = absolute;
     this.cacheControl = checkCacheControl(options.cacheControl, 'FileServer');
   }
