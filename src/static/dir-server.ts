@@ -4,18 +4,26 @@ import { join } from 'node:path';
 import { ConfigError } from '../http/errors.ts';
 import type { Request } from '../http/request.ts';
 import type { Response } from '../http/response.ts';
-import { checkCacheControl, checkedLocation, plain, refuseMethod, sendFile } from './file-server.ts';
-import { realPathInside, resolveRequestPath, safeJoin } from './paths.ts';
+import type { FileCache } from './file-cache.ts';
+import {
+  checkedLocation,
+  type FileServerOptions,
+  plain,
+  refuseMethod,
+  type SendOptions,
+  sendFile,
+  sendOptionsFrom,
+} from './file-server.ts';
+import { contentType } from './mime.ts';
+import { type Found, findInside, resolveRequestPath } from './paths.ts';
 
-export interface DirServerOptions {
+export interface DirServerOptions extends FileServerOptions {
   /** The URL path it is mounted at (default `/`); `/static` and `/static/` are the same. */
   prefix?: string;
   /** The file served for a directory path ending in '/' (default `index.html`). */
   index?: string;
   /** Answer 404 for any path segment starting with '.', except `/.well-known` (default true). */
   hideDotfiles?: boolean;
-  /** The Cache-Control header of every 200 and 304 (default `public, max-age=0`). */
-  cacheControl?: string;
   /** An HTML listing for a directory without its index file: names, links, sizes; hidden dotfiles left out (default false). */
   listing?: boolean;
   /**
@@ -77,6 +85,10 @@ export class DirServer {
   readonly cacheControl: string;
   readonly listing: boolean;
   readonly spaFallback: boolean;
+  readonly precompressed: boolean;
+  /** The memory cache (null when turned off). */
+  readonly cache: FileCache | null;
+  private readonly sendOptions: SendOptions;
 
   constructor(root: string, options: DirServerOptions = {}) {
     const absolute = checkedLocation('DirServer root', root, options, 'directory');
@@ -91,7 +103,10 @@ export class DirServer {
     this.prefix = checkPrefix(options.prefix);
     this.index = checkIndex(options.index);
     this.hideDotfiles = options.hideDotfiles ?? true;
-    this.cacheControl = checkCacheControl(options.cacheControl, 'DirServer');
+    this.sendOptions = sendOptionsFrom(options, 'DirServer');
+    this.cacheControl = this.sendOptions.cacheControl;
+    this.precompressed = this.sendOptions.precompressed;
+    this.cache = this.sendOptions.cache;
     this.listing = options.listing ?? false;
     this.spaFallback = options.spaFallback ?? false;
   }
@@ -121,32 +136,43 @@ export class DirServer {
       return true;
     }
     const segments = resolved.segments;
-    const real = await realPathInside(this.root, safeJoin(this.root, segments));
-    if (real === null) return this.missing(req, res, segments);
-    let stats: Stats;
-    try {
-      stats = await stat(real);
-    } catch {
-      return this.missing(req, res, segments);
-    }
-    if (stats.isDirectory()) {
+    const found = findInside(this.root, segments);
+    if (found === null) return this.missing(req, res, segments);
+    if (found.stats.isDirectory()) {
       if (!resolved.trailingSlash) {
         this.redirect(req, res, segments);
         return true;
       }
-      const index = await realPathInside(this.root, join(real, this.index));
-      if (index !== null && (await sendFile(req, res, index, this.cacheControl))) return true;
+      if (await this.sendIndex(req, res, segments)) return true;
       if (this.listing) {
-        await this.list(res, real, segments);
+        await this.list(res, found.path, segments);
         return true;
       }
       return this.missing(req, res, segments);
     }
     // A file named with a trailing '/' is not a directory.
-    if (resolved.trailingSlash || !(await sendFile(req, res, real, this.cacheControl))) {
+    if (resolved.trailingSlash || !(await this.send(req, res, found, segments))) {
       return this.missing(req, res, segments);
     }
     return true;
+  }
+
+  /** Sends the file found for `segments`, typed by the requested name (not a symlink's target). */
+  private send(req: Request, res: Response, found: Found, segments: string[]): Promise<boolean> {
+    const name = segments[segments.length - 1]!;
+    const findVariant = (suffix: string): Found | null => {
+      const variant = segments.slice();
+      variant[variant.length - 1] = name + suffix;
+      return findInside(this.root, variant);
+    };
+    return sendFile(req, res, found, contentType(name), this.sendOptions, findVariant);
+  }
+
+  /** Sends the index file of the directory at `segments`; false when it has none. */
+  private sendIndex(req: Request, res: Response, segments: string[]): Promise<boolean> | false {
+    const indexSegments = [...segments, this.index];
+    const index = findInside(this.root, indexSegments);
+    return index !== null && this.send(req, res, index, indexSegments);
   }
 
   /**
@@ -158,8 +184,7 @@ export class DirServer {
       res.setHeader('Vary', 'Accept');
       const last = segments.length === 0 ? '' : segments[segments.length - 1]!;
       if (!last.includes('.') && acceptsHtml(req.header('accept'))) {
-        const index = await realPathInside(this.root, join(this.root, this.index));
-        if (index !== null && (await sendFile(req, res, index, this.cacheControl))) return true;
+        if (await this.sendIndex(req, res, [])) return true;
       }
     }
     plain(res, 404, 'Not Found');

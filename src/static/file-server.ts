@@ -5,14 +5,18 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../http/errors.ts';
 import type { Request } from '../http/request.ts';
 import type { Response } from '../http/response.ts';
-import { contentType } from './mime.ts';
+import { acceptedCodings, varyOnAcceptEncoding } from './encodings.ts';
+import { DEFAULT_MEMORY_CACHE_BYTES, DEFAULT_MEMORY_CACHE_FILE_BYTES, FileCache } from './file-cache.ts';
+import { contentType, isCompressible } from './mime.ts';
+import type { Found } from './paths.ts';
 import { type ByteRange, parseRange } from './range.ts';
 
 /**
  * Sending one file as an HTTP response: Content-Type, Content-Length, Last-Modified, a strong ETag
  * and Cache-Control, conditional GET/HEAD (RFC 9110 §13), range requests (RFC 9110 §14: 206 with one
  * range or multipart/byteranges, 416, If-Range), and the body read whole (small) or streamed with
- * backpressure (large). Every request stats the file again: nothing is cached.
+ * backpressure (large), or from the memory cache; precompressed `.br` / `.gz` variants chosen by
+ * Accept-Encoding. Every request stats the file again, so a changed file is always served fresh.
  */
 
 /** Files up to this size are read whole and sent with one `end()`; larger ones are streamed. */
@@ -26,6 +30,42 @@ export const DEFAULT_CACHE_CONTROL = 'public, max-age=0';
 export interface FileServerOptions {
   /** The Cache-Control header of every 200 and 304 (default `public, max-age=0`). */
   cacheControl?: string;
+  /**
+   * For a compressible type (text, JSON, SVG…), send `x.br` or `x.gz` beside `x` with
+   * `Content-Encoding` when the client's Accept-Encoding allows it (br first), and always
+   * `Vary: Accept-Encoding` (default true).
+   */
+  precompressed?: boolean;
+  /** Total bytes of small files kept in memory by this server in each worker; 0 turns the cache off (default 32 MiB). */
+  memoryCacheBytes?: number;
+  /** Only files up to this size are kept in memory (default 256 KiB). */
+  memoryCacheFileBytes?: number;
+}
+
+/** Checks the options shared by DirServer and FileServer that are not about paths. */
+export function sendOptionsFrom(options: FileServerOptions, owner: string): SendOptions {
+  const precompressed = options.precompressed ?? true;
+  if (typeof precompressed !== 'boolean') {
+    throw new ConfigError(
+      `${owner} option 'precompressed' must be a boolean, got ${JSON.stringify(options.precompressed)}`,
+    );
+  }
+  const bytes = (name: 'memoryCacheBytes' | 'memoryCacheFileBytes', fallback: number): number => {
+    const value = options[name] ?? fallback;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new ConfigError(
+        `${owner} option '${name}' must be a whole number of bytes (0 or more), got ${JSON.stringify(options[name])}`,
+      );
+    }
+    return value;
+  };
+  const maxBytes = bytes('memoryCacheBytes', DEFAULT_MEMORY_CACHE_BYTES);
+  const maxFileBytes = bytes('memoryCacheFileBytes', DEFAULT_MEMORY_CACHE_FILE_BYTES);
+  return {
+    cacheControl: checkCacheControl(options.cacheControl, owner),
+    precompressed,
+    cache: maxBytes === 0 || maxFileBytes === 0 ? null : new FileCache(maxBytes, maxFileBytes),
+  };
 }
 
 /** Checks a Cache-Control option: a non-empty string of visible ASCII, spaces and tabs. */
@@ -105,76 +145,188 @@ export function refuseMethod(req: Request, res: Response): boolean {
 
 const MISSING = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EACCES', 'EPERM', 'EISDIR']);
 
+/** How `sendFile` answers. */
+export interface SendOptions {
+  readonly cacheControl: string;
+  /** Look for `.br` / `.gz` variants of compressible files. */
+  readonly precompressed: boolean;
+  /** Small files' bytes kept in memory, or null. */
+  readonly cache: FileCache | null;
+}
+
+/** Finds the regular file at the served file's path plus `suffix` (`.br`, `.gz`), or null. */
+export type VariantFinder = (suffix: string) => Found | null;
+
+/** What a response is made from: stats describing the bytes, which are in memory or behind a handle. */
+interface Source {
+  readonly stats: Stats;
+  readonly data: Buffer | null;
+  readonly handle: FileHandle | null;
+}
+
 /**
- * Answers a GET or HEAD with the regular file at `filePath`. Returns false, having sent nothing, when
- * there is no regular file there (missing, a directory, unreadable); other file system errors throw.
+ * Answers a GET or HEAD with `file` (found by `findInside` or a stat), sent as `type`. Returns
+ * false, having sent nothing, when it is not a regular file or vanished meanwhile; other file system
+ * errors throw. A precompressed variant is preferred when the client accepts its coding.
+ *
+ * A cached file is answered synchronously, before this returns: no thread-pool round trip. A file
+ * not in memory is opened and stat'ed again, so the headers describe exactly the bytes read.
  */
 export async function sendFile(
   req: Request,
   res: Response,
-  filePath: string,
-  cacheControl: string,
+  file: Found,
+  type: string,
+  options: SendOptions,
+  findVariant: VariantFinder | null,
 ): Promise<boolean> {
+  if (!file.stats.isFile()) return false;
+  let chosen = file;
+  let coding: 'br' | 'gzip' | null = null;
+  if (options.precompressed && findVariant !== null && isCompressible(type)) {
+    // The answer depends on Accept-Encoding whether or not a variant exists for this request.
+    varyOnAcceptEncoding(res);
+    for (const accepted of acceptedCodings(req.header('accept-encoding'))) {
+      const variant = findVariant(accepted === 'br' ? '.br' : '.gz');
+      if (variant !== null && variant.stats.isFile()) {
+        chosen = variant;
+        coding = accepted;
+        break;
+      }
+    }
+  }
+  if (coding !== null) res.setHeader('Content-Encoding', coding);
+  if (answeredFromStats(req, res, chosen.stats, coding, options.cacheControl)) return true;
+  const cache = options.cache;
+  if (cache?.fits(chosen.stats.size)) {
+    const data = cache.get(chosen.path, chosen.stats);
+    if (data !== null) {
+      respond(req, res, { stats: chosen.stats, data, handle: null }, type, coding, options.cacheControl);
+      return true;
+    }
+  }
+  let source = await load(chosen.path, cache, req.method === 'HEAD');
+  if (source === null && coding !== null) {
+    // The variant vanished meanwhile: send the original instead.
+    res.removeHeader('Content-Encoding');
+    coding = null;
+    source = await load(file.path, cache, req.method === 'HEAD');
+  }
+  if (source === null) return false;
+  try {
+    await respond(req, res, source, type, coding, options.cacheControl);
+  } finally {
+    await source.handle?.close();
+  }
+  return true;
+}
+
+/** Reads the bytes of `path` into memory when small (caching them), else leaves them behind an open handle. */
+async function load(path: string, cache: FileCache | null, headOnly: boolean): Promise<Source | null> {
+  const readStartMs = Date.now();
   let handle: FileHandle;
   try {
-    handle = await open(filePath, 'r');
+    handle = await open(path, 'r');
   } catch (error) {
-    if (MISSING.has((error as NodeJS.ErrnoException).code ?? '')) return false;
+    if (MISSING.has((error as NodeJS.ErrnoException).code ?? '')) return null;
     throw error;
   }
+  let keepOpen = false;
   try {
-    // Stat the open file, so the headers describe exactly what is read.
     const stats = await handle.stat();
-    if (!stats.isFile()) return false;
-    const etag = etagOf(stats);
-    res.setHeader('ETag', etag);
-    res.setHeader('Last-Modified', new Date(stats.mtimeMs).toUTCString());
-    res.setHeader('Cache-Control', cacheControl);
-    if (notModified(req, etag, stats.mtimeMs)) {
-      res.status = 304;
-      res.end();
-      return true;
+    if (!stats.isFile()) return null;
+    const cacheable = cache?.fits(stats.size) ?? false;
+    if (headOnly && !cacheable) return { stats, data: null, handle: null };
+    if (!cacheable && stats.size > SMALL_FILE_BYTES) {
+      keepOpen = true;
+      return { stats, data: null, handle };
     }
-    const type = contentType(filePath);
-    const size = stats.size;
-    const range = rangeOf(req, etag, stats.mtimeMs, size);
-    if (range === 'unsatisfiable') {
-      res.setHeader('Content-Range', `bytes */${size}`);
-      plain(res, 416, 'Range Not Satisfiable');
-      return true;
-    }
-    if (range === null) {
-      res.status = 200;
-      res.setHeader('Accept-Ranges', 'bytes');
-      res.setHeader('Content-Type', type);
-      await sendParts(req, res, handle, size, [{ head: null, start: 0, end: size - 1 }]);
-      return true;
-    }
-    res.status = 206;
-    if (range.length === 1) {
-      const { start, end } = range[0]!;
-      res.setHeader('Content-Type', type);
-      res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
-      await sendParts(req, res, handle, size, [{ head: null, start, end }]);
-      return true;
-    }
-    const boundary = randomBytes(12).toString('hex');
-    res.setHeader('Content-Type', `multipart/byteranges; boundary=${boundary}`);
-    const parts: Part[] = range.map(({ start, end }, i) => ({
-      head: Buffer.from(
-        `${i === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: ${type}\r\n` +
-          `Content-Range: bytes ${start}-${end}/${size}\r\n\r\n`,
-        'latin1',
-      ),
-      start,
-      end,
-    }));
-    parts.push({ head: Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'), start: 0, end: -1 });
-    await sendParts(req, res, handle, size, parts);
-    return true;
+    const data = await handle.readFile();
+    cache?.set(path, stats, data, readStartMs);
+    return { stats, data, handle: null };
   } finally {
-    await handle.close();
+    if (!keepOpen) await handle.close();
   }
+}
+
+/** ETag: size and mtime in µs, in hex; a precompressed variant's tag names its coding (`"…-br"`). */
+function etagFor(stats: Stats, coding: string | null): string {
+  const tag = etagOf(stats);
+  return coding === null ? tag : `${tag.slice(0, -1)}-${coding === 'gzip' ? 'gz' : coding}"`;
+}
+
+/** Sets the validators and answers 304 when the request's conditions say the client's copy is current. */
+function answeredFromStats(
+  req: Request,
+  res: Response,
+  stats: Stats,
+  coding: string | null,
+  cacheControl: string,
+): boolean {
+  if (req.header('if-none-match') === undefined && req.header('if-modified-since') === undefined) {
+    return false;
+  }
+  const etag = etagFor(stats, coding);
+  if (!notModified(req, etag, stats.mtimeMs)) return false;
+  res.setHeader('ETag', etag);
+  res.setHeader('Last-Modified', new Date(stats.mtimeMs).toUTCString());
+  res.setHeader('Cache-Control', cacheControl);
+  res.status = 304;
+  res.end();
+  return true;
+}
+
+/**
+ * The response for `source`: 200, 206 (one range or multipart/byteranges) or 416. Returns a promise
+ * only while a large file streams; from memory it has ended the response when it returns.
+ */
+function respond(
+  req: Request,
+  res: Response,
+  source: Source,
+  type: string,
+  coding: string | null,
+  cacheControl: string,
+): Promise<void> | undefined {
+  const stats = source.stats;
+  const etag = etagFor(stats, coding);
+  res.setHeader('ETag', etag);
+  res.setHeader('Last-Modified', new Date(stats.mtimeMs).toUTCString());
+  res.setHeader('Cache-Control', cacheControl);
+  const size = stats.size;
+  const range = rangeOf(req, etag, stats.mtimeMs, size);
+  if (range === 'unsatisfiable') {
+    res.removeHeader('Content-Encoding');
+    res.setHeader('Content-Range', `bytes */${size}`);
+    plain(res, 416, 'Range Not Satisfiable');
+    return;
+  }
+  if (range === null) {
+    res.status = 200;
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('Content-Type', type);
+    return sendParts(req, res, source, [{ head: null, start: 0, end: size - 1 }]);
+  }
+  res.status = 206;
+  if (range.length === 1) {
+    const { start, end } = range[0]!;
+    res.setHeader('Content-Type', type);
+    res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+    return sendParts(req, res, source, [{ head: null, start, end }]);
+  }
+  const boundary = randomBytes(12).toString('hex');
+  res.setHeader('Content-Type', `multipart/byteranges; boundary=${boundary}`);
+  const parts: Part[] = range.map(({ start, end }, i) => ({
+    head: Buffer.from(
+      `${i === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: ${type}\r\n` +
+        `Content-Range: bytes ${start}-${end}/${size}\r\n\r\n`,
+      'latin1',
+    ),
+    start,
+    end,
+  }));
+  parts.push({ head: Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'), start: 0, end: -1 });
+  return sendParts(req, res, source, parts);
 }
 
 /**
@@ -219,16 +371,11 @@ interface Part {
 }
 
 /**
- * Sends the parts with an exact Content-Length: at most {@link SMALL_FILE_BYTES} of file data are read
- * and sent with one `end()`, more are streamed with backpressure. HEAD sends the headers only.
+ * Sends the parts with an exact Content-Length. Bytes in memory go out at once (one `end()`); from
+ * an open handle, up to {@link SMALL_FILE_BYTES} are read and sent with one `end()` and more are
+ * streamed with backpressure. HEAD sends the headers only.
  */
-async function sendParts(
-  req: Request,
-  res: Response,
-  handle: FileHandle,
-  size: number,
-  parts: Part[],
-): Promise<void> {
+function sendParts(req: Request, res: Response, source: Source, parts: Part[]): Promise<void> | undefined {
   let length = 0;
   let fileBytes = 0;
   for (const part of parts) {
@@ -241,31 +388,49 @@ async function sendParts(
     res.end();
     return;
   }
-  if (fileBytes <= SMALL_FILE_BYTES) {
-    const whole = size <= SMALL_FILE_BYTES ? await handle.readFile() : null;
+  const data = source.data;
+  if (data !== null) {
     const chunks: Buffer[] = [];
     for (const part of parts) {
       if (part.head !== null) chunks.push(part.head);
-      if (part.end < part.start) continue;
-      if (whole !== null) {
-        chunks.push(whole.subarray(part.start, part.end + 1));
-      } else {
-        const buffer = Buffer.alloc(part.end - part.start + 1);
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, part.start);
-        chunks.push(buffer.subarray(0, bytesRead));
-      }
+      if (part.end >= part.start) chunks.push(data.subarray(part.start, part.end + 1));
     }
-    // A file that shrank meanwhile leaves the body short of its Content-Length: the server then
-    // closes the connection rather than send a wrongly framed response.
-    const body = Buffer.concat(chunks);
-    if (body.length === length) {
-      res.end(body);
-    } else {
-      res.write(body);
-      res.end();
-    }
+    endExactly(res, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), length);
     return;
   }
+  return fileBytes <= SMALL_FILE_BYTES
+    ? readParts(res, source.handle!, parts, length)
+    : streamParts(req, res, source.handle!, parts);
+}
+
+/**
+ * Ends with `body` when it is exactly `length` bytes. A file that shrank meanwhile leaves it short:
+ * the body is written and the response ended short, and the server then closes the connection
+ * rather than send a wrongly framed response.
+ */
+function endExactly(res: Response, body: Buffer, length: number): void {
+  if (body.length === length) {
+    res.end(body);
+  } else {
+    res.write(body);
+    res.end();
+  }
+}
+
+/** Reads a few small ranges of a large file and ends the response with them. */
+async function readParts(res: Response, handle: FileHandle, parts: Part[], length: number): Promise<void> {
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    if (part.head !== null) chunks.push(part.head);
+    if (part.end < part.start) continue;
+    const buffer = Buffer.alloc(part.end - part.start + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, part.start);
+    chunks.push(buffer.subarray(0, bytesRead));
+  }
+  endExactly(res, Buffer.concat(chunks), length);
+}
+
+async function streamParts(req: Request, res: Response, handle: FileHandle, parts: Part[]): Promise<void> {
   for (const part of parts) {
     if (req.signal.aborted) break;
     if (part.head !== null && !res.write(part.head)) await res.waitForDrain();
@@ -326,20 +491,43 @@ export function checkedLocation(
   return absolute;
 }
 
-/** Serves one file, with the same headers and conditional requests as DirServer. */
+/** Serves one file, with the same headers, conditional requests, variants and cache as DirServer. */
 export class FileServer {
   readonly filePath: string;
   readonly cacheControl: string;
+  readonly precompressed: boolean;
+  /** The memory cache (null when turned off). */
+  readonly cache: FileCache | null;
+  private readonly sendOptions: SendOptions;
+  private readonly type: string;
 
   constructor(filePath: string, options: FileServerOptions = {}) {
-    const absolute = checkedLocation('FileServer path', filePath, options, 'file');
-    this.filePath = absolute;
-    this.cacheControl = checkCacheControl(options.cacheControl, 'FileServer');
+    this.filePath = checkedLocation('FileServer path', filePath, options, 'file');
+    this.sendOptions = sendOptionsFrom(options, 'FileServer');
+    this.cacheControl = this.sendOptions.cacheControl;
+    this.precompressed = this.sendOptions.precompressed;
+    this.cache = this.sendOptions.cache;
+    this.type = contentType(this.filePath);
   }
 
   /** Answers the request with the file (405 for methods other than GET and HEAD, 404 if it is gone). */
   async serve(req: Request, res: Response): Promise<void> {
     if (refuseMethod(req, res)) return;
-    if (!(await sendFile(req, res, this.filePath, this.cacheControl))) plain(res, 404, 'Not Found');
+    const file = statFound(this.filePath);
+    const findVariant = (suffix: string) => statFound(this.filePath + suffix);
+    if (file === null || !(await sendFile(req, res, file, this.type, this.sendOptions, findVariant))) {
+      plain(res, 404, 'Not Found');
+    }
+  }
+}
+
+/** The stats of `path` (symlinks followed), or null when there is nothing there to serve. */
+function statFound(path: string): Found | null {
+  try {
+    const stats = statSync(path, { throwIfNoEntry: false });
+    return stats === undefined ? null : { path, stats };
+  } catch (error) {
+    if (MISSING.has((error as NodeJS.ErrnoException).code ?? '')) return null;
+    throw error;
   }
 }

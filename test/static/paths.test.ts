@@ -5,9 +5,9 @@ import { join, sep } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
+  findInside,
   isInside,
   type ResolvedPath,
-  realPathInside,
   resolveRequestPath,
   safeJoin,
 } from '../../src/static/paths.ts';
@@ -322,7 +322,11 @@ describe('isInside', () => {
   });
 });
 
-describe('realPathInside', () => {
+describe('findInside', () => {
+  /** The path findInside gives for these segments, or null. */
+  const inside = (root: string, ...segments: string[]): string | null =>
+    findInside(root, segments)?.path ?? null;
+
   let base = '';
   let root = '';
   let outside = '';
@@ -358,59 +362,69 @@ describe('realPathInside', () => {
   });
 
   test('files and symlinks that stay inside are allowed', async () => {
-    assert.equal(await realPathInside(root, join(root, 'file.txt')), join(root, 'file.txt'));
-    assert.equal(
-      await realPathInside(root, join(root, 'sub', 'nested.txt')),
-      join(root, 'sub', 'nested.txt'),
-    );
-    assert.equal(await realPathInside(root, join(root, 'link-inside')), join(root, 'file.txt'));
-    assert.equal(
-      await realPathInside(root, join(root, 'relative-link-inside')),
-      join(root, 'sub', 'nested.txt'),
-    );
-    assert.equal(
-      await realPathInside(root, join(root, 'dir-link-inside', 'nested.txt')),
-      join(root, 'sub', 'nested.txt'),
-    );
-    assert.equal(await realPathInside(root, root), root);
-    assert.equal(await realPathInside(root, join(root, 'sub')), join(root, 'sub'));
+    assert.equal(inside(root, 'file.txt'), join(root, 'file.txt'));
+    assert.equal(inside(root, 'sub', 'nested.txt'), join(root, 'sub', 'nested.txt'));
+    assert.equal(inside(root, 'link-inside'), join(root, 'file.txt'));
+    assert.equal(inside(root, 'relative-link-inside'), join(root, 'sub', 'nested.txt'));
+    assert.equal(inside(root, 'dir-link-inside', 'nested.txt'), join(root, 'sub', 'nested.txt'));
+    assert.equal(inside(root), root);
+    assert.equal(inside(root, 'sub'), join(root, 'sub'));
   });
 
   test('symlinks that leave the root are refused', async () => {
     for (const name of ['link-outside', 'relative-link-outside', 'link-etc', 'link-sibling']) {
-      assert.equal(await realPathInside(root, join(root, name)), null, name);
+      assert.equal(inside(root, name), null, name);
     }
-    assert.equal(await realPathInside(root, join(root, 'dir-link-outside', 'secret.txt')), null);
-    assert.equal(await realPathInside(root, join(root, 'dir-link-outside')), null);
-    assert.equal(await realPathInside(root, join(root, 'link-to-parent', 'outside', 'secret.txt')), null);
+    assert.equal(inside(root, 'dir-link-outside', 'secret.txt'), null);
+    assert.equal(inside(root, 'dir-link-outside'), null);
+    assert.equal(inside(root, 'link-to-parent', 'outside', 'secret.txt'), null);
     // Reached through a symlink that leaves the root and one that comes back in: still inside.
-    assert.equal(
-      await realPathInside(root, join(root, 'link-to-parent', 'root', 'file.txt')),
-      join(root, 'file.txt'),
-    );
+    assert.equal(inside(root, 'link-to-parent', 'root', 'file.txt'), join(root, 'file.txt'));
   });
 
   test('missing files, dangling links and loops → null', async () => {
-    assert.equal(await realPathInside(root, join(root, 'missing.txt')), null);
-    assert.equal(await realPathInside(root, join(root, 'file.txt', 'below-a-file')), null);
-    assert.equal(await realPathInside(root, join(root, 'dangling')), null);
-    assert.equal(await realPathInside(root, join(root, 'loop-a')), null);
-    assert.equal(await realPathInside(join(base, 'no-such-root'), join(root, 'file.txt')), null);
+    assert.equal(inside(root, 'missing.txt'), null);
+    assert.equal(inside(root, 'file.txt', 'below-a-file'), null);
+    assert.equal(inside(root, 'dangling'), null);
+    assert.equal(inside(root, 'loop-a'), null);
+    assert.equal(inside(join(base, 'no-such-root'), 'file.txt'), null);
+    assert.equal(inside(join(base, 'no-such-root')), null);
   });
 
-  test('a root given through a symlink is resolved', async () => {
+  test('a root given through a symlink is followed on every lookup (atomic deploys)', async () => {
     const linkedRoot = join(base, 'root-link');
     await symlink(root, linkedRoot);
-    assert.equal(await realPathInside(linkedRoot, join(linkedRoot, 'file.txt')), join(root, 'file.txt'));
-    assert.equal(await realPathInside(linkedRoot, join(linkedRoot, 'link-outside')), null);
+    assert.equal(inside(linkedRoot, 'file.txt'), join(linkedRoot, 'file.txt'));
+    assert.equal(inside(linkedRoot, 'link-inside'), join(root, 'file.txt'));
+    assert.equal(inside(linkedRoot, 'link-outside'), null);
+    assert.equal(findInside(linkedRoot, ['file.txt'])?.stats.size, 'inside'.length);
+    // Repoint the root: the next lookup sees the new release, and the old one's links are judged
+    // against the new root.
+    await rm(linkedRoot);
+    await symlink(outside, linkedRoot);
+    assert.equal(inside(linkedRoot, 'file.txt'), null);
+    assert.equal(findInside(linkedRoot, ['secret.txt'])?.stats.size, 'secret'.length);
+    await rm(linkedRoot);
   });
 
-  test('end to end: request path → safeJoin → realPathInside', async () => {
+  test('stats describe the entry found: files, directories, the target of a link', () => {
+    assert.equal(findInside(root, ['file.txt'])?.stats.isFile(), true);
+    assert.equal(findInside(root, ['sub'])?.stats.isDirectory(), true);
+    assert.equal(findInside(root, ['link-inside'])?.stats.isFile(), true);
+    assert.equal(findInside(root, ['dir-link-inside'])?.stats.isDirectory(), true);
+    assert.equal(findInside(root, [])?.stats.isDirectory(), true);
+  });
+
+  test('segments that are not plain names throw (a programming error, never a request)', () => {
+    assert.throws(() => findInside(root, ['..', 'outside']), /plain file name/);
+    assert.throws(() => findInside(root, ['a/b']), /plain file name/);
+  });
+
+  test('end to end: request path → findInside', async () => {
     const serve = async (path: string): Promise<string | number> => {
       const result = resolveRequestPath(path, HIDE);
       if (!result.ok) return result.status;
-      const real = await realPathInside(root, safeJoin(root, result.segments));
-      return real ?? 404;
+      return findInside(root, result.segments)?.path ?? 404;
     };
     assert.equal(await serve('/file.txt'), join(root, 'file.txt'));
     assert.equal(await serve('/dir-link-inside/nested.txt'), join(root, 'sub', 'nested.txt'));

@@ -1,0 +1,102 @@
+import type { Stats } from 'node:fs';
+
+/**
+ * A memory cache of small files' bytes with a total size budget, least recently used evicted first.
+ *
+ * An entry is used only while a fresh stat of the file still shows the same inode, size, mtime and
+ * ctime. File system timestamps are coarse (a kernel tick on Linux, 2 s on FAT), so a file written
+ * twice within one tick could keep its times: like git's "racily clean" rule, bytes are cached only
+ * when the file's last change (ctime, which no one can set back) is at least {@link SETTLED_MS}
+ * older than the moment its read began. Any later change then shows a newer ctime, so cached bytes
+ * can never be stale; a file changed recently is simply read from disk until it settles.
+ */
+
+/** How long a file must have been unchanged before its bytes may be cached. */
+export const SETTLED_MS = 2000;
+
+export const DEFAULT_MEMORY_CACHE_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_MEMORY_CACHE_FILE_BYTES = 256 * 1024;
+
+export interface CachedFile {
+  readonly data: Buffer;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+export class FileCache {
+  /** The budget: total bytes held at most. */
+  readonly maxBytes: number;
+  /** Files larger than this are never cached. */
+  readonly maxFileBytes: number;
+  private readonly entries = new Map<string, CachedFile>();
+  private total = 0;
+
+  constructor(maxBytes: number, maxFileBytes: number) {
+    this.maxBytes = maxBytes;
+    this.maxFileBytes = Math.min(maxFileBytes, maxBytes);
+  }
+
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.total;
+  }
+
+  /** Files held now. */
+  get files(): number {
+    return this.entries.size;
+  }
+
+  /** Whether a file of this size may be cached. */
+  fits(size: number): boolean {
+    return size <= this.maxFileBytes;
+  }
+
+  /** The cached bytes of `path` when `stats` (just taken) still describe them; a stale entry is dropped. */
+  get(path: string, stats: Stats): Buffer | null {
+    const entry = this.entries.get(path);
+    if (entry === undefined) return null;
+    this.entries.delete(path);
+    if (
+      entry.ino !== stats.ino ||
+      entry.size !== stats.size ||
+      entry.mtimeMs !== stats.mtimeMs ||
+      entry.ctimeMs !== stats.ctimeMs
+    ) {
+      this.total -= entry.data.length;
+      return null;
+    }
+    this.entries.set(path, entry); // now the most recently used
+    return entry.data;
+  }
+
+  /**
+   * Keeps `data`, read from `path` starting at `readStartMs` (wall clock) with `stats` taken from
+   * the open file, unless the file is too large, changed too recently to trust its times, or the
+   * bytes don't match the stats. Evicts the least recently used entries to stay within budget.
+   */
+  set(path: string, stats: Stats, data: Buffer, readStartMs: number): void {
+    if (data.length !== stats.size || !this.fits(data.length)) return;
+    if (readStartMs - Math.max(stats.ctimeMs, stats.mtimeMs) < SETTLED_MS) return;
+    const old = this.entries.get(path);
+    if (old !== undefined) {
+      this.entries.delete(path);
+      this.total -= old.data.length;
+    }
+    const { ino, size, mtimeMs, ctimeMs } = stats;
+    this.entries.set(path, { data, ino, size, mtimeMs, ctimeMs });
+    this.total += data.length;
+    for (const [key, entry] of this.entries) {
+      if (this.total <= this.maxBytes) break;
+      this.entries.delete(key);
+      this.total -= entry.data.length;
+    }
+  }
+
+  /** Drops every entry. */
+  clear(): void {
+    this.entries.clear();
+    this.total = 0;
+  }
+}
