@@ -224,36 +224,38 @@ async function main(): Promise<void> {
 
   const { cors, log } = options;
   const handler = {
-    async handleRequest(req: Request, res: Response): Promise<void> {
+    handleRequest(req: Request, res: Response): void | Promise<void> {
       const started = log ? performance.now() : 0;
       const bytes = log ? countBytes(res) : null;
-      try {
-        if (cors) {
-          res.setHeader('Access-Control-Allow-Origin', '*');
-          if (req.method === 'OPTIONS') {
-            res.status = 204;
-            res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
-            res.setHeader(
-              'Access-Control-Allow-Headers',
-              req.header('access-control-request-headers') ?? '*',
-            );
-            res.setHeader('Access-Control-Max-Age', '86400');
-            res.setHeader('Allow', 'GET, HEAD, OPTIONS');
-            res.end();
-            return;
-          }
-        }
-        if (!(await files.serve(req, res))) {
-          res.status = 404;
-          res.end('Not Found');
-        }
-      } finally {
-        if (bytes !== null) {
-          const ms = (performance.now() - started).toFixed(1);
-          const sent = req.method === 'HEAD' || res.status === 204 || res.status === 304 ? 0 : bytes();
-          console.log(`${req.method} ${req.path} ${res.status} ${sent} ${ms}ms`);
+      const logLine = (): void => {
+        if (bytes === null) return;
+        const ms = (performance.now() - started).toFixed(1);
+        const sent = req.method === 'HEAD' || res.status === 204 || res.status === 304 ? 0 : bytes();
+        console.log(`${req.method} ${req.path} ${res.status} ${sent} ${ms}ms`);
+      };
+      if (cors) {
+        res.setHeader('Access-Control-Allow-Origin', '*');
+        if (req.method === 'OPTIONS') {
+          res.status = 204;
+          res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
+          res.setHeader('Access-Control-Allow-Headers', req.header('access-control-request-headers') ?? '*');
+          res.setHeader('Access-Control-Max-Age', '86400');
+          res.setHeader('Allow', 'GET, HEAD, OPTIONS');
+          res.end();
+          logLine();
+          return;
         }
       }
+      // Cached files are answered synchronously: no promise, and the server reuses req/res.
+      let served: void | Promise<void>;
+      try {
+        served = files.handleRequest(req, res);
+      } catch (error) {
+        logLine();
+        throw error;
+      }
+      if (served === undefined) logLine();
+      else return served.finally(logLine);
     },
   };
 

@@ -112,10 +112,11 @@ export class DirServer {
   }
 
   /**
-   * Answers a request whose path is under the prefix and resolves to true; resolves to false,
-   * having sent nothing, for any other path so the caller can route it elsewhere.
+   * Answers a request whose path is under the prefix and gives true; gives false, having sent
+   * nothing, for any other path so the caller can route it elsewhere. A file held in the memory
+   * cache is answered before this returns (a plain boolean); otherwise the result is a promise.
    */
-  async serve(req: Request, res: Response): Promise<boolean> {
+  serve(req: Request, res: Response): boolean | Promise<boolean> {
     const path = req.path;
     const prefix = this.prefix;
     let rest: string;
@@ -143,22 +144,33 @@ export class DirServer {
         this.redirect(req, res, segments);
         return true;
       }
-      if (await this.sendIndex(req, res, segments)) return true;
-      if (this.listing) {
-        await this.list(res, found.path, segments);
-        return true;
-      }
-      return this.missing(req, res, segments);
+      return orElse(this.sendIndex(req, res, segments), () =>
+        this.listing ? this.list(res, found.path, segments) : this.missing(req, res, segments),
+      );
     }
     // A file named with a trailing '/' is not a directory.
-    if (resolved.trailingSlash || !(await this.send(req, res, found, segments))) {
-      return this.missing(req, res, segments);
+    if (resolved.trailingSlash) return this.missing(req, res, segments);
+    return orElse(this.send(req, res, found, segments), () => this.missing(req, res, segments));
+  }
+
+  /**
+   * The server as a request handler of its own: every path it does not serve (outside the prefix)
+   * gets a plain 404. `serve(new DirServer('public'))` is a complete static server.
+   */
+  handleRequest(req: Request, res: Response): void | Promise<void> {
+    const served = this.serve(req, res);
+    if (served === true) return;
+    if (served === false) {
+      plain(res, 404, 'Not Found');
+      return;
     }
-    return true;
+    return served.then((done) => {
+      if (!done) plain(res, 404, 'Not Found');
+    });
   }
 
   /** Sends the file found for `segments`, typed by the requested name (not a symlink's target). */
-  private send(req: Request, res: Response, found: Found, segments: string[]): Promise<boolean> {
+  private send(req: Request, res: Response, found: Found, segments: string[]): boolean | Promise<boolean> {
     const name = segments[segments.length - 1]!;
     const findVariant = (suffix: string): Found | null => {
       const variant = segments.slice();
@@ -169,7 +181,7 @@ export class DirServer {
   }
 
   /** Sends the index file of the directory at `segments`; false when it has none. */
-  private sendIndex(req: Request, res: Response, segments: string[]): Promise<boolean> | false {
+  private sendIndex(req: Request, res: Response, segments: string[]): boolean | Promise<boolean> {
     const indexSegments = [...segments, this.index];
     const index = findInside(this.root, indexSegments);
     return index !== null && this.send(req, res, index, indexSegments);
@@ -179,20 +191,20 @@ export class DirServer {
    * Nothing to serve at this path: 404, or with `spaFallback` the root's index file for a request
    * that accepts HTML and whose last segment has no extension (`/app/route`, not `/missing.js`).
    */
-  private async missing(req: Request, res: Response, segments: string[]): Promise<true> {
-    if (this.spaFallback) {
-      res.setHeader('Vary', 'Accept');
-      const last = segments.length === 0 ? '' : segments[segments.length - 1]!;
-      if (!last.includes('.') && acceptsHtml(req.header('accept'))) {
-        if (await this.sendIndex(req, res, [])) return true;
-      }
-    }
-    plain(res, 404, 'Not Found');
-    return true;
+  private missing(req: Request, res: Response, segments: string[]): true | Promise<true> {
+    const notFound = (): true => {
+      plain(res, 404, 'Not Found');
+      return true;
+    };
+    if (!this.spaFallback) return notFound();
+    res.setHeader('Vary', 'Accept');
+    const last = segments.length === 0 ? '' : segments[segments.length - 1]!;
+    if (last.includes('.') || !acceptsHtml(req.header('accept'))) return notFound();
+    return orElse(this.sendIndex(req, res, []), notFound) as true | Promise<true>;
   }
 
   /** An HTML listing of a directory: subdirectories first, then files with their sizes. */
-  private async list(res: Response, dir: string, segments: string[]): Promise<void> {
+  private async list(res: Response, dir: string, segments: string[]): Promise<true> {
     const rows: { name: string; isDir: boolean; size: number }[] = [];
     for (const entry of await readdir(dir)) {
       if (this.hideDotfiles && entry.startsWith('.')) continue;
@@ -227,6 +239,7 @@ export class DirServer {
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache');
     res.end(html);
+    return true;
   }
 
   /**
@@ -241,6 +254,16 @@ export class DirServer {
     res.setHeader('Location', location);
     plain(res, 301, 'Moved Permanently');
   }
+}
+
+/** `first`, or when it gives false, `next()`: without a promise when neither needs one. */
+function orElse(
+  first: boolean | Promise<boolean>,
+  next: () => boolean | Promise<boolean>,
+): boolean | Promise<boolean> {
+  if (first === true) return true;
+  if (first === false) return next();
+  return first.then((done) => done || next());
 }
 
 const HTML_ESCAPES: Record<string, string> = {

@@ -17,8 +17,16 @@ export const SETTLED_MS = 2000;
 export const DEFAULT_MEMORY_CACHE_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_MEMORY_CACHE_FILE_BYTES = 256 * 1024;
 
+/** A strong validator from the file's size and modification time (microseconds), both in hex. */
+export function etagOf(stats: Stats): string {
+  return `"${stats.size.toString(16)}-${Math.trunc(stats.mtimeMs * 1000).toString(16)}"`;
+}
+
 export interface CachedFile {
   readonly data: Buffer;
+  /** The file's validators, made once: `etagOf(stats)` and the Last-Modified date. */
+  readonly etag: string;
+  readonly lastModified: string;
   readonly ino: number;
   readonly size: number;
   readonly mtimeMs: number;
@@ -53,8 +61,8 @@ export class FileCache {
     return size <= this.maxFileBytes;
   }
 
-  /** The cached bytes of `path` when `stats` (just taken) still describe them; a stale entry is dropped. */
-  get(path: string, stats: Stats): Buffer | null {
+  /** The cached file at `path` when `stats` (just taken) still describe it; a stale entry is dropped. */
+  get(path: string, stats: Stats): CachedFile | null {
     const entry = this.entries.get(path);
     if (entry === undefined) return null;
     this.entries.delete(path);
@@ -68,7 +76,7 @@ export class FileCache {
       return null;
     }
     this.entries.set(path, entry); // now the most recently used
-    return entry.data;
+    return entry;
   }
 
   /**
@@ -85,7 +93,9 @@ export class FileCache {
       this.total -= old.data.length;
     }
     const { ino, size, mtimeMs, ctimeMs } = stats;
-    this.entries.set(path, { data, ino, size, mtimeMs, ctimeMs });
+    const etag = etagOf(stats);
+    const lastModified = new Date(mtimeMs).toUTCString();
+    this.entries.set(path, { data, etag, lastModified, ino, size, mtimeMs, ctimeMs });
     this.total += data.length;
     for (const [key, entry] of this.entries) {
       if (this.total <= this.maxBytes) break;

@@ -6,7 +6,12 @@ import { ConfigError } from '../http/errors.ts';
 import type { Request } from '../http/request.ts';
 import type { Response } from '../http/response.ts';
 import { acceptedCodings, varyOnAcceptEncoding } from './encodings.ts';
-import { DEFAULT_MEMORY_CACHE_BYTES, DEFAULT_MEMORY_CACHE_FILE_BYTES, FileCache } from './file-cache.ts';
+import {
+  DEFAULT_MEMORY_CACHE_BYTES,
+  DEFAULT_MEMORY_CACHE_FILE_BYTES,
+  etagOf,
+  FileCache,
+} from './file-cache.ts';
 import { contentType, isCompressible } from './mime.ts';
 import type { Found } from './paths.ts';
 import { type ByteRange, parseRange } from './range.ts';
@@ -77,11 +82,6 @@ export function checkCacheControl(value: unknown, owner: string): string {
     );
   }
   return value;
-}
-
-/** A strong validator from the file's size and modification time (microseconds), both in hex. */
-export function etagOf(stats: Stats): string {
-  return `"${stats.size.toString(16)}-${Math.trunc(stats.mtimeMs * 1000).toString(16)}"`;
 }
 
 /** The opaque tags of an If-None-Match value (`W/` dropped), or null for `*`. */
@@ -160,6 +160,9 @@ export type VariantFinder = (suffix: string) => Found | null;
 /** What a response is made from: stats describing the bytes, which are in memory or behind a handle. */
 interface Source {
   readonly stats: Stats;
+  /** `etagOf(stats)` and the Last-Modified date, made once per cached file. */
+  readonly etag: string;
+  readonly lastModified: string;
   readonly data: Buffer | null;
   readonly handle: FileHandle | null;
 }
@@ -172,14 +175,14 @@ interface Source {
  * A cached file is answered synchronously, before this returns: no thread-pool round trip. A file
  * not in memory is opened and stat'ed again, so the headers describe exactly the bytes read.
  */
-export async function sendFile(
+export function sendFile(
   req: Request,
   res: Response,
   file: Found,
   type: string,
   options: SendOptions,
   findVariant: VariantFinder | null,
-): Promise<boolean> {
+): boolean | Promise<boolean> {
   if (!file.stats.isFile()) return false;
   let chosen = file;
   let coding: 'br' | 'gzip' | null = null;
@@ -188,7 +191,7 @@ export async function sendFile(
     varyOnAcceptEncoding(res);
     for (const accepted of acceptedCodings(req.header('accept-encoding'))) {
       const variant = findVariant(accepted === 'br' ? '.br' : '.gz');
-      if (variant !== null && variant.stats.isFile()) {
+      if (variant?.stats.isFile()) {
         chosen = variant;
         coding = accepted;
         break;
@@ -199,12 +202,28 @@ export async function sendFile(
   if (answeredFromStats(req, res, chosen.stats, coding, options.cacheControl)) return true;
   const cache = options.cache;
   if (cache?.fits(chosen.stats.size)) {
-    const data = cache.get(chosen.path, chosen.stats);
-    if (data !== null) {
-      respond(req, res, { stats: chosen.stats, data, handle: null }, type, coding, options.cacheControl);
+    const cached = cache.get(chosen.path, chosen.stats);
+    if (cached !== null) {
+      const { data, etag, lastModified } = cached;
+      const source: Source = { stats: chosen.stats, etag, lastModified, data, handle: null };
+      respond(req, res, source, type, coding, options.cacheControl);
       return true;
     }
   }
+  return sendFromDisk(req, res, file, chosen, type, coding, options);
+}
+
+/** The part of `sendFile` that waits for the disk: open, stat and read or stream the chosen file. */
+async function sendFromDisk(
+  req: Request,
+  res: Response,
+  file: Found,
+  chosen: Found,
+  type: string,
+  coding: 'br' | 'gzip' | null,
+  options: SendOptions,
+): Promise<boolean> {
+  const cache = options.cache;
   let source = await load(chosen.path, cache, req.method === 'HEAD');
   if (source === null && coding !== null) {
     // The variant vanished meanwhile: send the original instead.
@@ -236,22 +255,25 @@ async function load(path: string, cache: FileCache | null, headOnly: boolean): P
     const stats = await handle.stat();
     if (!stats.isFile()) return null;
     const cacheable = cache?.fits(stats.size) ?? false;
-    if (headOnly && !cacheable) return { stats, data: null, handle: null };
+    if (headOnly && !cacheable) return fromDisk(stats, null, null);
     if (!cacheable && stats.size > SMALL_FILE_BYTES) {
       keepOpen = true;
-      return { stats, data: null, handle };
+      return fromDisk(stats, null, handle);
     }
     const data = await handle.readFile();
     cache?.set(path, stats, data, readStartMs);
-    return { stats, data, handle: null };
+    return fromDisk(stats, data, null);
   } finally {
     if (!keepOpen) await handle.close();
   }
 }
 
+function fromDisk(stats: Stats, data: Buffer | null, handle: FileHandle | null): Source {
+  return { stats, etag: etagOf(stats), lastModified: new Date(stats.mtimeMs).toUTCString(), data, handle };
+}
+
 /** ETag: size and mtime in µs, in hex; a precompressed variant's tag names its coding (`"…-br"`). */
-function etagFor(stats: Stats, coding: string | null): string {
-  const tag = etagOf(stats);
+function etagFor(tag: string, coding: string | null): string {
   return coding === null ? tag : `${tag.slice(0, -1)}-${coding === 'gzip' ? 'gz' : coding}"`;
 }
 
@@ -266,7 +288,7 @@ function answeredFromStats(
   if (req.header('if-none-match') === undefined && req.header('if-modified-since') === undefined) {
     return false;
   }
-  const etag = etagFor(stats, coding);
+  const etag = etagFor(etagOf(stats), coding);
   if (!notModified(req, etag, stats.mtimeMs)) return false;
   res.setHeader('ETag', etag);
   res.setHeader('Last-Modified', new Date(stats.mtimeMs).toUTCString());
@@ -289,9 +311,9 @@ function respond(
   cacheControl: string,
 ): Promise<void> | undefined {
   const stats = source.stats;
-  const etag = etagFor(stats, coding);
+  const etag = etagFor(source.etag, coding);
   res.setHeader('ETag', etag);
-  res.setHeader('Last-Modified', new Date(stats.mtimeMs).toUTCString());
+  res.setHeader('Last-Modified', source.lastModified);
   res.setHeader('Cache-Control', cacheControl);
   const size = stats.size;
   const range = rangeOf(req, etag, stats.mtimeMs, size);
@@ -510,14 +532,28 @@ export class FileServer {
     this.type = contentType(this.filePath);
   }
 
-  /** Answers the request with the file (405 for methods other than GET and HEAD, 404 if it is gone). */
-  async serve(req: Request, res: Response): Promise<void> {
+  /**
+   * Answers the request with the file (405 for methods other than GET and HEAD, 404 if it is gone);
+   * from the memory cache before returning, otherwise the result is a promise.
+   */
+  serve(req: Request, res: Response): void | Promise<void> {
     if (refuseMethod(req, res)) return;
     const file = statFound(this.filePath);
     const findVariant = (suffix: string) => statFound(this.filePath + suffix);
-    if (file === null || !(await sendFile(req, res, file, this.type, this.sendOptions, findVariant))) {
+    const sent = file !== null && sendFile(req, res, file, this.type, this.sendOptions, findVariant);
+    if (sent === true) return;
+    if (sent === false) {
       plain(res, 404, 'Not Found');
+      return;
     }
+    return sent.then((done) => {
+      if (!done) plain(res, 404, 'Not Found');
+    });
+  }
+
+  /** The server as a request handler of its own: `serve(new FileServer('page.html'))`. */
+  handleRequest(req: Request, res: Response): void | Promise<void> {
+    return this.serve(req, res);
   }
 }
 

@@ -1,5 +1,5 @@
 import { lstatSync, realpathSync, type Stats, statSync } from 'node:fs';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { isAbsolute, resolve, sep } from 'node:path';
 
 /**
  * Safe mapping of a request path onto files under a root directory.
@@ -135,15 +135,27 @@ export function isInside(root: string, candidate: string): boolean {
  */
 export function safeJoin(root: string, segments: string[]): string {
   if (!isAbsolute(root)) throw new Error(`safeJoin: the root must be absolute, not ${JSON.stringify(root)}`);
-  const base = resolve(root);
+  const base = normalizedRoot(root);
+  let joined = base;
   for (const segment of segments) {
     if (segment === '' || segment === '.' || segmentProblem(segment) !== null) {
       throw new Error(`safeJoin: ${JSON.stringify(segment)} is not a plain file name`);
     }
+    // A plain name has no separator and is not '.' or '..': appending it can only go one level down.
+    joined += joined.endsWith(sep) ? segment : sep + segment;
   }
-  const joined = segments.length === 0 ? base : join(base, ...segments);
-  if (!isInside(base, joined)) throw new Error('safeJoin: the path leaves the root');
   return joined;
+}
+
+/** `resolve(root)`, remembered for the last root asked: a server joins onto the same root every time. */
+let lastRoot = '';
+let lastBase = '';
+function normalizedRoot(root: string): string {
+  if (root !== lastRoot) {
+    lastBase = resolve(root);
+    lastRoot = root;
+  }
+  return lastBase;
 }
 
 /** Errors meaning "there is no such file to serve" rather than a failing file system. */
