@@ -308,8 +308,9 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     // the client's disconnect caused through req.signal.
     if ((!isHttpError || error.status >= 500) && !req.abortedWith(error)) this.options.onError(error, req);
     if (gone || res.finished) return;
-    if (res.headersSent) {
-      // The status line is gone: the only way to signal failure is to cut the connection.
+    if (res.headersSent || req.abortedWith(error)) {
+      // The status line is gone, or the handler gave up because the client left (its signal's
+      // reason): the only way to signal failure is to cut the connection.
       this.abortConnection();
       return;
     }

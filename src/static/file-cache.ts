@@ -15,7 +15,7 @@ import type { Stats } from 'node:fs';
 export const SETTLED_MS = 2000;
 
 export const DEFAULT_MEMORY_CACHE_BYTES = 32 * 1024 * 1024;
-export const DEFAULT_MEMORY_CACHE_FILE_BYTES = 256 * 1024;
+export const DEFAULT_MEMORY_CACHE_FILE_BYTES = 1024 * 1024;
 
 /** A strong validator from the file's size and modification time (microseconds), both in hex. */
 export function etagOf(stats: Stats): string {
@@ -31,6 +31,8 @@ export interface CachedFile {
   readonly size: number;
   readonly mtimeMs: number;
   readonly ctimeMs: number;
+  /** The cache's generation when this entry last moved to the most recent end. */
+  generation: number;
 }
 
 export class FileCache {
@@ -40,6 +42,8 @@ export class FileCache {
   readonly maxFileBytes: number;
   private readonly entries = new Map<string, CachedFile>();
   private total = 0;
+  /** Counts insertions: an entry moves to the recent end at most once per generation. */
+  private generation = 0;
 
   constructor(maxBytes: number, maxFileBytes: number) {
     this.maxBytes = maxBytes;
@@ -65,17 +69,23 @@ export class FileCache {
   get(path: string, stats: Stats): CachedFile | null {
     const entry = this.entries.get(path);
     if (entry === undefined) return null;
-    this.entries.delete(path);
     if (
       entry.ino !== stats.ino ||
       entry.size !== stats.size ||
       entry.mtimeMs !== stats.mtimeMs ||
       entry.ctimeMs !== stats.ctimeMs
     ) {
+      this.entries.delete(path);
       this.total -= entry.data.length;
       return null;
     }
-    this.entries.set(path, entry); // now the most recently used
+    // Move to the recent end (Map order is insertion order), but only once between insertions:
+    // with nothing being added, eviction order can't matter yet and hits stay cheap.
+    if (entry.generation !== this.generation) {
+      entry.generation = this.generation;
+      this.entries.delete(path);
+      this.entries.set(path, entry);
+    }
     return entry;
   }
 
@@ -95,7 +105,8 @@ export class FileCache {
     const { ino, size, mtimeMs, ctimeMs } = stats;
     const etag = etagOf(stats);
     const lastModified = new Date(mtimeMs).toUTCString();
-    this.entries.set(path, { data, etag, lastModified, ino, size, mtimeMs, ctimeMs });
+    const generation = ++this.generation;
+    this.entries.set(path, { data, etag, lastModified, ino, size, mtimeMs, ctimeMs, generation });
     this.total += data.length;
     for (const [key, entry] of this.entries) {
       if (this.total <= this.maxBytes) break;

@@ -28,7 +28,7 @@ import { type ByteRange, parseRange } from './range.ts';
 export const SMALL_FILE_BYTES = 64 * 1024;
 
 /** Chunk size when streaming a large file. */
-const STREAM_CHUNK_BYTES = 64 * 1024;
+const STREAM_CHUNK_BYTES = 256 * 1024;
 
 export const DEFAULT_CACHE_CONTROL = 'public, max-age=0';
 
@@ -43,7 +43,7 @@ export interface FileServerOptions {
   precompressed?: boolean;
   /** Total bytes of small files kept in memory by this server in each worker; 0 turns the cache off (default 32 MiB). */
   memoryCacheBytes?: number;
-  /** Only files up to this size are kept in memory (default 256 KiB). */
+  /** Only files up to this size are kept in memory (default 1 MiB); larger ones are streamed from disk. */
   memoryCacheFileBytes?: number;
 }
 
@@ -327,6 +327,11 @@ function respond(
     res.status = 200;
     res.setHeader('Accept-Ranges', 'bytes');
     res.setHeader('Content-Type', type);
+    const data = source.data;
+    if (data !== null && data.length === size && req.method !== 'HEAD') {
+      res.end(data); // the common case, kept short
+      return;
+    }
     return sendParts(req, res, source, [{ head: null, start: 0, end: size - 1 }]);
   }
   res.status = 206;
@@ -458,6 +463,9 @@ async function streamParts(req: Request, res: Response, handle: FileHandle, part
     if (part.head !== null && !res.write(part.head)) await res.waitForDrain();
     if (part.end >= part.start) await stream(req, res, handle, part.start, part.end);
   }
+  // The client left mid-stream: give up with the signal's reason, and the server cuts the connection
+  // (a body shorter than its Content-Length must never look complete).
+  req.signal.throwIfAborted();
   res.end();
 }
 
