@@ -13,7 +13,7 @@ import {
   type Server,
 } from '../../src/index.ts';
 import { type ParsedResponse, parseResponses, RawClient, start } from '../helpers.ts';
-import { delay, setup } from '../server/util.ts';
+import { delay, serverClosed, setup } from '../server/util.ts';
 
 let base: string; // holds root/ and an outside/ directory next to it
 let root: string;
@@ -361,6 +361,24 @@ describe('DirServer streaming', () => {
     after.send(req('GET', '/a.txt'));
     const [r] = await after.responses(1);
     assert.equal(r!.body, 'hello a');
+    await delay(100);
+    assert.deepEqual(h.errors, []);
+  });
+  test('a client that half-closes mid-stream: the connection is cut, no error is reported', async (t) => {
+    // Larger than every socket buffer on the way, so the server is still streaming when the FIN arrives.
+    const huge = Buffer.alloc(32 * 1024 * 1024, 1);
+    await writeFile(join(root, 'huge.bin'), huge);
+    t.after(() => rm(join(root, 'huge.bin')));
+    const h = await setup(t, new DirServer(root));
+    const c = await h.client();
+    c.socket.pause();
+    c.send(req('GET', '/huge.bin'));
+    await delay(300);
+    c.socket.end(); // FIN: the handler's signal aborts mid-body
+    await delay(100);
+    c.socket.resume();
+    await serverClosed(c, 5000);
+    assert.ok(c.received.length < huge.length, 'the body was cut short');
     await delay(100);
     assert.deepEqual(h.errors, []);
   });
