@@ -6,6 +6,7 @@ export { DEFAULTS, type ServerOptions, type WsDeflateOptions } from './options.t
 export { Server, type ServerMode, serve } from './server.ts';
 export { type Channel, channel, isPrimary, sharedMemory } from './shared.ts';
 export { DirServer, type DirServerOptions } from './static/dir-server.ts';
+export type { FileCache } from './static/file-cache.ts';
 export { FileServer, type FileServerOptions } from './static/file-server.ts';
 export { CLOSE, WsError } from './ws/errors.ts';
 export type { SendResult, WebSocket, WebSocketHooks } from './ws/socket.ts';
