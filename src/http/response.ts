@@ -50,6 +50,8 @@ export class Response {
   status = 200;
   private names: string[] = [];
   private values: string[] = [];
+  /** Header lines built and checked ahead of time by Peregrine itself (a cached file's validators). */
+  private prepared = '';
   private sink: ResponseSink | null = null;
   private state = STATE_ENDED;
   private isHead = false;
@@ -69,6 +71,7 @@ export class Response {
     this.status = 200;
     this.names.length = 0;
     this.values.length = 0;
+    this.prepared = '';
     this.state = STATE_OPEN;
     this.isHead = isHead;
     this.http10 = http10;
@@ -133,6 +136,29 @@ export class Response {
   getHeader(name: string): string | undefined {
     const i = this.indexOf(name);
     return i === -1 ? undefined : this.values[i];
+  }
+
+  /**
+   * @internal Whether a header of any of these names (lower case) is set: prepared lines must not
+   * repeat a header the handler set itself.
+   */
+  hasAnyHeader(lowerNames: readonly string[]): boolean {
+    const names = this.names;
+    for (let i = 0; i < names.length; i++) {
+      if (lowerNames.includes(names[i]!.toLowerCase())) return true;
+    }
+    return false;
+  }
+
+  /**
+   * @internal Adds header lines (`Name: value\r\n` each) that Peregrine built and checked itself
+   * and reuses across responses, so that a response sent many times over (a cached file) skips
+   * checking each header again. None may be a header Peregrine manages (Content-Length…).
+   */
+  addPreparedHeaders(lines: string): void {
+    if (this.detached) return;
+    this.assertOpen();
+    this.prepared += lines;
   }
 
   /** Removes every header of that name. */
@@ -292,6 +318,7 @@ export class Response {
     const names = this.names;
     const values = this.values;
     for (let i = 0; i < names.length; i++) head += names[i] + ': ' + values[i] + '\r\n';
+    if (this.prepared !== '') head += this.prepared;
     // RFC 9110 §8.6: no Content-Length in a 204 (or 1xx); a 304 would describe the selected representation.
     if (!statusHasNoBody(this.status)) {
       if (streaming ? length !== -1 : true) head += 'Content-Length: ' + length + '\r\n';

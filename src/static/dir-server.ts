@@ -1,4 +1,4 @@
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../http/errors.ts';
@@ -12,10 +12,12 @@ import {
   refuseMethod,
   type SendOptions,
   sendFile,
+  sendFromCache,
   sendOptionsFrom,
+  type VariantFinder,
 } from './file-server.ts';
 import { contentType } from './mime.ts';
-import { type Found, findInside, resolveRequestPath } from './paths.ts';
+import { type Found, findBeside, findInside, resolveRequestPath } from './paths.ts';
 
 export interface DirServerOptions extends FileServerOptions {
   /** The URL path it is mounted at (default `/`); `/static` and `/static/` are the same. */
@@ -32,6 +34,19 @@ export interface DirServerOptions extends FileServerOptions {
    */
   spaFallback?: boolean;
 }
+
+/**
+ * A request path that last led, without a symlink, to a regular file small enough for the memory
+ * cache: the file and its type. The next request for the same path tries the cache with one
+ * `lstat` of that file before any decoding, checking or walking.
+ */
+interface HotPath {
+  readonly path: string;
+  readonly type: string;
+}
+
+/** Request paths remembered at most; past that the map starts again (many spellings of few files). */
+const MAX_HOT_PATHS = 4096;
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found' };
 
@@ -89,6 +104,8 @@ export class DirServer {
   /** The memory cache (null when turned off). */
   readonly cache: FileCache | null;
   private readonly sendOptions: SendOptions;
+  /** Request paths that led straight to a cacheable file; null when the cache is off. */
+  private readonly hot: Map<string, HotPath> | null;
 
   constructor(root: string, options: DirServerOptions = {}) {
     const absolute = checkedLocation('DirServer root', root, options, 'directory');
@@ -109,6 +126,7 @@ export class DirServer {
     this.cache = this.sendOptions.cache;
     this.listing = options.listing ?? false;
     this.spaFallback = options.spaFallback ?? false;
+    this.hot = this.cache === null ? null : new Map();
   }
 
   /**
@@ -126,6 +144,8 @@ export class DirServer {
     else return false;
 
     if (refuseMethod(req, res)) return true;
+    const hot = this.hot?.get(path);
+    if (hot !== undefined && this.sendHot(req, res, hot)) return true;
     if (rest === '') {
       // The mount point itself without its '/'.
       this.redirect(req, res, []);
@@ -144,13 +164,13 @@ export class DirServer {
         this.redirect(req, res, segments);
         return true;
       }
-      return orElse(this.sendIndex(req, res, segments), () =>
+      return orElse(this.sendIndex(req, res, segments, path), () =>
         this.listing ? this.list(res, found.path, segments) : this.missing(req, res, segments),
       );
     }
     // A file named with a trailing '/' is not a directory.
     if (resolved.trailingSlash) return this.missing(req, res, segments);
-    return orElse(this.send(req, res, found, segments), () => this.missing(req, res, segments));
+    return orElse(this.send(req, res, found, segments, path), () => this.missing(req, res, segments));
   }
 
   /**
@@ -169,22 +189,71 @@ export class DirServer {
     });
   }
 
-  /** Sends the file found for `segments`, typed by the requested name (not a symlink's target). */
-  private send(req: Request, res: Response, found: Found, segments: string[]): boolean | Promise<boolean> {
+  /**
+   * Sends the file found for `segments`, typed by the requested name (not a symlink's target).
+   * `hotKey`, the request path, is remembered for the next request when the file was found
+   * directly and may be cached.
+   */
+  private send(
+    req: Request,
+    res: Response,
+    found: Found,
+    segments: string[],
+    hotKey: string | null,
+  ): boolean | Promise<boolean> {
     const name = segments[segments.length - 1]!;
+    const type = contentType(name);
+    const hot = this.hot;
+    if (hotKey !== null && hot !== null && found.direct && found.stats.isFile()) {
+      if (this.cache!.fits(found.stats.size) && !hot.has(hotKey)) {
+        if (hot.size >= MAX_HOT_PATHS) hot.clear();
+        hot.set(hotKey, { path: found.path, type });
+      }
+    }
     const findVariant = (suffix: string): Found | null => {
+      if (found.direct) return findBeside(this.root, found, suffix);
       const variant = segments.slice();
       variant[variant.length - 1] = name + suffix;
       return findInside(this.root, variant);
     };
-    return sendFile(req, res, found, contentType(name), this.sendOptions, findVariant);
+    return sendFile(req, res, found, type, this.sendOptions, findVariant);
+  }
+
+  /**
+   * Answers from the memory cache for a path that led straight to a cached file before: one
+   * `lstat` of that file and of any precompressed variant the client accepts, no walk. The cache
+   * entry proves the file is the one found inside the root (the same device, inode and ctime);
+   * anything else — not cached, changed, gone, a symlink — takes the long way. A new file that
+   * would now shadow it can't exist: it would have to be this same path.
+   */
+  private sendHot(req: Request, res: Response, hot: HotPath): boolean {
+    const stats = quietLstat(hot.path);
+    if (stats === undefined) return false;
+    const findVariant: VariantFinder = (suffix) => {
+      const path = hot.path + suffix;
+      const variant = quietLstat(path);
+      return variant === undefined ? null : { path, stats: variant, direct: true };
+    };
+    return sendFromCache(
+      req,
+      res,
+      { path: hot.path, stats, direct: true },
+      hot.type,
+      this.sendOptions,
+      findVariant,
+    );
   }
 
   /** Sends the index file of the directory at `segments`; false when it has none. */
-  private sendIndex(req: Request, res: Response, segments: string[]): boolean | Promise<boolean> {
+  private sendIndex(
+    req: Request,
+    res: Response,
+    segments: string[],
+    hotKey: string | null,
+  ): boolean | Promise<boolean> {
     const indexSegments = [...segments, this.index];
     const index = findInside(this.root, indexSegments);
-    return index !== null && this.send(req, res, index, indexSegments);
+    return index !== null && this.send(req, res, index, indexSegments, hotKey);
   }
 
   /**
@@ -200,7 +269,8 @@ export class DirServer {
     res.setHeader('Vary', 'Accept');
     const last = segments.length === 0 ? '' : segments[segments.length - 1]!;
     if (last.includes('.') || !acceptsHtml(req.header('accept'))) return notFound();
-    return orElse(this.sendIndex(req, res, []), notFound) as true | Promise<true>;
+    // Not remembered as hot: a file created at this path later must be served, not hidden.
+    return orElse(this.sendIndex(req, res, [], null), notFound) as true | Promise<true>;
   }
 
   /** An HTML listing of a directory: subdirectories first, then files with their sizes. */
@@ -253,6 +323,15 @@ export class DirServer {
     if (req.queryString !== '') location += '?' + req.queryString;
     res.setHeader('Location', location);
     plain(res, 301, 'Moved Permanently');
+  }
+}
+
+/** The entry's own stats (a symlink is not followed), or undefined when there is nothing to look at. */
+function quietLstat(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined; // ENOTDIR, EACCES…: the long way answers properly
   }
 }
 

@@ -3,7 +3,7 @@ import type { Stats } from 'node:fs';
 /**
  * A memory cache of small files' bytes with a total size budget, least recently used evicted first.
  *
- * An entry is used only while a fresh stat of the file still shows the same inode, size, mtime and
+ * An entry is used only while a fresh stat of the file still shows the same device, inode, size, mtime and
  * ctime. File system timestamps are coarse (a kernel tick on Linux, 2 s on FAT), so a file written
  * twice within one tick could keep its times: like git's "racily clean" rule, bytes are cached only
  * when the file's last change (ctime, which no one can set back) is at least {@link SETTLED_MS}
@@ -27,12 +27,24 @@ export interface CachedFile {
   /** The file's validators, made once: `etagOf(stats)` and the Last-Modified date. */
   readonly etag: string;
   readonly lastModified: string;
+  readonly dev: number;
   readonly ino: number;
   readonly size: number;
   readonly mtimeMs: number;
   readonly ctimeMs: number;
   /** The cache's generation when this entry last moved to the most recent end. */
   generation: number;
+  /** A 200's header lines for this file, made once (`preparedLines` in file-server.ts), or null. */
+  prepared: PreparedLines | null;
+}
+
+/** Header lines made for one way of sending a cached file. */
+export interface PreparedLines {
+  readonly type: string;
+  readonly coding: string | null;
+  readonly vary: boolean;
+  readonly cacheControl: string;
+  readonly lines: string;
 }
 
 export class FileCache {
@@ -71,6 +83,7 @@ export class FileCache {
     if (entry === undefined) return null;
     if (
       entry.ino !== stats.ino ||
+      entry.dev !== stats.dev ||
       entry.size !== stats.size ||
       entry.mtimeMs !== stats.mtimeMs ||
       entry.ctimeMs !== stats.ctimeMs
@@ -102,11 +115,12 @@ export class FileCache {
       this.entries.delete(path);
       this.total -= old.data.length;
     }
-    const { ino, size, mtimeMs, ctimeMs } = stats;
+    const { dev, ino, size, mtimeMs, ctimeMs } = stats;
     const etag = etagOf(stats);
     const lastModified = new Date(mtimeMs).toUTCString();
     const generation = ++this.generation;
-    this.entries.set(path, { data, etag, lastModified, ino, size, mtimeMs, ctimeMs, generation });
+    const entry = { data, etag, lastModified, dev, ino, size, mtimeMs, ctimeMs, generation, prepared: null };
+    this.entries.set(path, entry);
     this.total += data.length;
     for (const [key, entry] of this.entries) {
       if (this.total <= this.maxBytes) break;

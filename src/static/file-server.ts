@@ -7,6 +7,7 @@ import type { Request } from '../http/request.ts';
 import type { Response } from '../http/response.ts';
 import { acceptedCodings, varyOnAcceptEncoding } from './encodings.ts';
 import {
+  type CachedFile,
   DEFAULT_MEMORY_CACHE_BYTES,
   DEFAULT_MEMORY_CACHE_FILE_BYTES,
   etagOf,
@@ -167,6 +168,44 @@ interface Source {
   readonly handle: FileHandle | null;
 }
 
+/** The representation a request gets: the file itself or a precompressed variant of it. */
+interface Choice {
+  readonly chosen: Found;
+  readonly coding: 'br' | 'gzip' | null;
+  /** The answer depends on Accept-Encoding (a compressible type with variants turned on). */
+  readonly vary: boolean;
+}
+
+/**
+ * Which representation of `file` to send: a precompressed variant when the type is compressible
+ * and the client accepts the variant's coding, else the file. Null when a variant can't be judged
+ * by `findVariant` (it gave a symlink's own stats: the caller must take the long way).
+ */
+function choose(
+  req: Request,
+  file: Found,
+  type: string,
+  options: SendOptions,
+  findVariant: VariantFinder | null,
+): Choice | null {
+  if (!options.precompressed || findVariant === null || !isCompressible(type)) {
+    return { chosen: file, coding: null, vary: false };
+  }
+  for (const accepted of acceptedCodings(req.header('accept-encoding'))) {
+    const variant = findVariant(accepted === 'br' ? '.br' : '.gz');
+    if (variant === null) continue;
+    if (variant.stats.isSymbolicLink()) return null;
+    if (variant.stats.isFile()) return { chosen: variant, coding: accepted, vary: true };
+  }
+  return { chosen: file, coding: null, vary: true };
+}
+
+/** Sets what the choice implies: Vary (the answer depends on Accept-Encoding) and Content-Encoding. */
+function applyChoice(res: Response, choice: Choice): void {
+  if (choice.vary) varyOnAcceptEncoding(res);
+  if (choice.coding !== null) res.setHeader('Content-Encoding', choice.coding);
+}
+
 /**
  * Answers a GET or HEAD with `file` (found by `findInside` or a stat), sent as `type`. Returns
  * false, having sent nothing, when it is not a regular file or vanished meanwhile; other file system
@@ -184,33 +223,112 @@ export function sendFile(
   findVariant: VariantFinder | null,
 ): boolean | Promise<boolean> {
   if (!file.stats.isFile()) return false;
-  let chosen = file;
-  let coding: 'br' | 'gzip' | null = null;
-  if (options.precompressed && findVariant !== null && isCompressible(type)) {
-    // The answer depends on Accept-Encoding whether or not a variant exists for this request.
-    varyOnAcceptEncoding(res);
-    for (const accepted of acceptedCodings(req.header('accept-encoding'))) {
-      const variant = findVariant(accepted === 'br' ? '.br' : '.gz');
-      if (variant?.stats.isFile()) {
-        chosen = variant;
-        coding = accepted;
-        break;
-      }
-    }
-  }
-  if (coding !== null) res.setHeader('Content-Encoding', coding);
-  if (answeredFromStats(req, res, chosen.stats, coding, options.cacheControl)) return true;
+  const choice = choose(req, file, type, options, findVariant) ?? { chosen: file, coding: null, vary: true };
+  const { chosen, coding } = choice;
   const cache = options.cache;
   if (cache?.fits(chosen.stats.size)) {
     const cached = cache.get(chosen.path, chosen.stats);
     if (cached !== null) {
-      const { data, etag, lastModified } = cached;
-      const source: Source = { stats: chosen.stats, etag, lastModified, data, handle: null };
-      respond(req, res, source, type, coding, options.cacheControl);
+      respondCached(req, res, chosen.stats, cached, type, choice, options.cacheControl);
       return true;
     }
   }
+  applyChoice(res, choice);
+  if (answeredFromStats(req, res, chosen.stats, coding, options.cacheControl)) return true;
   return sendFromDisk(req, res, file, chosen, type, coding, options);
+}
+
+/**
+ * Answers from the memory cache only, synchronously: true when the file (or the variant this
+ * request should get) is in memory and unchanged per `file.stats`, just taken. Otherwise false,
+ * having set nothing on the response, so the caller can take the long way.
+ *
+ * A cache entry is the proof that these bytes were once found inside the root, so this may be
+ * given a file that was only stat'ed, not walked to: the same device, inode and change time mean
+ * the same file.
+ */
+export function sendFromCache(
+  req: Request,
+  res: Response,
+  file: Found,
+  type: string,
+  options: SendOptions,
+  findVariant: VariantFinder | null,
+): boolean {
+  const cache = options.cache;
+  if (cache === null || !file.stats.isFile()) return false;
+  const choice = choose(req, file, type, options, findVariant);
+  if (choice === null || !cache.fits(choice.chosen.stats.size)) return false;
+  const cached = cache.get(choice.chosen.path, choice.chosen.stats);
+  if (cached === null) return false;
+  respondCached(req, res, choice.chosen.stats, cached, type, choice, options.cacheControl);
+  return true;
+}
+
+/** Headers that prepared lines carry: a response that has any of them set already takes the long way. */
+const PREPARED_NAMES: readonly string[] = [
+  'etag',
+  'last-modified',
+  'cache-control',
+  'accept-ranges',
+  'content-type',
+  'content-encoding',
+  'vary',
+];
+
+/**
+ * A 200 or 206/416 from cached bytes. The plain 200 — the common case — sends header lines made
+ * once per cached file and representation, skipping the checks each `setHeader` makes.
+ */
+function respondCached(
+  req: Request,
+  res: Response,
+  stats: Stats,
+  cached: CachedFile,
+  type: string,
+  choice: Choice,
+  cacheControl: string,
+): void {
+  if (
+    req.header('range') === undefined &&
+    req.header('if-none-match') === undefined &&
+    req.header('if-modified-since') === undefined &&
+    !res.hasAnyHeader(PREPARED_NAMES)
+  ) {
+    res.status = 200;
+    res.addPreparedHeaders(preparedLines(cached, type, choice, cacheControl));
+    res.end(cached.data);
+    return;
+  }
+  applyChoice(res, choice);
+  if (answeredFromStats(req, res, stats, choice.coding, cacheControl)) return;
+  const { data, etag, lastModified } = cached;
+  respond(req, res, { stats, etag, lastModified, data, handle: null }, type, choice.coding, cacheControl);
+}
+
+/**
+ * The header lines of a 200 for `cached` sent as `type` with `choice`'s coding, remembered in the
+ * entry for as long as it is asked for the same (the usual case: one type, one coding per file).
+ */
+function preparedLines(cached: CachedFile, type: string, choice: Choice, cacheControl: string): string {
+  const made = cached.prepared;
+  if (
+    made !== null &&
+    made.type === type &&
+    made.coding === choice.coding &&
+    made.vary === choice.vary &&
+    made.cacheControl === cacheControl
+  ) {
+    return made.lines;
+  }
+  // In the order the long way sets them.
+  let lines = choice.vary ? 'Vary: Accept-Encoding\r\n' : '';
+  if (choice.coding !== null) lines += `Content-Encoding: ${choice.coding}\r\n`;
+  lines +=
+    `ETag: ${etagFor(cached.etag, choice.coding)}\r\nLast-Modified: ${cached.lastModified}\r\n` +
+    `Cache-Control: ${cacheControl}\r\nAccept-Ranges: bytes\r\nContent-Type: ${type}\r\n`;
+  cached.prepared = { type, coding: choice.coding, vary: choice.vary, cacheControl, lines };
+  return lines;
 }
 
 /** The part of `sendFile` that waits for the disk: open, stat and read or stream the chosen file. */
@@ -569,7 +687,7 @@ export class FileServer {
 function statFound(path: string): Found | null {
   try {
     const stats = statSync(path, { throwIfNoEntry: false });
-    return stats === undefined ? null : { path, stats };
+    return stats === undefined ? null : { path, stats, direct: true };
   } catch (error) {
     if (MISSING.has((error as NodeJS.ErrnoException).code ?? '')) return null;
     throw error;

@@ -165,6 +165,11 @@ const NOT_FOUND = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EACCES
 export interface Found {
   readonly path: string;
   readonly stats: Stats;
+  /**
+   * The path was reached without a symlink: it is the root joined with the segments, each of them
+   * checked to be a plain directory or file.
+   */
+  readonly direct: boolean;
 }
 
 /**
@@ -183,7 +188,7 @@ export function findInside(root: string, segments: string[]): Found | null {
   try {
     if (segments.length === 0) {
       const stats = statSync(path, { throwIfNoEntry: false });
-      return stats === undefined ? null : { path, stats };
+      return stats === undefined ? null : { path, stats, direct: true };
     }
     // Walk down from the root: `end` marks the end of each segment in `path`.
     let end = path.length;
@@ -192,7 +197,7 @@ export function findInside(root: string, segments: string[]): Found | null {
       const stats = lstatSync(path.slice(0, end), { throwIfNoEntry: false });
       if (stats === undefined) return null;
       if (stats.isSymbolicLink()) return followInside(root, path);
-      if (i === segments.length - 1) return { path, stats };
+      if (i === segments.length - 1) return { path, stats, direct: true };
       if (!stats.isDirectory()) return null;
       end += segments[i + 1]!.length + 1;
     }
@@ -208,5 +213,27 @@ function followInside(root: string, candidate: string): Found | null {
   const real = realpathSync.native(candidate);
   if (!isInside(realpathSync.native(root), real)) return null;
   const stats = statSync(real, { throwIfNoEntry: false });
-  return stats === undefined ? null : { path: real, stats };
+  return stats === undefined ? null : { path: real, stats, direct: false };
+}
+
+/**
+ * The entry at `file`'s path plus `suffix` (`app.js` → `app.js.br`), for a `file` found directly:
+ * its directories were checked a moment ago, so only the last segment needs a look (one `lstat`),
+ * and a symlink there is followed only when it stays inside the root.
+ */
+export function findBeside(root: string, file: Found, suffix: string): Found | null {
+  if (!file.direct || suffix === '' || segmentProblem(suffix) !== null) {
+    throw new Error(
+      `findBeside: needs a file found directly and a plain suffix, got ${JSON.stringify(suffix)}`,
+    );
+  }
+  const path = file.path + suffix;
+  try {
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    if (stats === undefined) return null;
+    return stats.isSymbolicLink() ? followInside(root, path) : { path, stats, direct: true };
+  } catch (error) {
+    if (NOT_FOUND.has((error as NodeJS.ErrnoException).code ?? '')) return null;
+    throw error;
+  }
 }

@@ -10,20 +10,26 @@ import { etagOf, FileCache, SETTLED_MS } from '../../src/static/file-cache.ts';
 import { delay, get, setup } from '../server/util.ts';
 
 /** Stats as a cache compares them; only these fields matter. */
-function fakeStats(fields: { ino?: number; size: number; mtimeMs?: number; ctimeMs?: number }): Stats {
-  return { ino: 1, mtimeMs: 1000, ctimeMs: 1000, ...fields } as Stats;
+function fakeStats(fields: {
+  dev?: number;
+  ino?: number;
+  size: number;
+  mtimeMs?: number;
+  ctimeMs?: number;
+}): Stats {
+  return { dev: 1, ino: 1, mtimeMs: 1000, ctimeMs: 1000, ...fields } as Stats;
 }
 
 const LONG_AFTER = 1000 + SETTLED_MS + 1;
 
 describe('FileCache', () => {
-  test('a hit needs the same inode, size, mtime and ctime; a stale entry is dropped', () => {
+  test('a hit needs the same device, inode, size, mtime and ctime; a stale entry is dropped', () => {
     const cache = new FileCache(1000, 100);
     const stats = fakeStats({ size: 3 });
     cache.set('/a', stats, Buffer.from('abc'), LONG_AFTER);
     assert.equal(cache.get('/a', stats)?.data.toString(), 'abc');
     assert.equal(cache.get('/b', stats), null);
-    for (const changed of [{ ino: 2 }, { mtimeMs: 1001 }, { ctimeMs: 999 }]) {
+    for (const changed of [{ dev: 2 }, { ino: 2 }, { mtimeMs: 1001 }, { ctimeMs: 999 }]) {
       cache.set('/a', stats, Buffer.from('abc'), LONG_AFTER);
       assert.equal(cache.get('/a', fakeStats({ size: 3, ...changed })), null, JSON.stringify(changed));
       assert.equal(cache.files, 0);
