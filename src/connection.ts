@@ -11,6 +11,7 @@ import { Request, type RequestSource } from './http/request.ts';
 import { Response, type ResponseSink, type UpgradeOptions } from './http/response.ts';
 import { STATUS_REASONS } from './http/status.ts';
 import type { ResolvedOptions } from './options.ts';
+import { withSharedReads } from './shared-reads.ts';
 import { negotiateDeflate, PerMessageDeflate } from './ws/deflate.ts';
 import { WebSocket, type WebSocketOwner } from './ws/socket.ts';
 import { checkUpgrade, offeredProtocols, switchingProtocols } from './ws/upgrade.ts';
@@ -21,6 +22,8 @@ export interface ConnectionOwner {
   readonly handler: Handler;
   readonly clock: Clock;
   readonly stopping: boolean;
+  /** The worker's one read buffer, which every connection's socket reads into when it can. */
+  readonly readBuffer: Buffer;
   connectionClosed(connection: Connection): void;
   connectionUpgraded(connection: Connection, ws: WebSocket): void;
 }
@@ -59,7 +62,16 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private readonly owner: ConnectionOwner;
   private readonly options: ResolvedOptions;
 
-  // Input: unconsumed bytes are buf[pos..end). Bytes handed to a request are never written again.
+  /**
+   * The worker's read buffer when this socket reads into it (null: a new Buffer per read). Its
+   * bytes last only until the next read, so what must outlive one is copied out (`keepInput`).
+   */
+  private readonly shared: Buffer | null;
+  /** The WebSocket this connection became, which its reads now go to (shared reads only). */
+  private upgradedTo: WebSocket | null = null;
+
+  // Input: unconsumed bytes are buf[pos..end). Bytes handed to a request are never written again
+  // (the shared read buffer excepted: see keepInput).
   private buf: Buffer | null = null;
   private pos = 0;
   private end = 0;
@@ -96,8 +108,12 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private closing = false;
   private closed = false;
 
-  constructor(socket: Socket, owner: ConnectionOwner) {
+  /** `accepted` comes from a listener made with `pauseOnConnect`: it is not reading yet. */
+  constructor(accepted: Socket, owner: ConnectionOwner) {
+    const shared = withSharedReads(accepted, owner.readBuffer, (nread, buf) => this.onRead(nread, buf));
+    const socket = shared ?? accepted;
     this.socket = socket;
+    this.shared = shared === null ? null : owner.readBuffer;
     this.owner = owner;
     this.options = owner.options;
     this.clock = owner.clock;
@@ -107,11 +123,14 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     this.onClose = this.onClose.bind(this);
     this.onError = this.onError.bind(this);
     this.onDrain = this.onDrain.bind(this);
-    socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', this.onError);
     socket.on('drain', this.onDrain);
+    if (this.shared === null) {
+      socket.on('data', this.onData);
+      socket.resume();
+    }
     this.setIdleDeadline();
   }
 
@@ -132,16 +151,61 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
   private onData(chunk: Buffer): void {
     if (this.reading === READ_NONE) return; // closing: discard
-    this.append(chunk);
+    this.append(chunk, chunk.length);
     this.process();
   }
 
-  private append(chunk: Buffer): void {
+  /** A read into the shared buffer: `buf[0..nread)` is ours until this returns. */
+  private onRead(nread: number, buf: Buffer): void {
+    const ws = this.upgradedTo;
+    if (ws !== null) {
+      ws.receive(Buffer.from(buf.subarray(0, nread))); // the receiver may hold on to it
+      return;
+    }
+    if (this.reading === READ_NONE || nread <= 0) return; // closing: discard
+    this.append(buf, nread);
+    this.process();
+    this.keepInput(buf);
+  }
+
+  /**
+   * The shared read buffer is about to be overwritten by the next read. Copies out what must
+   * outlive it: the head of a request whose handler is still running (a Request stays readable
+   * until its response ends) and the bytes not consumed yet (a partial head, pipelined requests).
+   * Body chunks were copied as they were handed over.
+   */
+  private keepInput(shared: Buffer): void {
+    const req = this.req;
+    const head = this.inFlight && req !== null && req.head.buf === shared ? req.head : null;
+    const held = this.buf === shared && this.pos < this.end;
+    if (held) {
+      const from = head === null ? this.pos : head.start;
+      const length = this.end - from;
+      const copy = Buffer.allocUnsafe(Math.max(length * 2, 4096)); // room for the rest of a head
+      shared.copy(copy, 0, from, this.end);
+      head?.rebase(copy, -from);
+      this.buf = copy;
+      this.pos -= from;
+      this.end -= from;
+      this.scanFrom -= from;
+      this.ownsBuffer = true;
+      return;
+    }
+    if (this.buf === shared) this.releaseInput();
+    if (head !== null) {
+      const copy = Buffer.allocUnsafe(head.end - head.start);
+      shared.copy(copy, 0, head.start, head.end);
+      head.rebase(copy, -head.start);
+    }
+  }
+
+  /** Takes in `chunk[0..length)`; the bytes are used in place when nothing is held. */
+  private append(chunk: Buffer, length: number): void {
     const held = this.end - this.pos;
     if (held === 0) {
       this.buf = chunk;
       this.pos = 0;
-      this.end = chunk.length;
+      this.end = length;
       this.ownsBuffer = false;
       this.scanFrom = 0;
       return;
@@ -149,15 +213,15 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     // Bytes are held (a partial head, or pipelined requests): append into an accumulation buffer.
     // Only space past `end` is ever written, so views already handed out stay intact.
     const buf = this.buf!;
-    const needed = held + chunk.length;
-    if (this.ownsBuffer && this.end + chunk.length <= buf.length) {
-      chunk.copy(buf, this.end);
-      this.end += chunk.length;
+    const needed = held + length;
+    if (this.ownsBuffer && this.end + length <= buf.length) {
+      chunk.copy(buf, this.end, 0, length);
+      this.end += length;
       return;
     }
     const grown = Buffer.allocUnsafe(Math.max(needed * 2, 4096));
     buf.copy(grown, 0, this.pos, this.end);
-    chunk.copy(grown, held);
+    chunk.copy(grown, held, 0, length);
     this.scanFrom -= this.pos;
     this.buf = grown;
     this.pos = 0;
@@ -334,7 +398,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
       const start = this.pos;
       this.pos += take;
       this.bodyRemaining -= take;
-      req.incoming.push(buf.subarray(start, start + take));
+      this.pushBody(req, buf, start, start + take);
       if (this.bodyRemaining === 0) this.bodyFinished();
       return;
     }
@@ -347,12 +411,19 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
         this.bodyFailed(bodyTooLarge(this.options.maxBodyBytes));
         return;
       }
-      incoming.push(buf.subarray(decoder.dataStart, decoder.dataEnd));
+      this.pushBody(req, buf, decoder.dataStart, decoder.dataEnd);
     } else if (result === BODY_DONE) {
       this.bodyFinished();
     } else if (result !== NEED_MORE) {
       this.bodyFailed(new HttpError(-result, decoder.error, { code: 'ERR_BAD_CHUNK', close: true }));
     }
+  }
+
+  /** Hands body bytes to the request: a view, or a copy when they are in the shared read buffer. */
+  private pushBody(req: Request, buf: Buffer, start: number, end: number): void {
+    const incoming = req.incoming;
+    if (buf !== this.shared || incoming.discarding) incoming.push(buf.subarray(start, end));
+    else incoming.push(Buffer.copyBytesFrom(buf, start, end - start));
   }
 
   private bodyFinished(): void {
@@ -505,7 +576,10 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     this.output.append(switchingProtocols(req.header('sec-websocket-key')!, protocol, extensions));
     res.markUpgraded();
     this.flush();
-    const leftover = this.buf !== null && this.pos < this.end ? this.buf.subarray(this.pos, this.end) : null;
+    const leftover =
+      this.buf !== null && this.pos < this.end
+        ? Buffer.copyBytesFrom(this.buf, this.pos, this.end - this.pos)
+        : null;
     this.handOver();
     const ws = new WebSocket(this.socket, this.owner as unknown as WebSocketOwner, {
       protocol,
@@ -513,6 +587,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
       data: options.data,
       deflate,
     });
+    if (this.shared !== null) this.upgradedTo = ws; // its reads still arrive here
     this.owner.connectionUpgraded(this, ws);
     // The open hook runs once handleRequest has returned; frames that came with the handshake follow it.
     queueMicrotask(() => {

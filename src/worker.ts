@@ -4,6 +4,7 @@ import type { Handler } from './handler.ts';
 import { Clock } from './http/clock.ts';
 import { ConfigError } from './http/errors.ts';
 import type { ResolvedOptions } from './options.ts';
+import { SHARED_READ_BYTES } from './shared-reads.ts';
 import type { WebSocket, WebSocketHooks, WebSocketOptions, WebSocketOwner } from './ws/socket.ts';
 
 /**
@@ -22,6 +23,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   readonly options: ResolvedOptions;
   readonly handler: Handler;
   readonly clock = new Clock();
+  readonly readBuffer = Buffer.allocUnsafe(SHARED_READ_BYTES);
   stopping = false;
   readonly wsOptions: WebSocketOptions;
   readonly wsHooks: WebSocketHooks;
@@ -49,7 +51,11 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
     this.reusePort = placement.reusePort;
     this.counts = placement.counts;
     this.slot = placement.slot;
-    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    this.server = createServer(
+      // Paused: a connection moves the socket's handle to one that reads into readBuffer.
+      { noDelay: true, allowHalfOpen: true, pauseOnConnect: true },
+      (socket) => this.accept(socket),
+    );
     this.server.maxConnections = options.maxConnections;
   }
 

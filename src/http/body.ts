@@ -68,6 +68,11 @@ export class IncomingBody {
     return this.taken;
   }
 
+  /** Whether pushed chunks are thrown away (nobody will read them): no need to copy them first. */
+  get discarding(): boolean {
+    return this.mode === MODE_DISCARD;
+  }
+
   push(chunk: Buffer): void {
     this.received += chunk.length;
     if (this.mode === MODE_DISCARD) return;

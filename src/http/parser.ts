@@ -82,6 +82,21 @@ export class ParsedHead {
   /** Human-readable reason for the last error, for logs and tests. */
   error = '';
 
+  /** Moves every offset by `delta` into `buf`, which now holds the head's bytes (copied out of a reused read buffer). */
+  rebase(buf: Buffer, delta: number): void {
+    this.buf = buf;
+    this.start += delta;
+    this.end += delta;
+    this.methodEnd += delta;
+    this.targetStart += delta;
+    this.targetEnd += delta;
+    this.pathStart += delta;
+    this.pathEnd += delta;
+    if (this.queryStart !== -1) this.queryStart += delta;
+    const fields = this.fields;
+    for (let i = 0; i < this.fieldCount * 4; i++) fields[i] = fields[i]! + delta;
+  }
+
   reset(): void {
     this.fieldCount = 0;
     this.contentLength = -1;

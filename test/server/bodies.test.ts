@@ -372,3 +372,37 @@ test('the body can be read once, and not after the response has ended', async (t
     'the request body is no longer available: the response has ended',
   ]);
 });
+
+for (const framing of ['Content-Length', 'chunked'] as const) {
+  test(`a ${framing} body that arrives over many reads is intact when read only after the last one`, async (t) => {
+    // Each piece is its own TCP read; the handler reads nothing until all have arrived, so every
+    // piece is held while later reads come in (and would be overwritten in a reused read buffer).
+    const pieces = [noise(9000, 1), noise(7000, 2), noise(12000, 3), noise(5, 4)];
+    const whole = Buffer.concat(pieces);
+    const arrived = gate();
+    const h = await setup(t, async (req, res) => {
+      await arrived.promise;
+      const body = await req.bytes();
+      res.end(`${body.length} ${createHash('sha256').update(body).digest('hex')}`);
+    });
+    const client = await h.client();
+    client.send(
+      framing === 'chunked'
+        ? 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'
+        : `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${whole.length}\r\n\r\n`,
+    );
+    for (const piece of pieces) {
+      await delay(20);
+      client.send(
+        framing === 'chunked'
+          ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')])
+          : piece,
+      );
+    }
+    if (framing === 'chunked') client.send('0\r\n\r\n');
+    await delay(50);
+    arrived.open();
+    const [r] = await client.responses(1);
+    assert.equal(r!.body, `${whole.length} ${createHash('sha256').update(whole).digest('hex')}`);
+  });
+}

