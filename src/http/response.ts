@@ -1,6 +1,7 @@
 import type { WebSocket } from '../ws/socket.ts';
 import type { Clock } from './clock.ts';
 import { COPY_LIMIT, type Output } from './output.ts';
+import type { PrebuiltResponse } from './prebuilt.ts';
 import { statusHasNoBody, statusLine } from './status.ts';
 
 /** What a response needs from the connection that sends it. */
@@ -159,6 +160,35 @@ export class Response {
     if (this.detached) return;
     this.assertOpen();
     this.prepared += lines;
+  }
+
+  /**
+   * @internal Ends the response with a prebuilt `200 OK` and returns true — when nothing set on
+   * this response would be lost and the connection stays open: no status or headers of the
+   * handler's own, not HEAD, HTTP/1.1, keep-alive. Otherwise returns false, having changed nothing.
+   */
+  endPrebuilt(prebuilt: PrebuiltResponse): boolean {
+    if (
+      this.detached ||
+      this.state !== STATE_OPEN ||
+      this.status !== 200 ||
+      this.names.length !== 0 ||
+      this.prepared !== '' ||
+      this.isHead ||
+      this.http10 ||
+      this.declaredLength !== -1 ||
+      this.closeRequested
+    ) {
+      return false;
+    }
+    const sink = this.sink!;
+    if (sink.closesAfterResponse(false)) return false;
+    const bytes = prebuilt.dated(sink.clock.dateLine);
+    if (bytes === null) return false;
+    sink.output.bytes(bytes);
+    this.state = STATE_ENDED;
+    sink.responseEnded();
+    return true;
   }
 
   /** Removes every header of that name. */

@@ -13,13 +13,15 @@ export const PRECOMPRESSED: readonly { readonly coding: 'br' | 'gzip'; readonly 
 /** A qvalue (RFC 9110 §12.4.2): 0 to 1 with at most three decimals. */
 const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
 
+const NONE: readonly ('br' | 'gzip')[] = Object.freeze([]);
+
 /**
  * Which of br and gzip an Accept-Encoding value accepts (q > 0), in our order of preference. A coding
  * named explicitly overrides `*`; `x-gzip` is gzip (§12.5.3); a malformed weight counts as 0; no
  * header at all accepts neither (only identity).
  */
-export function acceptedCodings(value: string | undefined): ('br' | 'gzip')[] {
-  if (value === undefined || value === '') return [];
+export function acceptedCodings(value: string | undefined): readonly ('br' | 'gzip')[] {
+  if (value === undefined || value === '') return NONE;
   let br = -1;
   let gzip = -1;
   let star = -1;

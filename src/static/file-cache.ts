@@ -1,4 +1,5 @@
 import type { Stats } from 'node:fs';
+import type { PrebuiltResponse } from '../http/prebuilt.ts';
 
 /**
  * A memory cache of small files' bytes with a total size budget, least recently used evicted first.
@@ -23,7 +24,8 @@ export function etagOf(stats: Stats): string {
 }
 
 export interface CachedFile {
-  readonly data: Buffer;
+  /** The file's bytes (possibly a view of `prepared.prebuilt`, which then holds them). */
+  data: Buffer;
   /** The file's validators, made once: `etagOf(stats)` and the Last-Modified date. */
   readonly etag: string;
   readonly lastModified: string;
@@ -45,6 +47,8 @@ export interface PreparedLines {
   readonly vary: boolean;
   readonly cacheControl: string;
   readonly lines: string;
+  /** The whole 200 response for a small file, or null. */
+  readonly prebuilt: PrebuiltResponse | null;
 }
 
 export class FileCache {

@@ -3,6 +3,7 @@ import { type Stats, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../http/errors.ts';
+import { PrebuiltResponse } from '../http/prebuilt.ts';
 import type { Request } from '../http/request.ts';
 import type { Response } from '../http/response.ts';
 import { acceptedCodings, varyOnAcceptEncoding } from './encodings.ts';
@@ -12,6 +13,7 @@ import {
   DEFAULT_MEMORY_CACHE_FILE_BYTES,
   etagOf,
   FileCache,
+  type PreparedLines,
 } from './file-cache.ts';
 import { contentType, isCompressible } from './mime.ts';
 import type { Found } from './paths.ts';
@@ -295,8 +297,10 @@ function respondCached(
     req.header('if-modified-since') === undefined &&
     !res.hasAnyHeader(PREPARED_NAMES)
   ) {
+    const made = prepared(cached, type, choice, cacheControl);
+    if (made.prebuilt !== null && res.endPrebuilt(made.prebuilt)) return;
     res.status = 200;
-    res.addPreparedHeaders(preparedLines(cached, type, choice, cacheControl));
+    res.addPreparedHeaders(made.lines);
     res.end(cached.data);
     return;
   }
@@ -307,10 +311,11 @@ function respondCached(
 }
 
 /**
- * The header lines of a 200 for `cached` sent as `type` with `choice`'s coding, remembered in the
- * entry for as long as it is asked for the same (the usual case: one type, one coding per file).
+ * The header lines of a 200 for `cached` sent as `type` with `choice`'s coding, and for a small
+ * file the whole response, made once and remembered in the entry for as long as it is asked for
+ * the same (the usual case: one type, one coding per file).
  */
-function preparedLines(cached: CachedFile, type: string, choice: Choice, cacheControl: string): string {
+function prepared(cached: CachedFile, type: string, choice: Choice, cacheControl: string): PreparedLines {
   const made = cached.prepared;
   if (
     made !== null &&
@@ -319,7 +324,7 @@ function preparedLines(cached: CachedFile, type: string, choice: Choice, cacheCo
     made.vary === choice.vary &&
     made.cacheControl === cacheControl
   ) {
-    return made.lines;
+    return made;
   }
   // In the order the long way sets them.
   let lines = choice.vary ? 'Vary: Accept-Encoding\r\n' : '';
@@ -327,8 +332,14 @@ function preparedLines(cached: CachedFile, type: string, choice: Choice, cacheCo
   lines +=
     `ETag: ${etagFor(cached.etag, choice.coding)}\r\nLast-Modified: ${cached.lastModified}\r\n` +
     `Cache-Control: ${cacheControl}\r\nAccept-Ranges: bytes\r\nContent-Type: ${type}\r\n`;
-  cached.prepared = { type, coding: choice.coding, vary: choice.vary, cacheControl, lines };
-  return lines;
+  let prebuilt: PrebuiltResponse | null = null;
+  if (PrebuiltResponse.fits(lines, cached.data.length)) {
+    prebuilt = new PrebuiltResponse(lines, cached.data);
+    cached.data = prebuilt.body; // stored once, inside the whole response
+  }
+  const next = { type, coding: choice.coding, vary: choice.vary, cacheControl, lines, prebuilt };
+  cached.prepared = next;
+  return next;
 }
 
 /** The part of `sendFile` that waits for the disk: open, stat and read or stream the chosen file. */

@@ -231,4 +231,33 @@ describe('DirServer hot path', () => {
     assert.ok(rs.every((r) => r.status === 200 && r.body === '<p>hello</p>'));
     assert.equal(dir.cache!.files, 1);
   });
+
+  test('the response kept whole carries the current Date, and is not used where it would be wrong', async (t) => {
+    const dir = new DirServer(root);
+    const h = await setup(t, dir);
+    const c = await h.client();
+    c.send(get('/page.html') + get('/page.html'));
+    const [, warm] = await c.responses(2);
+    const bytes = dir.cache!.bytes;
+    // Cross a second boundary: the Date moves on and the body is untouched.
+    await delay(1100);
+    c.send(get('/page.html'));
+    const later = (await c.responses(3))[2]!;
+    assert.notEqual(later.headers.get('date'), warm!.headers.get('date'));
+    assert.ok(Math.abs(Date.parse(later.headers.get('date')!) - Date.now()) < 2000);
+    assert.equal(later.body, '<p>hello</p>');
+    assert.match(later.raw, /Content-Length: 12\r\nDate: [^\r]+\r\n\r\n/, 'sent whole: its Date comes last');
+    assert.equal(dir.cache!.bytes, bytes, 'the file is stored once');
+    // HTTP/1.0 keep-alive, Connection: close and HEAD get their own heads.
+    const old = await h.client();
+    old.send('GET /page.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+    const r10 = (await old.responses(1))[0]!;
+    assert.equal(r10.headers.get('connection'), 'keep-alive');
+    assert.equal(r10.body, '<p>hello</p>');
+    const closing = await h.client();
+    closing.send(get('/page.html', 'Connection: close'));
+    const rc = parseResponses(await closing.closedByServer())[0]!;
+    assert.equal(rc.headers.get('connection'), 'close');
+    assert.equal(rc.body, '<p>hello</p>');
+  });
 });
