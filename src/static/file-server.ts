@@ -226,15 +226,8 @@ export function sendFile(
 ): boolean | Promise<boolean> {
   if (!file.stats.isFile()) return false;
   const choice = choose(req, file, type, options, findVariant) ?? { chosen: file, coding: null, vary: true };
+  if (respondIfCached(req, res, choice, type, options)) return true;
   const { chosen, coding } = choice;
-  const cache = options.cache;
-  if (cache?.fits(chosen.stats.size)) {
-    const cached = cache.get(chosen.path, chosen.stats);
-    if (cached !== null) {
-      respondCached(req, res, chosen.stats, cached, type, choice, options.cacheControl);
-      return true;
-    }
-  }
   applyChoice(res, choice);
   if (answeredFromStats(req, res, chosen.stats, coding, options.cacheControl)) return true;
   return sendFromDisk(req, res, file, chosen, type, coding, options);
@@ -257,13 +250,25 @@ export function sendFromCache(
   options: SendOptions,
   findVariant: VariantFinder | null,
 ): boolean {
-  const cache = options.cache;
-  if (cache === null || !file.stats.isFile()) return false;
+  if (options.cache === null || !file.stats.isFile()) return false;
   const choice = choose(req, file, type, options, findVariant);
-  if (choice === null || !cache.fits(choice.chosen.stats.size)) return false;
-  const cached = cache.get(choice.chosen.path, choice.chosen.stats);
+  return choice !== null && respondIfCached(req, res, choice, type, options);
+}
+
+/** Answers from memory when the chosen file is cached and unchanged; false, having sent nothing, if not. */
+function respondIfCached(
+  req: Request,
+  res: Response,
+  choice: Choice,
+  type: string,
+  options: SendOptions,
+): boolean {
+  const { chosen } = choice;
+  const cache = options.cache;
+  if (cache === null || !cache.fits(chosen.stats.size)) return false;
+  const cached = cache.get(chosen.path, chosen.stats);
   if (cached === null) return false;
-  respondCached(req, res, choice.chosen.stats, cached, type, choice, options.cacheControl);
+  respondCached(req, res, chosen.stats, cached, type, choice, options.cacheControl);
   return true;
 }
 
