@@ -50,6 +50,8 @@ const KILL_GRACE_MS = 3_000;
 /** How much longer than its warm-up and measured window ws-load.ts may take before it is killed. */
 const WS_LOAD_SLACK_MS = 30_000;
 const NGINX = '/usr/sbin/nginx';
+/** A `--trace-gc` line for a young-generation collection (V8's Scavenger, or its minor mark-sweep). */
+const MINOR_GC_LINE = /: (?:Scavenge|Minor Mark-Sweep|Minor Mark-Compact)\b/;
 /** wrk connections for the 1 MiB static file: fewer, so that the run is not just memory bandwidth. */
 const LARGE_FILE_CONNECTIONS = 20;
 
@@ -110,10 +112,18 @@ const PEREGRINE_STATIC: ServerSpec = {
   script: 'peregrine-static.ts',
 };
 const NGINX_STATIC: ServerSpec = { id: 'nginx', label: 'nginx', script: '' };
+/** nginx answering the comparison section's two routes from its config (`return 200 …`). */
+const NGINX_HTTP: ServerSpec = { id: 'nginx-http', label: 'nginx', script: '' };
+const FASTIFY: ServerSpec = { id: 'fastify', label: 'Fastify', script: 'fastify.ts' };
+/** The ceiling for any Node server: canned responses over `node:net`, no HTTP parsing. */
+const RAW_NET: ServerSpec = { id: 'raw-net', label: 'raw node:net', script: 'raw-net.ts' };
 const SIRV_STATIC: ServerSpec = { id: 'sirv', label: 'sirv', script: 'sirv-static.ts' };
 const SERVERS: readonly ServerSpec[] = [
   PEREGRINE,
   NODE_HTTP,
+  FASTIFY,
+  RAW_NET,
+  NGINX_HTTP,
   NODE_CLUSTER,
   PEREGRINE_WS,
   WS_ECHO,
@@ -122,13 +132,17 @@ const SERVERS: readonly ServerSpec[] = [
   SIRV_STATIC,
 ];
 
-/** One results table: a Peregrine server against a baseline server on a list of workloads. */
+/** nginx servers: started from a generated config, not a bench/servers script. */
+function isNginx(spec: ServerSpec): boolean {
+  return spec === NGINX_STATIC || spec === NGINX_HTTP;
+}
+
+/** One results table: a Peregrine server against its peers on a list of workloads. */
 interface Section {
   readonly id: 'comparison' | 'scaling' | 'websocket' | 'static';
   readonly peregrine: ServerSpec;
-  readonly baseline: ServerSpec;
-  /** A second baseline (sirv in the static section), with its own ratio column. */
-  readonly baseline2?: ServerSpec;
+  /** The servers Peregrine is compared with, each with its own ratio column. */
+  readonly peers: readonly ServerSpec[];
   /** What one unit of throughput is: a request (HTTP) or an echoed message (WebSocket). */
   readonly unit: 'req' | 'msg';
   readonly workloads: readonly Workload[];
@@ -137,7 +151,7 @@ interface Section {
 const COMPARISON: Section = {
   id: 'comparison',
   peregrine: PEREGRINE,
-  baseline: NODE_HTTP,
+  peers: [NODE_HTTP, FASTIFY, RAW_NET, NGINX_HTTP],
   unit: 'req',
   workloads: [
     { kind: 'http', name: 'plain /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1 },
@@ -150,7 +164,7 @@ const COMPARISON: Section = {
 const SCALING: Section = {
   id: 'scaling',
   peregrine: PEREGRINE,
-  baseline: NODE_CLUSTER,
+  peers: [NODE_CLUSTER],
   unit: 'req',
   workloads: [1, 2].map((workers) => ({
     kind: 'http' as const,
@@ -165,7 +179,7 @@ const SCALING: Section = {
 const WEBSOCKET: Section = {
   id: 'websocket',
   peregrine: PEREGRINE_WS,
-  baseline: WS_ECHO,
+  peers: [WS_ECHO],
   unit: 'msg',
   workloads: [
     { kind: 'ws', name: 'ws echo 32 B', messageBytes: 32, window: 16, workers: 1 },
@@ -199,8 +213,7 @@ const LARGE_FILE = largeFileContent();
 const STATIC: Section = {
   id: 'static',
   peregrine: PEREGRINE_STATIC,
-  baseline: NGINX_STATIC,
-  baseline2: SIRV_STATIC,
+  peers: [NGINX_STATIC, SIRV_STATIC],
   unit: 'req',
   workloads: [
     {
@@ -226,9 +239,9 @@ const STATIC: Section = {
 
 const SECTIONS: readonly Section[] = [COMPARISON, SCALING, WEBSOCKET, STATIC];
 
-/** The own servers of a section: Peregrine, then its baseline(s). */
+/** The own servers of a section: Peregrine, then its peers. */
 function sectionServers(section: Section): ServerSpec[] {
-  return [section.peregrine, section.baseline, ...(section.baseline2 ? [section.baseline2] : [])];
+  return [section.peregrine, ...section.peers];
 }
 
 /** The CPUs a server is pinned to: CPU 0 for one worker, CPUs 0 and 1 for more. */
@@ -243,10 +256,8 @@ function serverCpus(workload: Workload): string {
 interface SelectedSection {
   readonly section: Section;
   readonly workloads: readonly Workload[];
-  /** Peregrine and/or the section's baseline(s), in BENCH_SERVERS order. */
+  /** Peregrine and/or the section's peers, in BENCH_SERVERS order. */
   readonly servers: readonly ServerSpec[];
-  /** Why a selected server is not run (nginx not installed); it is then left out of `servers`. */
-  readonly skipped?: string;
 }
 
 interface Config {
@@ -295,27 +306,22 @@ function selectSections(): SelectedSection[] {
       SERVERS.find((s) => s.id === id) ??
       fail(`unknown server "${id}" in BENCH_SERVERS; servers are: ${SERVERS.map((s) => s.id).join(', ')}`),
   );
-  const nginxMissing = !isExecutable(NGINX);
   const selected = SECTIONS.map((section): SelectedSection => {
     const own = sectionServers(section);
-    const servers = chosen.length === 0 ? own : chosen.filter((spec) => own.includes(spec));
-    const skipNginx = nginxMissing && servers.includes(NGINX_STATIC);
     return {
       section,
       workloads:
         filters.length === 0
           ? section.workloads
           : section.workloads.filter((w) => filters.some((f) => w.name.includes(f))),
-      servers: skipNginx ? servers.filter((spec) => spec !== NGINX_STATIC) : servers,
-      ...(skipNginx
-        ? { skipped: `nginx rows not run: ${NGINX} is missing (apt-get install nginx-light)` }
-        : {}),
+      servers: chosen.length === 0 ? own : chosen.filter((spec) => own.includes(spec)),
     };
   }).filter((s) => s.workloads.length > 0 && s.servers.length > 0);
   if (selected.length === 0) {
     fail(
       'BENCH_FILTER and BENCH_SERVERS select nothing to run: peregrine runs only in the two HTTP ' +
-        'sections, node-http only in the first one ("plain /", …, "pipelined-16 /6150"), node-cluster only ' +
+        'sections, node-http, fastify, raw-net and nginx-http only in the first one ("plain /", …, ' +
+        '"pipelined-16 /6150"), node-cluster only ' +
         'in the scaling section ("workers-1 plain /", "workers-2 plain /"), peregrine-ws and ws-echo only ' +
         'in the websocket section ("ws echo 32 B", "ws echo 64 KiB"), peregrine-static, nginx and sirv only ' +
         'in the static section ("static /6150.txt", "static /1mib.bin")',
@@ -384,11 +390,19 @@ function canResolve(specifier: string): boolean {
 function checkPrerequisites(config: Config): void {
   if (process.platform !== 'linux') fail('the benchmark needs Linux (it uses taskset and /proc).');
   const usesWrk = config.sections.some((s) => s.workloads.some((w) => w.kind === 'http'));
+  const usesNginx = config.sections.some((s) => s.servers.some(isNginx));
   const tools = [
     ...(usesWrk ? [{ command: 'wrk', install: 'apt-get install wrk' }] : []),
     { command: 'taskset', install: 'apt-get install util-linux' },
   ];
   const missing = tools.filter((tool) => !isOnPath(tool.command));
+  // No report without the peers it promises: nginx is a peer, not an extra.
+  if (usesNginx && !isExecutable(NGINX)) {
+    missing.push({
+      command: NGINX,
+      install: 'apt-get install nginx-light (or leave nginx out with BENCH_SERVERS)',
+    });
+  }
   if (missing.length > 0) {
     const hints = missing.map((tool) => `  ${tool.command}: ${tool.install}`).join('\n');
     fail(`missing required tools; install them with:\n${hints}`);
@@ -398,6 +412,9 @@ function checkPrerequisites(config: Config): void {
   }
   if (config.sections.some((s) => s.servers.includes(SIRV_STATIC)) && !canResolve('sirv')) {
     fail('the sirv server needs the `sirv` package (a devDependency): run `npm install` first.');
+  }
+  if (config.sections.some((s) => s.servers.includes(FASTIFY)) && !canResolve('fastify')) {
+    fail('the fastify server needs the `fastify` package (a devDependency): run `npm install` first.');
   }
   if (cpuCount() < 2) {
     fail(`needs at least 2 CPUs (server on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU}).`);
@@ -480,6 +497,8 @@ interface RunningServer {
   isAlive(): boolean;
   /** The last few KB the server wrote to stderr. */
   stderrTail(): string;
+  /** Young-generation collections so far (`--trace-gc` lines), or null for a server that is not Node. */
+  minorGcs(): number | null;
   /** SIGTERM, then SIGKILL if it has not exited after KILL_GRACE_MS. */
   stop(): Promise<void>;
 }
@@ -526,30 +545,56 @@ function waitForListening(child: ChildProcess, exited: Promise<void>): Promise<v
 }
 
 /**
- * The temp directory of the static section, created once per run by main(): `static/` holds the served
- * files, `nginx/` nginx's generated config, logs and temp paths. Undefined if the section does not run.
+ * The benchmark's temp directory, created once by main() and removed on exit: `static/` holds the files
+ * of the static section, `nginx/` nginx's generated config, logs and temp paths.
  */
-let staticTempDir: string | undefined;
+let benchTempDir: string | undefined;
 
 function staticDir(): string {
-  if (staticTempDir === undefined) throw new Error('static files were not created');
-  return join(staticTempDir, 'static');
+  if (benchTempDir === undefined) throw new Error('the temp directory was not created');
+  return join(benchTempDir, 'static');
 }
 
-/** Writes the static section's files into a fresh temp directory and returns its path. */
-function createStaticFiles(): string {
+/** Where nginx finds the comparison section's 6150-byte body, inside the temp directory. */
+const COMPARISON_LARGE_FILE = 'lorem-6150.txt';
+
+/** Makes the temp directory, with the static section's files, and returns its path. */
+function createTempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'peregrine-bench-'));
   mkdirSync(join(dir, 'static'));
   mkdirSync(join(dir, 'nginx'));
+  writeFileSync(join(dir, COMPARISON_LARGE_FILE), LARGE_BODY, 'latin1');
   writeFileSync(join(dir, 'static', '6150.txt'), SMALL_FILE);
   writeFileSync(join(dir, 'static', '1mib.bin'), LARGE_FILE);
   return dir;
 }
 
-/** nginx.conf for one worker serving staticDir() on 127.0.0.1:`port`, everything else in `prefix`. */
-function nginxConfig(prefix: string, port: number): string {
+/** An nginx config string: the body between single quotes, which must hold nothing nginx would interpret. */
+function nginxQuoted(text: string): string {
+  if (/['\\$]/.test(text)) throw new Error('a body for nginx must not contain quotes, backslashes or $');
+  return `'${text}'`;
+}
+
+/**
+ * The `server` block: for the static section, the files of staticDir(); for the comparison section, the
+ * two routes with the same bytes as the other servers. `/` is answered from the config (`return 200`);
+ * the 6150-byte body is longer than an nginx config string may be (4 KiB), so `/6150` is a file, its
+ * descriptor kept open between requests (`open_file_cache`): the cheapest way nginx has to send it.
+ */
+function nginxServerBlock(spec: ServerSpec, port: number): string {
+  if (spec === NGINX_STATIC) return `listen 127.0.0.1:${port};\n    root ${staticDir()};`;
+  return (
+    `listen 127.0.0.1:${port};\n    default_type text/plain;\n` +
+    `    open_file_cache max=16 inactive=60s;\n    open_file_cache_valid 60s;\n` +
+    `    location = /6150 { alias ${join(benchTempDir ?? '', COMPARISON_LARGE_FILE)}; }\n` +
+    `    location / { return 200 ${nginxQuoted(SMALL_BODY)}; }`
+  );
+}
+
+/** nginx.conf for one worker on 127.0.0.1:`port` (see nginxServerBlock), everything else in `prefix`. */
+function nginxConfig(spec: ServerSpec, prefix: string, port: number): string {
   const temp = (name: string): string => join(prefix, `${name}_temp`);
-  return `# Generated by bench/run.ts for the static section.
+  return `# Generated by bench/run.ts.
 worker_processes 1;
 master_process off;
 daemon off;
@@ -578,8 +623,7 @@ http {
   scgi_temp_path ${temp('scgi')};
 
   server {
-    listen 127.0.0.1:${port};
-    root ${staticDir()};
+    ${nginxServerBlock(spec, port)}
   }
 }
 `;
@@ -613,16 +657,21 @@ async function waitForPort(port: number, exited: Promise<void>): Promise<void> {
 function spawnServer(spec: ServerSpec, workload: Workload, port: number): ChildProcess {
   const cpus = serverCpus(workload);
   const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
-  if (spec === NGINX_STATIC) {
-    const prefix = join(staticTempDir ?? '', 'nginx');
+  if (isNginx(spec)) {
+    const prefix = join(benchTempDir ?? '', 'nginx');
     const conf = join(prefix, 'nginx.conf');
-    writeFileSync(conf, nginxConfig(prefix, port));
+    writeFileSync(conf, nginxConfig(spec, prefix, port));
     return spawn('taskset', ['-c', cpus, NGINX, '-c', conf, '-p', prefix], { cwd: ROOT_DIR, stdio });
   }
   const script = join(BENCH_DIR, 'servers', spec.script);
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), WORKERS: String(workload.workers) };
-  if (staticTempDir !== undefined) env.STATIC_DIR = staticDir();
-  return spawn('taskset', ['-c', cpus, process.execPath, script], { cwd: ROOT_DIR, env, stdio });
+  env.STATIC_DIR = staticDir();
+  // --trace-gc prints a line per collection (worker threads' and cluster workers' too): counted below.
+  return spawn('taskset', ['-c', cpus, process.execPath, '--trace-gc', script], {
+    cwd: ROOT_DIR,
+    env,
+    stdio,
+  });
 }
 
 async function startServer(spec: ServerSpec, workload: Workload, port: number): Promise<RunningServer> {
@@ -632,11 +681,19 @@ async function startServer(spec: ServerSpec, workload: Workload, port: number): 
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-4000);
   });
+  let scavenges = 0;
+  let partialLine = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partialLine + chunk).split('\n');
+    partialLine = lines.pop() ?? '';
+    for (const line of lines) if (MINOR_GC_LINE.test(line)) scavenges++;
+  });
   const server: RunningServer = {
     pid: child.pid ?? -1,
     port,
     isAlive: () => !hasExited(child),
     stderrTail: () => stderr.trim(),
+    minorGcs: () => (isNginx(spec) ? null : scavenges),
     stop: async () => {
       if (hasExited(child) || child.pid === undefined) return;
       child.kill('SIGTERM');
@@ -648,7 +705,7 @@ async function startServer(spec: ServerSpec, workload: Workload, port: number): 
   };
   try {
     // nginx prints nothing: wait until its port accepts connections.
-    if (spec === NGINX_STATIC) await waitForPort(port, exited);
+    if (isNginx(spec)) await waitForPort(port, exited);
     else await waitForListening(child, exited);
   } catch (error) {
     await server.stop();
@@ -750,6 +807,25 @@ function readCpuTicks(pid: number): number {
   return ticks;
 }
 
+/** Peak resident set (VmHWM) of the server's process and all its descendants, in bytes. */
+function readPeakRss(pid: number): number {
+  const peakOf = (id: number): number => {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${id}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  };
+  let bytes = peakOf(pid);
+  const pending = childrenOf(pid);
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    try {
+      bytes += peakOf(next);
+    } catch {
+      continue;
+    }
+    pending.push(...childrenOf(next));
+  }
+  return bytes;
+}
+
 /**
  * CPU time of this process's children that have exited and been waited for, in clock ticks (cutime +
  * cstime, fields 16 and 17 of /proc/self/stat). Taskset execs wrk, so a finished wrk run adds its CPU here.
@@ -769,12 +845,33 @@ interface WrkReport {
   readonly socketErrors: string | undefined;
   /** wrk's "Non-2xx or 3xx responses" count (wrk counts statuses above 399). */
   readonly badResponses: number;
+  /** Latency percentiles from `--latency`, in milliseconds. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/** A wrk duration (`812.00us`, `1.23ms`, `2.00s`, `1.50m`) in milliseconds. */
+function wrkMillis(text: string): number {
+  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (!match) throw new Error(`unexpected wrk duration "${text}"`);
+  const scale = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[match[2] as 'us' | 'ms' | 's' | 'm'];
+  return Number(match[1]) * scale;
 }
 
 function wrkArgs(workload: HttpWorkload, port: number, seconds: number, connections: number): string[] {
   // wrk's default 2 s request timeout counts a slow pipelined batch as a socket error; a server that is
   // merely slow should be measured as slow, so allow 10 s (errors still fail the run).
-  const args = ['-c', LOAD_CPU, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s'];
+  const args = [
+    '-c',
+    LOAD_CPU,
+    'wrk',
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '10s',
+    '--latency',
+  ];
   if (workload.pipeline > 1) args.push('--script', PIPELINE_SCRIPT);
   args.push(`http://127.0.0.1:${port}${workload.path}`);
   if (workload.pipeline > 1) args.push('--', String(workload.pipeline));
@@ -787,7 +884,12 @@ function parseWrkOutput(output: string): WrkReport {
   if (!requests || !perSecond) throw new Error(`unexpected wrk output:\n${output.trim()}`);
   const socketErrors = /^\s*Socket errors: (.*)$/m.exec(output);
   const badResponses = /^\s*Non-2xx or 3xx responses: (\d+)/m.exec(output);
+  const p50 = /^\s*50%\s+(\S+)/m.exec(output);
+  const p99 = /^\s*99%\s+(\S+)/m.exec(output);
+  if (!p50 || !p99) throw new Error(`no latency distribution in wrk output:\n${output.trim()}`);
   return {
+    p50Ms: wrkMillis(p50[1]!),
+    p99Ms: wrkMillis(p99[1]!),
     requests: Number(requests[1]),
     requestsPerSecond: Number(perSecond[1]),
     socketErrors: socketErrors?.[1],
@@ -955,6 +1057,13 @@ interface Measurement {
   readonly cpuShare: number;
   /** The load generator's CPU time over wall time; about 1 when it, not the server, is the limit. */
   readonly loadCpuShare: number;
+  /** Latency percentiles in milliseconds (wrk's; null for WebSocket runs). */
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  /** Young-generation collections during the measured window; null for a server that is not Node. */
+  readonly minorGcs: number | null;
+  /** Peak resident memory of the server (every process of it), in bytes. */
+  readonly peakRssBytes: number;
 }
 
 interface Failure {
@@ -984,12 +1093,16 @@ async function loadHttpServer(
 
   const ticksBefore = readCpuTicks(server.pid);
   const wrkTicksBefore = readExitedChildrenCpuTicks();
+  const gcsBefore = server.minorGcs();
   const startedAt = performance.now();
   const report = await runWrk(workload, server.port, config.seconds, connections);
   const wallSeconds = (performance.now() - startedAt) / 1000;
   if (!server.isAlive()) throw new Error('server exited during the run');
   const cpuSeconds = (readCpuTicks(server.pid) - ticksBefore) / config.clockTicks;
   const wrkCpuSeconds = (readExitedChildrenCpuTicks() - wrkTicksBefore) / config.clockTicks;
+  const peakRssBytes = readPeakRss(server.pid);
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the last --trace-gc lines are on their way
+  const gcsAfter = server.minorGcs();
 
   const problems = wrkProblems(report);
   if (problems.length > 0) return { ok: false, error: problems.join('; ') };
@@ -1000,6 +1113,10 @@ async function loadHttpServer(
     cpuMicrosPerUnit: (cpuSeconds * 1e6) / report.requests,
     cpuShare: cpuSeconds / wallSeconds,
     loadCpuShare: wrkCpuSeconds / wallSeconds,
+    p50Ms: report.p50Ms,
+    p99Ms: report.p99Ms,
+    minorGcs: gcsBefore === null || gcsAfter === null ? null : gcsAfter - gcsBefore,
+    peakRssBytes,
   };
 }
 
@@ -1007,6 +1124,7 @@ async function loadWsServer(server: RunningServer, workload: WsWorkload, config:
   // ws-load checks the handshake and one echoed message itself, then warms up before measuring.
   const { report, serverCpuSeconds, wallSeconds } = await runWsLoad(server, workload, config);
   if (!server.isAlive()) throw new Error('server exited during the run');
+  const peakRssBytes = readPeakRss(server.pid);
   if (report.messages === 0) return { ok: false, error: 'no message echoed' };
   return {
     ok: true,
@@ -1015,6 +1133,11 @@ async function loadWsServer(server: RunningServer, workload: WsWorkload, config:
     cpuMicrosPerUnit: (serverCpuSeconds * 1e6) / report.messages,
     cpuShare: serverCpuSeconds / wallSeconds,
     loadCpuShare: report.cpuSeconds / report.seconds,
+    p50Ms: null,
+    p99Ms: null,
+    // ws-load warms up inside its own run, so a count here would include the warm-up: not reported.
+    minorGcs: null,
+    peakRssBytes,
   };
 }
 
@@ -1094,73 +1217,89 @@ function rowLabel(section: Section, workload: Workload): string {
   return section.id === 'scaling' ? String(workload.workers) : workload.name;
 }
 
-function tableRow(section: Section, results: WorkloadResults): string {
-  const peregrine = results.runs.get(section.peregrine.id);
-  const baseline = results.runs.get(section.baseline.id);
-  const ratios = peregrine && baseline ? pairRatios(peregrine, baseline) : [];
-  const cells = [
-    rowLabel(section, results.workload),
-    medianCell(peregrine, (m) => m.perSecond, formatInteger),
-    medianCell(baseline, (m) => m.perSecond, formatInteger),
-    ratios.length > 0 ? formatRatio(median(ratios)) : '—',
-    ratios.length > 0 ? `${formatRatio(Math.min(...ratios))}–${formatRatio(Math.max(...ratios))}` : '—',
-    medianCell(peregrine, (m) => m.cpuMicrosPerUnit, formatMicros),
-    medianCell(baseline, (m) => m.cpuMicrosPerUnit, formatMicros),
-  ];
-  return `| ${cells.join(' | ')} |`;
-}
-
-/** Median of the Peregrine/`baseline` run-pair ratios, or `—`. */
-function ratioCell(results: WorkloadResults, peregrine: ServerSpec, baseline: ServerSpec): string {
+/** Median of the Peregrine/`peer` run-pair ratios with their spread (`2.21 (2.04–3.40)`), or `—`. */
+function ratioCell(results: WorkloadResults, peregrine: ServerSpec, peer: ServerSpec): string {
   const ours = results.runs.get(peregrine.id);
-  const theirs = results.runs.get(baseline.id);
+  const theirs = results.runs.get(peer.id);
   const ratios = ours && theirs ? pairRatios(ours, theirs) : [];
-  return ratios.length > 0 ? formatRatio(median(ratios)) : '—';
+  if (ratios.length === 0) return '—';
+  const spread = `${formatRatio(Math.min(...ratios))}–${formatRatio(Math.max(...ratios))}`;
+  return ratios.length === 1 ? formatRatio(ratios[0]!) : `${formatRatio(median(ratios))} (${spread})`;
 }
 
-/** The static section's table: Peregrine against nginx and sirv, a ratio column for each. */
-function staticTable({ selected, results }: SectionResults): string {
-  const { peregrine, baseline, baseline2 } = selected.section;
-  const others = [baseline, ...(baseline2 ? [baseline2] : [])];
+/** A section's main table: each server's median rate, and Peregrine's ratio to each peer (with spread). */
+function resultsTable({ selected, results }: SectionResults): string {
+  const { peregrine, unit } = selected.section;
+  const peers = selected.section.peers.filter((peer) => selected.servers.includes(peer));
   const header = [
-    'Workload',
-    `${peregrine.label} req/s`,
-    ...others.flatMap((spec) => [`${spec.label} req/s`, `Ratio vs ${spec.label}`]),
-    ...[peregrine, ...others].map((spec) => `${spec.label} CPU µs/req`),
+    selected.section.id === 'scaling' ? 'Workers' : 'Workload',
+    `${peregrine.label} ${unit}/s`,
+    ...peers.flatMap((peer) => [`${peer.label} ${unit}/s`, `${peregrine.label}/${peer.label}`]),
   ];
   const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
   const rows = results.map((r) => {
     const cells = [
-      r.workload.name,
+      rowLabel(selected.section, r.workload),
       medianCell(r.runs.get(peregrine.id), (m) => m.perSecond, formatInteger),
-      ...others.flatMap((spec) => [
-        medianCell(r.runs.get(spec.id), (m) => m.perSecond, formatInteger),
-        ratioCell(r, peregrine, spec),
+      ...peers.flatMap((peer) => [
+        medianCell(r.runs.get(peer.id), (m) => m.perSecond, formatInteger),
+        ratioCell(r, peregrine, peer),
       ]),
-      ...[peregrine, ...others].map((spec) =>
-        medianCell(r.runs.get(spec.id), (m) => m.cpuMicrosPerUnit, formatMicros),
-      ),
     ];
     return `| ${cells.join(' | ')} |`;
   });
   return [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows].join('\n');
 }
 
-function resultsTable({ selected, results }: SectionResults): string {
-  if (selected.section.id === 'static') return staticTable({ selected, results });
-  const base = selected.section.baseline.label;
+const formatMillis = (value: number): string => value.toFixed(2);
+const formatMiB = (bytes: number): string => (bytes / (1024 * 1024)).toFixed(1);
+
+/** A median over the runs that have the figure, or `—` where none has it (a figure nginx has no way to give). */
+function optionalMedianCell(
+  runs: readonly RunResult[] | undefined,
+  pick: (m: Measurement) => number | null,
+  format: (value: number) => string,
+): string {
+  const values = runs === undefined ? [] : measurements(runs).flatMap((m) => pick(m) ?? []);
+  return values.length === 0 ? '—' : format(median(values));
+}
+
+/**
+ * The figures behind each rate, one row per workload and server: CPU time per request, latency
+ * percentiles, young-generation collections per 100k requests and peak resident memory (medians).
+ */
+function detailsTable({ selected, results }: SectionResults): string {
   const unit = selected.section.unit;
   const header = [
     selected.section.id === 'scaling' ? 'Workers' : 'Workload',
-    `Peregrine ${unit}/s (median)`,
-    `${base} ${unit}/s (median)`,
-    `Ratio Peregrine/${base} (median of pairs)`,
-    'Ratio spread (min–max)',
-    `Peregrine CPU µs/${unit}`,
-    `${base} CPU µs/${unit}`,
+    'Server',
+    `CPU µs/${unit}`,
+    'p50 ms',
+    'p99 ms',
+    `minor GCs per 100k ${unit}`,
+    'peak RSS MiB',
   ];
-  const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
-  const rows = results.map((r) => tableRow(selected.section, r));
+  const align = header.map((_, i) => (i < 2 ? '---' : '---:'));
+  const rows: string[] = [];
+  for (const r of results) {
+    for (const spec of selected.servers) {
+      const runs = r.runs.get(spec.id);
+      const cells = [
+        rowLabel(selected.section, r.workload),
+        spec.label,
+        medianCell(runs, (m) => m.cpuMicrosPerUnit, formatMicros),
+        optionalMedianCell(runs, (m) => m.p50Ms, formatMillis),
+        optionalMedianCell(runs, (m) => m.p99Ms, formatMillis),
+        optionalMedianCell(
+          runs,
+          (m) => (m.minorGcs === null ? null : (m.minorGcs * 100_000) / m.count),
+          (v) => v.toFixed(0),
+        ),
+        medianCell(runs, (m) => m.peakRssBytes, formatMiB),
+      ];
+      rows.push(`| ${cells.join(' | ')} |`);
+    }
+  }
   return [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows].join('\n');
 }
 
@@ -1230,6 +1369,18 @@ function summaryLine(config: Config): string {
   ].join(' · ');
 }
 
+/** Who the comparison section's peers are, printed above its table. */
+function comparisonIntro(): string {
+  return (
+    `Comparison: one server on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU}, every server answering \`GET /\` ` +
+    `(13 bytes) and \`GET /6150\` with the same \`text/plain\` bytes: Peregrine (one worker), node:http, ` +
+    `Fastify, raw node:net (canned responses, no parsing: the ceiling for any Node server) and nginx ` +
+    `(one worker; \`return 200\` from its config for \`/\`, a file with open_file_cache for \`/6150\`). Ratios are Peregrine's req/s over the peer's, the ` +
+    `median of run pairs (min–max in brackets). Targets: ≥ 2× node:http plain, ≥ 10× pipelined, ≥ 2× on ` +
+    `the 6150-byte body, ≥ 0.9× raw node:net plain, with CPU µs/req and minor GCs ≤ 1.15× raw node:net's.`
+  );
+}
+
 /** What the scaling table measures and how it is pinned, printed above it. */
 function scalingIntro(): string {
   return (
@@ -1261,7 +1412,7 @@ function websocketIntro(config: Config): string {
 }
 
 /** What the static table measures, printed above it (with the reason if nginx was not run). */
-function staticIntro(config: Config, skipped: string | undefined): string {
+function staticIntro(config: Config): string {
   const connections = STATIC.workloads
     .flatMap((w) =>
       w.kind === 'http' ? [`${w.connections ?? config.connections} for ${w.path.slice(1)}`] : [],
@@ -1274,14 +1425,14 @@ function staticIntro(config: Config, skipped: string | undefined): string {
     `on node:http; every server on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU} (connections: ${connections}). ` +
     `Ratios are Peregrine's req/s over the other server's (median of run pairs). ` +
     `Targets: ≥ 0.9× nginx on 6150.txt, ≥ 3× sirv.`;
-  return skipped === undefined ? intro : `${intro}\n\n**${skipped}.**`;
+  return intro;
 }
 
 function sectionReport(section: SectionResults, config: Config): string {
   const failures = failureList(section);
-  const parts = [resultsTable(section), '\n'];
-  if (section.selected.section.id === 'static')
-    parts.unshift(`${staticIntro(config, section.selected.skipped)}\n\n`);
+  const parts = [resultsTable(section), '\n\n', detailsTable(section), '\n'];
+  if (section.selected.section.id === 'static') parts.unshift(`${staticIntro(config)}\n\n`);
+  if (section.selected.section.id === 'comparison') parts.unshift(`${comparisonIntro()}\n\n`);
   if (section.selected.section.id === 'scaling') parts.unshift(`${scalingIntro()}\n\n`);
   if (section.selected.section.id === 'websocket') parts.unshift(`${websocketIntro(config)}\n\n`);
   const scaling = scalingLine(section);
@@ -1365,12 +1516,9 @@ async function main(): Promise<void> {
       `(about ${Math.ceil((total * perRun) / 60)} min)`,
   );
 
-  for (const { skipped } of config.sections) if (skipped !== undefined) progress(`bench: ${skipped}`);
-  if (config.sections.some((s) => s.section.id === 'static')) {
-    staticTempDir = createStaticFiles();
-    const dir = staticTempDir;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
+  benchTempDir = createTempDir();
+  const dir = benchTempDir;
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 
   const counter = { done: 0, total };
   const all: SectionResults[] = [];
