@@ -48,7 +48,7 @@ export class IncomingBody {
     this.present = present;
     this.complete = !present;
     this.received = 0;
-    this.chunks.length = 0;
+    if (this.chunks.length !== 0) this.chunks.length = 0; // setting length is a runtime call
     this.buffered = 0;
     this.mode = MODE_UNREAD;
     this.error = null;

@@ -125,14 +125,12 @@ export function findHeadEnd(
   end: number,
   limits: HeadLimits,
 ): number {
-  let i = Math.max(from, start);
-  for (;;) {
-    const lf = buf.indexOf(LF, i);
-    if (lf === -1 || lf >= end) break;
+  // A plain loop: heads are short, and a call into Buffer#indexOf per line costs more than the scan.
+  for (let lf = Math.max(from, start); lf < end; lf++) {
+    if (buf[lf] !== LF) continue;
     if (lf === start || buf[lf - 1] !== CR) return -400;
     // CRLF directly after the previous CRLF: the blank line that ends the head.
     if (lf - start >= 3 && buf[lf - 2] === LF && buf[lf - 3] === CR) return lf + 1;
-    i = lf + 1;
   }
   // Reject what can never become a request line (binary garbage, a TLS ClientHello) at once, not
   // after headersTimeout: its first bytes must be a method token, a space, then target bytes.

@@ -38,6 +38,19 @@ const BAD_VALUE_RE = /[^\t\x20-\x7e]/;
 const SHORT_TEXT = 1024;
 const DIGITS_RE = /^[0-9]+$/;
 
+/**
+ * The UTF-8 size of a string: its length when it is ASCII, found with a loop for short strings (cheaper
+ * than a call into Buffer.byteLength), else Buffer.byteLength.
+ */
+function utf8Length(text: string): number {
+  if (text.length < SHORT_TEXT) {
+    let i = 0;
+    while (i < text.length && text.charCodeAt(i) < 0x80) i++;
+    if (i === text.length) return i;
+  }
+  return Buffer.byteLength(text);
+}
+
 const STATE_OPEN = 0;
 const STATE_STREAMING = 1;
 const STATE_ENDED = 2;
@@ -49,8 +62,13 @@ const STATE_ENDED = 2;
 export class Response {
   /** The status code, 200 unless set. Must be 200–999 (1xx are sent by Peregrine itself). */
   status = 200;
+  /**
+   * Header names and values, `count` of them: the arrays are reused across responses and only
+   * overwritten, never truncated (setting an array's length is a call into the runtime).
+   */
   private names: string[] = [];
   private values: string[] = [];
+  private count = 0;
   /** Header lines built and checked ahead of time by Peregrine itself (a cached file's validators). */
   private prepared = '';
   private sink: ResponseSink | null = null;
@@ -70,8 +88,7 @@ export class Response {
   init(sink: ResponseSink, isHead: boolean, http10: boolean): void {
     this.sink = sink;
     this.status = 200;
-    this.names.length = 0;
-    this.values.length = 0;
+    this.count = 0;
     this.prepared = '';
     this.state = STATE_OPEN;
     this.isHead = isHead;
@@ -114,8 +131,7 @@ export class Response {
     if (this.special(name, text)) return this;
     const i = this.indexOf(name);
     if (i === -1) {
-      this.names.push(name);
-      this.values.push(text);
+      this.add(name, text);
     } else {
       this.names[i] = name;
       this.values[i] = text;
@@ -128,8 +144,7 @@ export class Response {
     if (this.detached) return this;
     const text = this.checkHeader(name, value);
     if (this.special(name, text)) return this;
-    this.names.push(name);
-    this.values.push(text);
+    this.add(name, text);
     return this;
   }
 
@@ -145,7 +160,7 @@ export class Response {
    */
   hasAnyHeader(lowerNames: readonly string[]): boolean {
     const names = this.names;
-    for (let i = 0; i < names.length; i++) {
+    for (let i = 0; i < this.count; i++) {
       if (lowerNames.includes(names[i]!.toLowerCase())) return true;
     }
     return false;
@@ -172,7 +187,7 @@ export class Response {
       this.detached ||
       this.state !== STATE_OPEN ||
       this.status !== 200 ||
-      this.names.length !== 0 ||
+      this.count !== 0 ||
       this.prepared !== '' ||
       this.isHead ||
       this.http10 ||
@@ -196,8 +211,13 @@ export class Response {
     if (this.detached) return this;
     this.assertOpen();
     for (let i = this.indexOf(name); i !== -1; i = this.indexOf(name)) {
-      this.names.splice(i, 1);
-      this.values.splice(i, 1);
+      const names = this.names;
+      const values = this.values;
+      for (let k = i + 1; k < this.count; k++) {
+        names[k - 1] = names[k]!;
+        values[k - 1] = values[k]!;
+      }
+      this.count--;
     }
     return this;
   }
@@ -239,7 +259,7 @@ export class Response {
       }
     } else {
       let length = 0;
-      if (body !== undefined) length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+      if (body !== undefined) length = typeof body === 'string' ? utf8Length(body) : body.byteLength;
       // HEAD, 204 and 304 send no body, so a declared length describes what GET would send (RFC 9110 §8.6).
       if (declared !== -1 && declared !== length && !noBody) {
         throw new Error(`Content-Length was set to ${declared} but the body is ${length} bytes`);
@@ -347,7 +367,7 @@ export class Response {
     let head = this.customDate ? statusLine(this.status) : statusLine(this.status) + sink.clock.dateLine;
     const names = this.names;
     const values = this.values;
-    for (let i = 0; i < names.length; i++) head += names[i] + ': ' + values[i] + '\r\n';
+    for (let i = 0; i < this.count; i++) head += names[i] + ': ' + values[i] + '\r\n';
     if (this.prepared !== '') head += this.prepared;
     // RFC 9110 §8.6: no Content-Length in a 204 (or 1xx); a 304 would describe the selected representation.
     if (!statusHasNoBody(this.status)) {
@@ -411,9 +431,15 @@ export class Response {
     }
   }
 
+  private add(name: string, value: string): void {
+    this.names[this.count] = name;
+    this.values[this.count] = value;
+    this.count++;
+  }
+
   private indexOf(name: string): number {
     const names = this.names;
-    for (let i = 0; i < names.length; i++) {
+    for (let i = 0; i < this.count; i++) {
       const n = names[i]!;
       if (n.length === name.length && (n === name || n.toLowerCase() === name.toLowerCase())) return i;
     }

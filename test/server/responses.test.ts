@@ -564,3 +564,32 @@ test('ending a response twice is a handler error but the first response stands',
   assert.equal(h.errors.length, 2);
   assert.equal((h.errors[0] as Error).message, 'the response has already ended');
 });
+
+test('removing a header in the middle keeps the others in order; the next response on the connection starts empty', async (t) => {
+  let n = 0;
+  const h = await setup(t, (_req, res) => {
+    if (n++ === 0) {
+      res.setHeader('X-A', '1');
+      res.setHeader('X-B', '2');
+      res.appendHeader('X-C', '3');
+      res.appendHeader('X-B', '4');
+      res.setHeader('X-D', '5');
+      res.removeHeader('x-b');
+    } else {
+      res.setHeader('X-E', '6');
+    }
+    res.end(n === 1 ? 'first' : 'é'); // a short non-ASCII body: its UTF-8 size, not its length
+  });
+  const client = await h.client();
+  client.send(get('/') + get('/'));
+  const [first, second] = await client.responses(2);
+  const names = (raw: string) =>
+    raw
+      .split('\r\n')
+      .filter((l) => l.startsWith('X-'))
+      .map((l) => l.split(':')[0]);
+  assert.deepEqual(names(first!.raw), ['X-A', 'X-C', 'X-D']);
+  assert.deepEqual(names(second!.raw), ['X-E']);
+  assert.equal(second!.headers.get('content-length'), '2');
+  assert.equal(Buffer.from(second!.body, 'latin1').toString('utf8'), 'é');
+});
