@@ -6,7 +6,11 @@
 import Fastify from 'fastify';
 import { bodyFor } from './bodies.ts';
 
-const app = Fastify({ logger: false });
+// $KEEP_ALIVE_MS, if set, is the keep-alive timeout (the idle-connection run keeps connections quiet).
+const app = Fastify({
+  logger: false,
+  ...(process.env.KEEP_ALIVE_MS ? { keepAliveTimeout: Number(process.env.KEEP_ALIVE_MS) } : {}),
+});
 
 app.get('/*', (request, reply) => {
   const url = request.url;
