@@ -47,6 +47,10 @@ const LINGER_MS = 2_000;
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
+/** Where a socket keeps its connection, for the shared listeners. */
+const CONNECTION = Symbol('peregrine.connection');
+type OwnedSocket = Socket & { [CONNECTION]?: Connection };
+
 /**
  * One socket's state machine: read → parse → dispatch → write, one request at a time.
  * Requests that arrive pipelined wait in the read buffer until the response before them has ended;
@@ -86,7 +90,8 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private bodyKind = BODY_NONE;
   private bodyRemaining = 0;
   private bodyRequest: Request | null = null;
-  private readonly chunked = new ChunkedDecoder();
+  /** Made when the first chunked body arrives: most connections never see one. */
+  private chunked: ChunkedDecoder | null = null;
   private continuePending = false;
 
   private req: Request | null = null;
@@ -118,17 +123,13 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     this.options = owner.options;
     this.clock = owner.clock;
     this.output = new Output(socket);
-    this.onData = this.onData.bind(this);
-    this.onEnd = this.onEnd.bind(this);
-    this.onClose = this.onClose.bind(this);
-    this.onError = this.onError.bind(this);
-    this.onDrain = this.onDrain.bind(this);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onClose);
-    socket.on('error', this.onError);
-    socket.on('drain', this.onDrain);
+    (socket as OwnedSocket)[CONNECTION] = this;
+    socket.on('end', Connection.socketEnded);
+    socket.on('close', Connection.socketClosed);
+    socket.on('error', Connection.socketFailed);
+    socket.on('drain', Connection.socketDrained);
     if (this.shared === null) {
-      socket.on('data', this.onData);
+      socket.on('data', Connection.socketData);
       socket.resume();
     }
     this.setIdleDeadline();
@@ -145,6 +146,24 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   /** Whether the connection is between requests, with nothing received of the next one. */
   get idle(): boolean {
     return !this.inFlight && !this.headStarted && this.reading === READ_HEAD;
+  }
+
+  // The socket's listeners: one set of functions for every socket (each finds its connection on the
+  // socket), rather than five bound functions per connection.
+  private static socketData(this: Socket, chunk: Buffer): void {
+    (this as OwnedSocket)[CONNECTION]!.onData(chunk);
+  }
+  private static socketEnded(this: Socket): void {
+    (this as OwnedSocket)[CONNECTION]!.onEnd();
+  }
+  private static socketClosed(this: Socket): void {
+    (this as OwnedSocket)[CONNECTION]!.onClose();
+  }
+  private static socketFailed(this: Socket): void {
+    (this as OwnedSocket)[CONNECTION]!.onError();
+  }
+  private static socketDrained(this: Socket): void {
+    (this as OwnedSocket)[CONNECTION]!.onDrain();
   }
 
   // ───────────────────────────── input ─────────────────────────────
@@ -306,6 +325,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
     if (head.chunked) {
       this.bodyKind = BODY_CHUNKED;
+      this.chunked ??= new ChunkedDecoder();
       this.chunked.reset(options.maxHeaderBytes);
     } else if (head.contentLength > 0) {
       if (head.contentLength > options.maxBodyBytes) {
@@ -402,7 +422,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
       if (this.bodyRemaining === 0) this.bodyFinished();
       return;
     }
-    const decoder = this.chunked;
+    const decoder = this.chunked!;
     const result = decoder.next(buf, this.pos, this.end);
     this.pos = decoder.offset;
     if (result === DATA_READY) {
@@ -600,11 +620,11 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   /** Stops listening to the socket: a WebSocket owns it now. */
   private handOver(): void {
     const socket = this.socket;
-    socket.off('data', this.onData);
-    socket.off('end', this.onEnd);
-    socket.off('close', this.onClose);
-    socket.off('error', this.onError);
-    socket.off('drain', this.onDrain);
+    socket.off('data', Connection.socketData);
+    socket.off('end', Connection.socketEnded);
+    socket.off('close', Connection.socketClosed);
+    socket.off('error', Connection.socketFailed);
+    socket.off('drain', Connection.socketDrained);
     if (this.paused) {
       this.paused = false;
       socket.resume();
