@@ -150,21 +150,21 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
   // The socket's listeners: one set of functions for every socket (each finds its connection on the
   // socket), rather than five bound functions per connection.
-  private static socketData(this: Socket, chunk: Buffer): void {
+  private static readonly socketData = function (this: Socket, chunk: Buffer): void {
     (this as OwnedSocket)[CONNECTION]!.onData(chunk);
-  }
-  private static socketEnded(this: Socket): void {
+  };
+  private static readonly socketEnded = function (this: Socket): void {
     (this as OwnedSocket)[CONNECTION]!.onEnd();
-  }
-  private static socketClosed(this: Socket): void {
+  };
+  private static readonly socketClosed = function (this: Socket): void {
     (this as OwnedSocket)[CONNECTION]!.onClose();
-  }
-  private static socketFailed(this: Socket): void {
+  };
+  private static readonly socketFailed = function (this: Socket): void {
     (this as OwnedSocket)[CONNECTION]!.onError();
-  }
-  private static socketDrained(this: Socket): void {
+  };
+  private static readonly socketDrained = function (this: Socket): void {
     (this as OwnedSocket)[CONNECTION]!.onDrain();
-  }
+  };
 
   // ───────────────────────────── input ─────────────────────────────
 
