@@ -819,36 +819,36 @@ function processCpuTicks(pid: number): number {
  * process itself is gone; a descendant that exits while it is read counts as 0.
  */
 function readCpuTicks(pid: number): number {
-  let ticks = processCpuTicks(pid);
+  return sumOverTree(pid, processCpuTicks);
+}
+
+/**
+ * `valueOf` summed over the process `pid` (which must exist) and all its descendants; a descendant
+ * that exits while it is read counts as 0.
+ */
+function sumOverTree(pid: number, valueOf: (pid: number) => number): number {
+  let sum = valueOf(pid);
   const pending = childrenOf(pid);
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     try {
-      ticks += processCpuTicks(next);
+      sum += valueOf(next);
     } catch {
       continue;
     }
     pending.push(...childrenOf(next));
   }
-  return ticks;
+  return sum;
+}
+
+/** A `kB` field of /proc/<pid>/status (`VmRSS`, `VmHWM`), in bytes. */
+function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : 0;
 }
 
 /** Peak resident set (VmHWM) of the server's process and all its descendants, in bytes. */
 function readPeakRss(pid: number): number {
-  const peakOf = (id: number): number => {
-    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${id}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : 0;
-  };
-  let bytes = peakOf(pid);
-  const pending = childrenOf(pid);
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    try {
-      bytes += peakOf(next);
-    } catch {
-      continue;
-    }
-    pending.push(...childrenOf(next));
-  }
-  return bytes;
+  return sumOverTree(pid, (id) => statusBytes(id, 'VmHWM'));
 }
 
 /**
@@ -1172,19 +1172,7 @@ async function loadWsServer(server: RunningServer, workload: WsWorkload, config:
 
 /** Resident memory (VmRSS) of the server's process and all its descendants, in bytes. */
 function readRss(pid: number): number {
-  const rssOf = (id: number): number => {
-    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${id}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : 0;
-  };
-  let bytes = rssOf(pid);
-  for (const child of childrenOf(pid)) {
-    try {
-      bytes += rssOf(child);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return bytes;
+  return sumOverTree(pid, (id) => statusBytes(id, 'VmRSS'));
 }
 
 /**
