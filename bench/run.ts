@@ -38,6 +38,15 @@ const RESULTS_FILE = join(BENCH_DIR, 'RESULTS.md');
 const PIPELINE_SCRIPT = join(BENCH_DIR, 'pipeline.lua');
 const WS_LOAD_SCRIPT = join(BENCH_DIR, 'ws-load.ts');
 const IDLE_LOAD_SCRIPT = join(BENCH_DIR, 'idle-load.ts');
+/**
+ * uWebSockets.js: the npm builds for Node 24 need a newer glibc than Debian 12 has, while this unofficial
+ * build's binaries run on Node 20. It is installed on first use into bench/.tmp (not a devDependency:
+ * it is over 100 MB) and run with a Node 20 found on the machine.
+ */
+const UWS_PACKAGE = '@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0';
+const UWS_DIR = join(BENCH_DIR, '.tmp', 'uws');
+const UWS_MODULE = join(UWS_DIR, 'node_modules', '@trufflesuite', 'uws-js-unofficial');
+const NODE_20_CANDIDATES = ['/usr/bin/node', '/usr/local/bin/node', '/usr/bin/nodejs'];
 /** Keep-alive timeout given to the servers of the idle section, so its connections stay open. */
 const IDLE_KEEP_ALIVE_MS = 120_000;
 /** How long the server's memory is left to settle before each reading. */
@@ -130,6 +139,8 @@ const NGINX_HTTP: ServerSpec = { id: 'nginx-http', label: 'nginx', script: '' };
 const FASTIFY: ServerSpec = { id: 'fastify', label: 'Fastify', script: 'fastify.ts' };
 /** The ceiling for any Node server: canned responses over `node:net`, no HTTP parsing. */
 const RAW_NET: ServerSpec = { id: 'raw-net', label: 'raw node:net', script: 'raw-net.ts' };
+/** uWebSockets.js, native, run on Node 20 (see prepareUws). */
+const UWS: ServerSpec = { id: 'uws', label: 'uWebSockets.js', script: 'uws.mjs' };
 const SIRV_STATIC: ServerSpec = { id: 'sirv', label: 'sirv', script: 'sirv-static.ts' };
 const SERVERS: readonly ServerSpec[] = [
   PEREGRINE,
@@ -137,6 +148,7 @@ const SERVERS: readonly ServerSpec[] = [
   FASTIFY,
   RAW_NET,
   NGINX_HTTP,
+  UWS,
   NODE_CLUSTER,
   PEREGRINE_WS,
   WS_ECHO,
@@ -164,7 +176,7 @@ interface Section {
 const COMPARISON: Section = {
   id: 'comparison',
   peregrine: PEREGRINE,
-  peers: [NODE_HTTP, FASTIFY, RAW_NET, NGINX_HTTP],
+  peers: [NODE_HTTP, FASTIFY, RAW_NET, NGINX_HTTP, UWS],
   unit: 'req',
   workloads: [
     { kind: 'http', name: 'plain /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1 },
@@ -342,7 +354,7 @@ function selectSections(): SelectedSection[] {
   if (selected.length === 0) {
     fail(
       'BENCH_FILTER and BENCH_SERVERS select nothing to run: peregrine runs only in the two HTTP ' +
-        'sections, node-http, fastify, raw-net and nginx-http only in the first one ("plain /", …, ' +
+        'sections, node-http, fastify, raw-net, nginx-http and uws only in the first one ("plain /", …, ' +
         '"pipelined-16 /6150"), node-cluster only ' +
         'in the scaling section ("workers-1 plain /", "workers-2 plain /"), peregrine-ws and ws-echo only ' +
         'in the websocket section ("ws echo 32 B", "ws echo 64 KiB"), peregrine-static, nginx and sirv only ' +
@@ -677,6 +689,44 @@ async function waitForPort(port: number, exited: Promise<void>): Promise<void> {
   }
 }
 
+/** The Node 20 that runs uWebSockets.js, once prepareUws() has found it. */
+let uwsNode: string | undefined;
+
+/**
+ * Finds a Node 20 and installs the uWebSockets.js package if needed; returns why it can't run, or
+ * undefined when it can.
+ */
+function prepareUws(): string | undefined {
+  uwsNode = NODE_20_CANDIDATES.find((candidate) =>
+    /^v20\./.test(commandOutput(candidate, ['--version']) ?? ''),
+  );
+  if (uwsNode === undefined) {
+    return (
+      'uWebSockets.js not run: its build for this Debian needs Node 20 (Debian 12 has it: apt-get install ' +
+      'nodejs) and none was found'
+    );
+  }
+  if (!existsSync(join(UWS_MODULE, 'package.json'))) {
+    progress(`bench: installing ${UWS_PACKAGE} into ${UWS_DIR} (once)`);
+    try {
+      mkdirSync(UWS_DIR, { recursive: true });
+      const args = [
+        'install',
+        '--prefix',
+        UWS_DIR,
+        '--no-save',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+      ];
+      execFileSync('npm', [...args, UWS_PACKAGE], { stdio: ['ignore', 'ignore', 'inherit'] });
+    } catch (error) {
+      return `uWebSockets.js not run: npm install ${UWS_PACKAGE} failed (${errorMessage(error)})`;
+    }
+  }
+  return undefined;
+}
+
 /** Spawns the server under taskset: a bench/servers script on Node, or nginx from a generated config. */
 function spawnServer(spec: ServerSpec, workload: Workload, port: number): ChildProcess {
   const cpus = serverCpus(workload);
@@ -692,6 +742,15 @@ function spawnServer(spec: ServerSpec, workload: Workload, port: number): ChildP
   env.STATIC_DIR = staticDir();
   if (workload.kind === 'idle') env.KEEP_ALIVE_MS = String(IDLE_KEEP_ALIVE_MS);
   // --trace-gc prints a line per collection (worker threads' and cluster workers' too): counted below.
+  if (spec === UWS) {
+    env.UWS_MODULE = UWS_MODULE;
+    env.LARGE_BODY_FILE = join(benchTempDir ?? '', COMPARISON_LARGE_FILE);
+    return spawn('taskset', ['-c', cpus, uwsNode ?? 'node', '--trace-gc', script], {
+      cwd: ROOT_DIR,
+      env,
+      stdio,
+    });
+  }
   return spawn('taskset', ['-c', cpus, process.execPath, '--trace-gc', script], {
     cwd: ROOT_DIR,
     env,
@@ -823,15 +882,15 @@ function readCpuTicks(pid: number): number {
 }
 
 /**
- * `valueOf` summed over the process `pid` (which must exist) and all its descendants; a descendant
+ * `measure` summed over the process `pid` (which must exist) and all its descendants; a descendant
  * that exits while it is read counts as 0.
  */
-function sumOverTree(pid: number, valueOf: (pid: number) => number): number {
-  let sum = valueOf(pid);
+function sumOverTree(pid: number, measure: (pid: number) => number): number {
+  let sum = measure(pid);
   const pending = childrenOf(pid);
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     try {
-      sum += valueOf(next);
+      sum += measure(next);
     } catch {
       continue;
     }
@@ -1481,15 +1540,21 @@ function summaryLine(config: Config): string {
   ].join(' · ');
 }
 
+/** Why uWebSockets.js was not run, if it was selected and could not be. */
+let uwsNote: string | undefined;
+
 /** Who the comparison section's peers are, printed above its table. */
 function comparisonIntro(): string {
+  const note = uwsNote === undefined ? '' : ` **${uwsNote}.**`;
   return (
     `Comparison: one server on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU}, every server answering \`GET /\` ` +
     `(13 bytes) and \`GET /6150\` with the same \`text/plain\` bytes: Peregrine (one worker), node:http, ` +
-    `Fastify, raw node:net (canned responses, no parsing: the ceiling for any Node server) and nginx ` +
-    `(one worker; \`return 200\` from its config for \`/\`, a file with open_file_cache for \`/6150\`). Ratios are Peregrine's req/s over the peer's, the ` +
-    `median of run pairs (min–max in brackets). Targets: ≥ 2× node:http plain, ≥ 10× pipelined, ≥ 2× on ` +
-    `the 6150-byte body, ≥ 0.9× raw node:net plain, with CPU µs/req and minor GCs ≤ 1.15× raw node:net's.`
+    `Fastify, raw node:net (canned responses, no parsing: the ceiling for any Node server), nginx ` +
+    `(one worker; \`return 200\` from its config for \`/\`, a file with open_file_cache for \`/6150\`) and ` +
+    `uWebSockets.js (native; the \`@trufflesuite/uws-js-unofficial\` build, on Node 20). Ratios are ` +
+    `Peregrine's req/s over the peer's, the median of run pairs (min–max in brackets). Targets: ≥ 2× ` +
+    `node:http plain, ≥ 10× pipelined, ≥ 2× on the 6150-byte body, ≥ 0.9× raw node:net plain, with CPU ` +
+    `µs/req and minor GCs ≤ 1.15× raw node:net's, ≥ 1.0× uWebSockets.js plain and pipelined.${note}`
   );
 }
 
@@ -1655,8 +1720,18 @@ async function benchmarkWorkload(
 }
 
 async function main(): Promise<void> {
-  const config = readConfig();
+  let config = readConfig();
   checkPrerequisites(config);
+  if (config.sections.some((s) => s.servers.includes(UWS))) {
+    uwsNote = prepareUws();
+    if (uwsNote !== undefined) {
+      progress(`bench: ${uwsNote}`);
+      const sections = config.sections
+        .map((s) => ({ ...s, servers: s.servers.filter((spec) => spec !== UWS) }))
+        .filter((s) => s.servers.length > 0);
+      config = { ...config, sections };
+    }
+  }
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       killLiveChildren();
