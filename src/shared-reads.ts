@@ -17,6 +17,7 @@ import { type Server as NetServer, Socket } from 'node:net';
 /** Bytes read at most per call; a larger arrival comes as several reads. */
 export const SHARED_READ_BYTES = 64 * 1024;
 
+/** Called for each read; it may return nothing (Node keeps reading unless it returns `false`). */
 export type ReadCallback = (nread: number, buf: Buffer) => void;
 
 /** The internals this relies on, feature-detected on every socket. */
@@ -62,14 +63,8 @@ export function withSharedReads(socket: Socket, buffer: Buffer, onRead: ReadCall
     allowHalfOpen: true,
     readable: true,
     writable: true,
-    onread: {
-      buffer,
-      // true: keep reading (the connection pauses the socket itself when it must).
-      callback: (nread: number, buf: Uint8Array): boolean => {
-        onRead(nread, buf as Buffer);
-        return true;
-      },
-    },
+    // `onRead` itself: anything but `false` keeps reading (the connection pauses the socket when it must).
+    onread: { buffer, callback: onRead },
   };
   const wrapped = new Socket(options as unknown as ConstructorParameters<typeof Socket>[0]);
   const adopted = wrapped as unknown as AcceptedSocket;

@@ -43,6 +43,17 @@ export interface DirServerOptions extends FileServerOptions {
 interface HotPath {
   readonly path: string;
   readonly type: string;
+  /** Looks for a precompressed variant beside it (one `lstat`), made once with the entry. */
+  readonly findVariant: VariantFinder;
+}
+
+function hotPath(path: string, type: string): HotPath {
+  const findVariant: VariantFinder = (suffix) => {
+    const variantPath = path + suffix;
+    const stats = quietLstat(variantPath);
+    return stats === undefined ? null : { path: variantPath, stats, direct: true };
+  };
+  return { path, type, findVariant };
 }
 
 /** Request paths remembered at most; past that the map starts again (many spellings of few files). */
@@ -207,7 +218,7 @@ export class DirServer {
     if (hotKey !== null && hot !== null && found.direct && found.stats.isFile()) {
       if (this.cache!.fits(found.stats.size) && !hot.has(hotKey)) {
         if (hot.size >= MAX_HOT_PATHS) hot.clear();
-        hot.set(hotKey, { path: found.path, type });
+        hot.set(hotKey, hotPath(found.path, type));
       }
     }
     const findVariant = (suffix: string): Found | null => {
@@ -229,19 +240,8 @@ export class DirServer {
   private sendHot(req: Request, res: Response, hot: HotPath): boolean {
     const stats = quietLstat(hot.path);
     if (stats === undefined) return false;
-    const findVariant: VariantFinder = (suffix) => {
-      const path = hot.path + suffix;
-      const variant = quietLstat(path);
-      return variant === undefined ? null : { path, stats: variant, direct: true };
-    };
-    return sendFromCache(
-      req,
-      res,
-      { path: hot.path, stats, direct: true },
-      hot.type,
-      this.sendOptions,
-      findVariant,
-    );
+    const file = { path: hot.path, stats, direct: true };
+    return sendFromCache(req, res, file, hot.type, this.sendOptions, hot.findVariant);
   }
 
   /** Sends the index file of the directory at `segments`; false when it has none. */
