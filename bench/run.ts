@@ -26,16 +26,19 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { get } from 'node:http';
+import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { LARGE_BODY, SMALL_BODY } from './servers/bodies.ts';
+import { type ChartGroup, renderChart } from './chart.ts';
+import { JSON_BODY, LARGE_BODY, SMALL_BODY, UPLOAD_BYTES } from './servers/bodies.ts';
 
 const BENCH_DIR = import.meta.dirname;
 const ROOT_DIR = join(BENCH_DIR, '..');
 const RESULTS_FILE = join(BENCH_DIR, 'RESULTS.md');
+const CHART_FILE = join(BENCH_DIR, 'results.svg');
 const PIPELINE_SCRIPT = join(BENCH_DIR, 'pipeline.lua');
+const POST_SCRIPT = join(BENCH_DIR, 'post.lua');
 const WS_LOAD_SCRIPT = join(BENCH_DIR, 'ws-load.ts');
 const IDLE_LOAD_SCRIPT = join(BENCH_DIR, 'idle-load.ts');
 /**
@@ -87,6 +90,8 @@ interface HttpWorkload {
   readonly contentType?: string;
   /** wrk connections; BENCH_CONNECTIONS if not given. */
   readonly connections?: number;
+  /** For a POST: the size of every request body (bench/post.lua); GET if not given. */
+  readonly uploadBytes?: number;
 }
 
 /** A WebSocket echo workload, loaded by ws-load.ts. */
@@ -183,6 +188,33 @@ const COMPARISON: Section = {
     { kind: 'http', name: 'plain /6150', path: '/6150', body: LARGE_BODY, pipeline: 1, workers: 1 },
     { kind: 'http', name: 'pipelined-16 /', path: '/', body: SMALL_BODY, pipeline: 16, workers: 1 },
     { kind: 'http', name: 'pipelined-16 /6150', path: '/6150', body: LARGE_BODY, pipeline: 16, workers: 1 },
+    {
+      kind: 'http',
+      name: '1000 connections /',
+      path: '/',
+      body: SMALL_BODY,
+      pipeline: 1,
+      workers: 1,
+      connections: 1000,
+    },
+    {
+      kind: 'http',
+      name: 'json /json',
+      path: '/json',
+      body: JSON_BODY,
+      pipeline: 1,
+      workers: 1,
+      contentType: 'application/json',
+    },
+    {
+      kind: 'http',
+      name: 'post 4 KiB /upload',
+      path: '/upload',
+      body: String(UPLOAD_BYTES),
+      pipeline: 1,
+      workers: 1,
+      uploadBytes: UPLOAD_BYTES,
+    },
   ],
 };
 
@@ -355,7 +387,7 @@ function selectSections(): SelectedSection[] {
     fail(
       'BENCH_FILTER and BENCH_SERVERS select nothing to run: peregrine runs only in the two HTTP ' +
         'sections, node-http, fastify, raw-net, nginx-http and uws only in the first one ("plain /", …, ' +
-        '"pipelined-16 /6150"), node-cluster only ' +
+        '"post 4 KiB /upload"), node-cluster only ' +
         'in the scaling section ("workers-1 plain /", "workers-2 plain /"), peregrine-ws and ws-echo only ' +
         'in the websocket section ("ws echo 32 B", "ws echo 64 KiB"), peregrine-static, nginx and sirv only ' +
         'in the static section ("static /6150.txt", "static /1mib.bin")',
@@ -621,6 +653,9 @@ function nginxServerBlock(spec: ServerSpec, port: number): string {
     `listen 127.0.0.1:${port};\n    default_type text/plain;\n` +
     `    open_file_cache max=16 inactive=60s;\n    open_file_cache_valid 60s;\n` +
     `    location = /6150 { alias ${join(benchTempDir ?? '', COMPARISON_LARGE_FILE)}; }\n` +
+    `    location = /json { default_type application/json; return 200 ${nginxQuoted(JSON_BODY)}; }\n` +
+    // `return` reads and discards the request body; the length answered is the declared one.
+    `    location = /upload { return 200 $content_length; }\n` +
     `    location / { return 200 ${nginxQuoted(SMALL_BODY)}; }`
   );
 }
@@ -798,10 +833,22 @@ async function startServer(spec: ServerSpec, workload: Workload, port: number): 
   return server;
 }
 
-/** One GET with a fresh connection, to check status, Content-Type and body before loading the server. */
+/**
+ * One request with a fresh connection (a GET, or the workload's POST with its body), to check status,
+ * Content-Type and body before loading the server.
+ */
 function checkResponse(port: number, workload: HttpWorkload): Promise<void> {
+  const upload = workload.uploadBytes === undefined ? undefined : Buffer.alloc(workload.uploadBytes, 'x');
+  const options = {
+    host: '127.0.0.1',
+    port,
+    path: workload.path,
+    agent: false,
+    method: upload === undefined ? 'GET' : 'POST',
+    headers: upload === undefined ? {} : { 'Content-Type': 'application/octet-stream' },
+  };
   return new Promise((resolve, reject) => {
-    const request = get({ host: '127.0.0.1', port, path: workload.path, agent: false }, (response) => {
+    const sent = request(options, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);
@@ -809,16 +856,19 @@ function checkResponse(port: number, workload: HttpWorkload): Promise<void> {
         const body = Buffer.concat(chunks).toString('latin1');
         const type = response.headers['content-type'] ?? '';
         if (response.statusCode !== 200)
-          reject(new Error(`GET ${workload.path}: status ${response.statusCode}`));
+          reject(new Error(`${options.method} ${workload.path}: status ${response.statusCode}`));
         else if (!type.startsWith(workload.contentType ?? 'text/plain'))
-          reject(new Error(`GET ${workload.path}: Content-Type "${type}"`));
+          reject(new Error(`${options.method} ${workload.path}: Content-Type "${type}"`));
         else if (body !== workload.body)
-          reject(new Error(`GET ${workload.path}: unexpected ${body.length}-byte body`));
+          reject(new Error(`${options.method} ${workload.path}: unexpected ${body.length}-byte body`));
         else resolve();
       });
     });
-    request.setTimeout(CHECK_TIMEOUT_MS, () => request.destroy(new Error(`GET ${workload.path}: timed out`)));
-    request.on('error', reject);
+    sent.setTimeout(CHECK_TIMEOUT_MS, () =>
+      sent.destroy(new Error(`${options.method} ${workload.path}: timed out`)),
+    );
+    sent.on('error', reject);
+    sent.end(upload);
   });
 }
 
@@ -957,8 +1007,10 @@ function wrkArgs(workload: HttpWorkload, port: number, seconds: number, connecti
     '--latency',
   ];
   if (workload.pipeline > 1) args.push('--script', PIPELINE_SCRIPT);
+  else if (workload.uploadBytes !== undefined) args.push('--script', POST_SCRIPT);
   args.push(`http://127.0.0.1:${port}${workload.path}`);
   if (workload.pipeline > 1) args.push('--', String(workload.pipeline));
+  else if (workload.uploadBytes !== undefined) args.push('--', String(workload.uploadBytes));
   return args;
 }
 
@@ -1547,10 +1599,13 @@ let uwsNote: string | undefined;
 function comparisonIntro(): string {
   const note = uwsNote === undefined ? '' : ` **${uwsNote}.**`;
   return (
-    `Comparison: one server on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU}, every server answering \`GET /\` ` +
-    `(13 bytes) and \`GET /6150\` with the same \`text/plain\` bytes: Peregrine (one worker), node:http, ` +
+    `Comparison: one server on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU}, every server answering the same ` +
+    `routes with the same bytes: \`GET /\` (13 bytes) and \`GET /6150\` as \`text/plain\`, \`GET /json\` ` +
+    `(an object serialized per request) and \`POST /upload\` (a ${formatBytes(UPLOAD_BYTES)} body read whole, ` +
+    `answered with its length). The servers: Peregrine (one worker), node:http, ` +
     `Fastify, raw node:net (canned responses, no parsing: the ceiling for any Node server), nginx ` +
-    `(one worker; \`return 200\` from its config for \`/\`, a file with open_file_cache for \`/6150\`) and ` +
+    `(one worker; \`return 200\` from its config, which for the upload reads and discards the body and ` +
+    `answers the declared length; a file with open_file_cache for \`/6150\`) and ` +
     `uWebSockets.js (native; the \`@trufflesuite/uws-js-unofficial\` build, on Node 20). Ratios are ` +
     `Peregrine's req/s over the peer's, the median of run pairs (min–max in brackets). Targets: ≥ 2× ` +
     `node:http plain, ≥ 10× pipelined, ≥ 2× on the 6150-byte body, ≥ 0.9× raw node:net plain, with CPU ` +
@@ -1671,6 +1726,26 @@ function sectionReport(section: SectionResults, config: Config): string {
   return parts.join('');
 }
 
+/** The chart's groups: every workload of the comparison and static sections, one bar per server run. */
+function chartGroups(all: readonly SectionResults[]): ChartGroup[] {
+  const charted = all.filter(
+    (s) => s.selected.section.id === 'comparison' || s.selected.section.id === 'static',
+  );
+  return charted.flatMap(({ selected, results }) =>
+    results.map((r) => ({
+      title: r.workload.name,
+      bars: selected.servers.map((spec) => {
+        const ok = measurements(r.runs.get(spec.id) ?? []);
+        return {
+          label: spec.label,
+          value: ok.length === 0 ? undefined : median(ok.map((m) => m.perSecond)),
+          highlight: spec === selected.section.peregrine,
+        };
+      }),
+    })),
+  );
+}
+
 function report(config: Config, all: readonly SectionResults[]): string {
   return `${summaryLine(config)}\n\n${all.map((section) => sectionReport(section, config)).join('\n')}`;
 }
@@ -1782,6 +1857,14 @@ async function main(): Promise<void> {
     `# Benchmark results\n\n${markdown}\nSee [README.md](README.md) for how to read ${these}.\n`,
   );
   progress(`\nbench: results written to ${RESULTS_FILE}`);
+  const groups = chartGroups(all);
+  if (groups.length > 0) {
+    const heading =
+      `Requests/s on one server core (median of ${plural(config.runs, 'run')}, ` +
+      `${new Date().toISOString().slice(0, 10)})`;
+    writeFileSync(CHART_FILE, renderChart(heading, groups, 'req/s'));
+    progress(`bench: chart written to ${CHART_FILE}`);
+  }
 
   const failed = all.some(({ results }) =>
     results.some(({ runs }) => [...runs.values()].some((list) => list.some((run) => !run.ok))),

@@ -1,16 +1,29 @@
 /**
- * Peregrine server for the benchmark, answering the same routes with the same bytes as node-http.ts.
- * Listens on 127.0.0.1:$PORT with $WORKERS workers (default 1) and prints `listening` once every
+ * Peregrine server for the benchmark, answering the routes of bodies.ts with the same bytes as the other
+ * servers. Listens on 127.0.0.1:$PORT with $WORKERS workers (default 1) and prints `listening` once every
  * worker accepts connections. $KEEP_ALIVE_MS, if set, is the keep-alive timeout (idle-connection run).
  */
-import { isPrimary, serve } from '../../src/index.ts';
-import { bodyFor } from './bodies.ts';
+import { isPrimary, type Request, type Response, serve } from '../../src/index.ts';
+import { bodyFor, JSON_MESSAGE } from './bodies.ts';
+
+async function upload(req: Request, res: Response): Promise<void> {
+  const body = await req.bytes();
+  res.setHeader('Content-Type', 'text/plain');
+  res.end(String(body.length));
+}
 
 await serve(
   {
+    // Synchronous for the GET routes: only the upload waits for its body.
     handleRequest(req, res) {
-      res.setHeader('Content-Type', 'text/plain');
-      res.end(bodyFor(req.path));
+      if (req.method === 'POST') return upload(req, res);
+      if (req.path === '/json') {
+        res.json(JSON_MESSAGE);
+      } else {
+        res.setHeader('Content-Type', 'text/plain');
+        res.end(bodyFor(req.path));
+      }
+      return undefined;
     },
   },
   {
