@@ -109,7 +109,8 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private processing = false;
   private paused = false;
   private writeCongestedFlag = false;
-  private drainWaiters: (() => void)[] = [];
+  /** Made when a handler first waits for a drain: an idle connection holds no array. */
+  private drainWaiters: (() => void)[] | null = null;
   private closing = false;
   private closed = false;
 
@@ -264,6 +265,11 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     this.processing = false;
     if (this.peerEnded) this.finishAfterPeerEnded();
     if (this.pos >= this.end && this.buf !== null) this.releaseInput();
+    // Idle, and the last request kept nothing: its head and body state wait with the thread's spares.
+    if (!this.inFlight && this.buf === null && this.reusable) {
+      this.req?.park();
+      this.res?.park();
+    }
     this.flush();
     this.updateReading();
     this.updateDeadline();
@@ -302,6 +308,8 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     if (req === null || res === null || !this.reusable) {
       req = this.req = new Request();
       res = this.res = new Response();
+    } else {
+      req.unpark();
     }
     const status = parseHead(buf, this.pos, headEnd, req.head, options);
     if (status < 0) {
@@ -339,7 +347,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     }
     const hasBody = this.bodyKind !== BODY_NONE;
     req.incoming.reset(this, hasBody);
-    this.bodyRequest = req;
+    this.bodyRequest = hasBody ? req : null;
     this.reading = hasBody ? READ_BODY : READ_HEAD;
     this.continuePending = hasBody && head.expectContinue && head.minorVersion === 1;
     this.closeAfter = false;
@@ -509,7 +517,10 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
   waitForDrain(): Promise<void> {
     if (this.closed || !this.writeCongested) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    return new Promise((resolve) => {
+      this.drainWaiters ??= [];
+      this.drainWaiters.push(resolve);
+    });
   }
 
   private onDrain(): void {
@@ -520,8 +531,8 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
   private wakeDrainWaiters(): void {
     const waiters = this.drainWaiters;
-    if (waiters.length === 0) return;
-    this.drainWaiters = [];
+    if (waiters === null) return;
+    this.drainWaiters = null;
     for (const wake of waiters) wake();
   }
 

@@ -58,6 +58,16 @@ export class IncomingBody {
     this.taken = false;
   }
 
+  /** Lets go of the connection and of any chunks, so that a spare body holds on to nothing. */
+  release(): void {
+    this.source = null;
+    if (this.chunks.length !== 0) this.chunks.length = 0;
+    this.waiter = null;
+    this.whole = null;
+    this.wholeFailed = null;
+    this.error = null;
+  }
+
   /** Whether the consumer has fallen behind, so the connection should stop reading. */
   get congested(): boolean {
     return (this.mode === MODE_UNREAD || this.mode === MODE_STREAM) && this.buffered >= BODY_HIGH_WATER;

@@ -11,6 +11,21 @@ export interface RequestSource {
 }
 
 /**
+ * The head and body state of requests on idle connections, shared by every connection of the thread:
+ * an idle keep-alive connection keeps only its Request and Response, not their buffers' offsets.
+ * Bounded, so that a burst of busy connections leaves no large pool behind.
+ */
+const spareHeads: ParsedHead[] = [];
+const spareBodies: IncomingBody[] = [];
+const MAX_SPARES = 1024;
+/**
+ * What a parked request points to: an empty head and no body, never written. A reference a handler
+ * kept past its response reads nothing here, never another client's request.
+ */
+const PARKED_HEAD = new ParsedHead();
+const PARKED_BODY = new IncomingBody();
+
+/**
  * One HTTP request. It reads straight from the buffer the head arrived in and makes strings only when
  * asked. It stays valid until its response has ended, across every `await`: the buffers it points
  * into are never written again.
@@ -21,9 +36,9 @@ export class Request {
   /** `'1.1'` or `'1.0'`. */
   version: '1.0' | '1.1' = '1.1';
   /** @internal The parsed head: offsets into the read buffer. */
-  readonly head = new ParsedHead();
+  head: ParsedHead = spareHeads.pop() ?? new ParsedHead();
   /** @internal */
-  readonly incoming = new IncomingBody();
+  incoming: IncomingBody = spareBodies.pop() ?? new IncomingBody();
   /** @internal */
   source: RequestSource | null = null;
   /** @internal Set when a handler took something that outlives a synchronous call (signal, body). */
@@ -46,6 +61,34 @@ export class Request {
     this.abort = null;
     this.goneReason = null;
     this.escaped = false;
+  }
+
+  /**
+   * @internal The connection went idle after this request, which nothing kept: its head and body state
+   * go back to the thread's spares until the connection's next request (`unpark`).
+   */
+  park(): void {
+    if (this.head === PARKED_HEAD) return;
+    const head = this.head;
+    const incoming = this.incoming;
+    head.buf = PARKED_HEAD.buf; // not the last read's bytes
+    incoming.release();
+    if (spareHeads.length < MAX_SPARES) {
+      spareHeads.push(head);
+      spareBodies.push(incoming);
+    }
+    this.head = PARKED_HEAD;
+    this.incoming = PARKED_BODY;
+    this.source = null;
+    this.targetCache = this.pathCache = null;
+    this.queryCache = null;
+  }
+
+  /** @internal Takes head and body state back before the connection parses a request into this one. */
+  unpark(): void {
+    if (this.head !== PARKED_HEAD) return;
+    this.head = spareHeads.pop() ?? new ParsedHead();
+    this.incoming = spareBodies.pop() ?? new IncomingBody();
   }
 
   /** The request-target exactly as sent (`/a/b?x=1`, `http://host/a`, `host:443` or `*`). */
@@ -173,6 +216,7 @@ export class Request {
 
   /** The whole body as bytes (limited by `maxBodyBytes`). Read once. */
   bytes(): Promise<Buffer> {
+    if (this.incoming === PARKED_BODY) return Promise.reject(new Error('the request has ended'));
     this.escaped = true;
     return this.incoming.bytes();
   }
@@ -194,6 +238,7 @@ export class Request {
 
   /** The body as it arrives, chunk by chunk, with backpressure: `for await (const chunk of req.stream())`. */
   stream(): AsyncIterableIterator<Buffer> {
+    if (this.incoming === PARKED_BODY) throw new Error('the request has ended');
     this.escaped = true;
     return this.incoming.stream();
   }

@@ -55,6 +55,12 @@ const STATE_OPEN = 0;
 const STATE_STREAMING = 1;
 const STATE_ENDED = 2;
 
+/** Header arrays of responses on idle connections, shared by every connection of the thread (bounded). */
+const spareHeaderArrays: string[][] = [];
+const MAX_SPARE_ARRAYS = 2048;
+/** What a parked response holds instead: frozen, so a write to it would throw rather than be lost. */
+const PARKED_HEADERS: string[] = Object.freeze([] as string[]) as string[];
+
 /**
  * The response to one request: status, headers and a body, serialised into one socket write where
  * possible. `Date`, `Content-Length`, `Connection` and `Transfer-Encoding` are managed for you.
@@ -86,6 +92,10 @@ export class Response {
 
   /** @internal Called by the connection for each new request. */
   init(sink: ResponseSink, isHead: boolean, http10: boolean): void {
+    if (this.names === PARKED_HEADERS) {
+      this.names = spareHeaderArrays.pop() ?? [];
+      this.values = spareHeaderArrays.pop() ?? [];
+    }
     this.sink = sink;
     this.status = 200;
     this.count = 0;
@@ -99,6 +109,21 @@ export class Response {
     this.closeRequested = false;
     this.customDate = false;
     this.detached = false;
+  }
+
+  /**
+   * @internal The connection went idle after this response: its header arrays go back to the thread's
+   * spares until the next `init`. Only an ended response is parked, and nothing writes to one.
+   */
+  park(): void {
+    if (this.names === PARKED_HEADERS || this.state !== STATE_ENDED) return;
+    const names = this.names;
+    const values = this.values;
+    for (let i = 0; i < this.count; i++) names[i] = values[i] = ''; // hold no header text
+    if (spareHeaderArrays.length < MAX_SPARE_ARRAYS) spareHeaderArrays.push(names, values);
+    this.names = this.values = PARKED_HEADERS;
+    this.count = 0;
+    this.prepared = '';
   }
 
   /**
