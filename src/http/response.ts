@@ -39,6 +39,43 @@ const SHORT_TEXT = 1024;
 const DIGITS_RE = /^[0-9]+$/;
 
 /**
+ * Header names and values that passed their check, by length (a string stays valid: strings can't
+ * change). Handlers set the same few headers on every response, so most checks end with one compare
+ * instead of a regular expression.
+ */
+const CHECKED_SLOTS = 16;
+const checkedNames: (string | undefined)[] = new Array<string | undefined>(CHECKED_SLOTS).fill(undefined);
+const checkedValues: (string | undefined)[] = new Array<string | undefined>(CHECKED_SLOTS).fill(undefined);
+
+/** `Content-Length: n\r\n` for the small sizes most bodies have, made on first use. */
+const LENGTH_LINES = 4096;
+const lengthLines: string[] = new Array<string>(LENGTH_LINES).fill('');
+
+/**
+ * The head of the last response built on this thread with at most two headers of the handler's own and
+ * nothing else special, and what it was built from: a server answering alike over and over builds it
+ * once per second (the Date line changes).
+ */
+const lastHead = {
+  text: '',
+  length: -2,
+  status: 0,
+  dateLine: '',
+  count: -1,
+  name0: '',
+  value0: '',
+  name1: '',
+  value1: '',
+};
+
+function contentLengthLine(length: number): string {
+  if (length >= LENGTH_LINES) return 'Content-Length: ' + length + '\r\n';
+  let line = lengthLines[length]!;
+  if (line === '') line = lengthLines[length] = 'Content-Length: ' + length + '\r\n';
+  return line;
+}
+
+/**
  * The UTF-8 size of a string: its length when it is ASCII, found with a loop for short strings (cheaper
  * than a call into Buffer.byteLength), else Buffer.byteLength.
  */
@@ -389,6 +426,42 @@ export class Response {
   /** Builds the status line and header section. `length` -1 means no Content-Length. */
   private head(length: number, streaming: boolean): string {
     const sink = this.sink!;
+    const closes = sink.closesAfterResponse(this.closeRequested);
+    // The same head as the last response's (same status, headers, length and Date): reuse its string.
+    const last = lastHead;
+    const count = this.count;
+    const names = this.names;
+    const values = this.values;
+    const cacheable =
+      !streaming && !this.customDate && this.prepared === '' && count <= 2 && !closes && !this.http10;
+    if (
+      cacheable &&
+      last.length === length &&
+      last.status === this.status &&
+      last.dateLine === sink.clock.dateLine &&
+      last.count === count &&
+      (count === 0 || (last.name0 === names[0] && last.value0 === values[0])) &&
+      (count < 2 || (last.name1 === names[1] && last.value1 === values[1]))
+    ) {
+      return last.text;
+    }
+    const text = this.buildHead(length, streaming, closes);
+    if (cacheable) {
+      last.text = text;
+      last.length = length;
+      last.status = this.status;
+      last.dateLine = sink.clock.dateLine;
+      last.count = count;
+      last.name0 = count > 0 ? names[0]! : '';
+      last.value0 = count > 0 ? values[0]! : '';
+      last.name1 = count > 1 ? names[1]! : '';
+      last.value1 = count > 1 ? values[1]! : '';
+    }
+    return text;
+  }
+
+  private buildHead(length: number, streaming: boolean, closes: boolean): string {
+    const sink = this.sink!;
     let head = this.customDate ? statusLine(this.status) : statusLine(this.status) + sink.clock.dateLine;
     const names = this.names;
     const values = this.values;
@@ -396,10 +469,10 @@ export class Response {
     if (this.prepared !== '') head += this.prepared;
     // RFC 9110 §8.6: no Content-Length in a 204 (or 1xx); a 304 would describe the selected representation.
     if (!statusHasNoBody(this.status)) {
-      if (streaming ? length !== -1 : true) head += 'Content-Length: ' + length + '\r\n';
+      if (streaming ? length !== -1 : true) head += contentLengthLine(length);
       else if (this.chunked) head += 'Transfer-Encoding: chunked\r\n';
     }
-    if (sink.closesAfterResponse(this.closeRequested)) head += 'Connection: close\r\n\r\n';
+    if (closes) head += 'Connection: close\r\n\r\n';
     else head += this.http10 ? 'Connection: keep-alive\r\n\r\n' : '\r\n';
     return head;
   }
@@ -422,11 +495,22 @@ export class Response {
 
   private checkHeader(name: string, value: string | number): string {
     this.assertOpen();
-    if (typeof name !== 'string' || !TOKEN_RE.test(name))
-      throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
+    if (typeof name !== 'string') throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
+    const nameSlot = name.length & (CHECKED_SLOTS - 1);
+    if (checkedNames[nameSlot] !== name) {
+      if (!TOKEN_RE.test(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
+      checkedNames[nameSlot] = name;
+    }
     const text = typeof value === 'number' ? String(value) : value;
-    if (typeof text !== 'string' || BAD_VALUE_RE.test(text)) {
+    if (typeof text !== 'string')
       throw new TypeError(`invalid value for header ${name}: ${JSON.stringify(value)}`);
+    const valueSlot = text.length & (CHECKED_SLOTS - 1);
+    if (checkedValues[valueSlot] !== text) {
+      if (BAD_VALUE_RE.test(text)) {
+        throw new TypeError(`invalid value for header ${name}: ${JSON.stringify(value)}`);
+      }
+      // Only short values are kept: a long one would stay alive here, and comparing it costs as much.
+      if (text.length <= 256) checkedValues[valueSlot] = text;
     }
     return text;
   }

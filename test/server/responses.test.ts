@@ -593,3 +593,92 @@ test('removing a header in the middle keeps the others in order; the next respon
   assert.equal(second!.headers.get('content-length'), '2');
   assert.equal(Buffer.from(second!.body, 'latin1').toString('utf8'), 'é');
 });
+
+test('a header name or value checked once vouches for no other string of its length', async (t) => {
+  const thrown: unknown[] = [];
+  const h = await setup(t, (_req, res) => {
+    res.setHeader('X-AB', 'okay');
+    const attempts = [
+      () => res.setHeader('X:AB', 'v'),
+      () => res.setHeader('X-AB', 'ok\r\n'),
+      () => res.appendHeader('X AB', 'okay'),
+      () => res.setHeader('', 'okay'),
+    ];
+    for (const attempt of attempts) {
+      try {
+        attempt();
+      } catch (error) {
+        thrown.push(error);
+      }
+    }
+    res.end('ok');
+  });
+  const client = await h.client();
+  client.send(get('/') + get('/'));
+  const responses = await client.responses(2);
+  assert.equal(thrown.length, 8);
+  assert.ok(thrown.every((error) => error instanceof TypeError));
+  for (const r of responses) {
+    assert.equal(r.headers.get('x-ab'), 'okay');
+    assert.equal(r.raw.split('\r\n').filter((line) => /^x.ab/i.test(line)).length, 1);
+  }
+});
+
+test('responses alike but for one detail each get their own head', async (t) => {
+  const h = await setup(t, (req, res) => {
+    const [, user, status, body] = req.path.split('/');
+    res.status = Number(status);
+    res.setHeader('Content-Type', 'text/plain');
+    res.setHeader('X-User', user!);
+    if (req.header('x-close') !== undefined) res.setHeader('Connection', 'close');
+    res.end(body!);
+  });
+  const client = await h.client();
+  const requests = [
+    ['/a/200/xx', ''],
+    ['/a/200/xx', ''],
+    ['/b/200/xx', ''],
+    ['/b/404/xx', ''],
+    ['/b/404/xxx', ''],
+    ['/b/404/xxx', 'X-Close: 1'],
+  ] as const;
+  client.send(
+    requests.map(([path, extra]) => (extra === '' ? get(path) : get(path, extra))).join('') +
+      'GET /late/200/x HTTP/1.1\r\nHost: x\r\n\r\n',
+  );
+  await serverClosed(client);
+  const responses = parseResponses(client.text);
+  assert.deepEqual(
+    responses.map((r) => [r.status, r.headers.get('x-user'), r.body, r.headers.get('connection')]),
+    [
+      [200, 'a', 'xx', undefined],
+      [200, 'a', 'xx', undefined],
+      [200, 'b', 'xx', undefined],
+      [404, 'b', 'xx', undefined],
+      [404, 'b', 'xxx', undefined],
+      [404, 'b', 'xxx', 'close'],
+    ],
+  );
+
+  // HTTP/1.0 keep-alive, then HTTP/1.1 again: each says what its version needs.
+  const again = await h.client();
+  again.send('GET /c/200/xx HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' + get('/c/200/xx'));
+  const [old, current] = await again.responses(2);
+  assert.equal(old!.headers.get('connection'), 'keep-alive');
+  assert.equal(current!.headers.get('connection'), undefined);
+});
+
+test('the Date of a response sent over and over moves on with the clock', async (t) => {
+  const h = await setup(t, (_req, res) => {
+    res.setHeader('Content-Type', 'text/plain');
+    res.end('same');
+  });
+  const client = await h.client();
+  client.send(get('/'));
+  const [first] = await client.responses(1);
+  await delay(1100);
+  client.send(get('/'));
+  const [, second] = await client.responses(2);
+  assert.notEqual(first!.headers.get('date'), second!.headers.get('date'));
+  assert.ok(Date.parse(second!.headers.get('date')!) > Date.parse(first!.headers.get('date')!));
+});
