@@ -25,6 +25,24 @@ const MAX_SPARES = 1024;
 const PARKED_HEAD = new ParsedHead();
 const PARKED_BODY = new IncomingBody();
 
+/** The last path made into a string on this thread: most requests ask for one of a few paths. */
+let lastPath = '';
+/** Paths up to this long are compared with the last one before a new string is made. */
+const REUSED_PATH_MAX = 64;
+
+/** `buf[start..end)` as a latin1 string: the last path's string when the bytes are the same. */
+function pathString(buf: Buffer, start: number, end: number): string {
+  const length = end - start;
+  if (length <= REUSED_PATH_MAX && length === lastPath.length) {
+    let k = 0;
+    while (k < length && buf[start + k] === lastPath.charCodeAt(k)) k++;
+    if (k === length) return lastPath;
+  }
+  const path = buf.toString('latin1', start, end);
+  if (length <= REUSED_PATH_MAX) lastPath = path;
+  return path;
+}
+
 /**
  * One HTTP request. It reads straight from the buffer the head arrived in and makes strings only when
  * asked. It stays valid until its response has ended, across every `await`: the buffers it points
@@ -107,7 +125,7 @@ export class Request {
       this.pathCache =
         h.pathStart === h.pathEnd && h.targetForm === TargetForm.absolute
           ? '/'
-          : h.buf.toString('latin1', h.pathStart, h.pathEnd);
+          : pathString(h.buf, h.pathStart, h.pathEnd);
     }
     return this.pathCache;
   }

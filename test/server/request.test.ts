@@ -234,3 +234,16 @@ test('OPTIONS * and header lookup', async (t) => {
   assert.deepEqual(JSON.parse(options!.body), ['OPTIONS', '*', 'a, b', 'c=1; d=2', null, 5]);
   assert.deepEqual(JSON.parse(p!.body), ['POST', '/p', 'text/plain', null, null, 3]);
 });
+
+test('paths alike in length or bytes are each read as sent', async (t) => {
+  const h = await setup(t, (req, res) => res.end(req.path));
+  const client = await h.client();
+  const paths = ['/ab', '/ab', '/ac', '/ab', '/abc', '/a%62', `/${'x'.repeat(63)}`, `/${'x'.repeat(63)}`];
+  paths.push(`/${'x'.repeat(62)}y`, `/${'x'.repeat(70)}`, `/${'x'.repeat(69)}y`, '/ab?q=1');
+  client.send(paths.map((path) => get(path)).join(''));
+  const responses = await client.responses(paths.length);
+  assert.deepEqual(
+    responses.map((r) => r.body),
+    paths.map((path) => path.split('?')[0]),
+  );
+});
