@@ -27,6 +27,31 @@ function writeUtf8(buf: Buffer, text: string, offset: number): number {
   return direct ? (buf as unknown as DirectWrites).utf8Write(text, offset) : buf.write(text, offset, 'utf8');
 }
 
+/** Strings at least this long are worth remembering in their encoded form. */
+const ENCODED_MIN = 1024;
+const ENCODED_SLOTS = 4;
+/**
+ * The last few long strings sent, with their UTF-8 bytes once one has been sent twice: a server that
+ * sends the same page over and over copies its bytes instead of encoding it each time.
+ */
+const encodedTexts: string[] = new Array<string>(ENCODED_SLOTS).fill('');
+const encodedBytes: (Buffer | null)[] = new Array<Buffer | null>(ENCODED_SLOTS).fill(null);
+let nextEncodedSlot = 0;
+
+/** The UTF-8 bytes of `text` if it was sent before (encoding it now, the second time), else null. */
+function knownEncoding(text: string): Buffer | null {
+  for (let i = 0; i < ENCODED_SLOTS; i++) {
+    if (encodedTexts[i] !== text) continue;
+    let bytes = encodedBytes[i]!;
+    if (bytes === null) bytes = encodedBytes[i] = Buffer.from(text, 'utf8');
+    return bytes;
+  }
+  encodedTexts[nextEncodedSlot] = text;
+  encodedBytes[nextEncodedSlot] = null;
+  nextEncodedSlot = (nextEncodedSlot + 1) % ENCODED_SLOTS;
+  return null;
+}
+
 let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
 let cursor = 0;
 
@@ -60,6 +85,11 @@ export class Output {
     if (text.length * 3 > COPY_LIMIT) {
       this.passThrough(text);
       return Buffer.byteLength(text);
+    }
+    const known = text.length >= ENCODED_MIN ? knownEncoding(text) : null;
+    if (known !== null) {
+      this.bytes(known);
+      return known.length;
     }
     this.settleText();
     this.reserve(text.length * 3);

@@ -682,3 +682,39 @@ test('the Date of a response sent over and over moves on with the clock', async 
   assert.notEqual(first!.headers.get('date'), second!.headers.get('date'));
   assert.ok(Date.parse(second!.headers.get('date')!) > Date.parse(first!.headers.get('date')!));
 });
+
+test('long string bodies sent again and again, or alike in length, each arrive as they were given', async (t) => {
+  const page = (fill: string, length: number) =>
+    fill.repeat(Math.ceil(length / fill.length)).slice(0, length);
+  const bodies = [
+    page('abcdefgh', 6150),
+    page('abcdefgX', 6150), // same length, other bytes
+    page('é€', 3000), // multi-byte: its UTF-8 size is not its length
+    page('0123', 2048),
+    page('wxyz', 2048),
+    page('k', 1024),
+    `${page('abcdefgh', 6149)}Z`, // same length and start as the first
+  ];
+  const h = await setup(t, (req, res) => {
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.end(bodies[Number(req.path.slice(1))]!);
+  });
+  const client = await h.client();
+  // Each body three times, interleaved, so that each is sent again after others (and after more
+  // bodies than are remembered).
+  const order = [0, 1, 0, 2, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 6, 0, 1, 3, 4, 5];
+  client.send(order.map((i) => get(`/${i}`)).join(''));
+  await client.responses(order.length);
+  const expected = order.map((i) => Buffer.from(bodies[i]!, 'utf8'));
+  const text = client.received;
+  let at = 0;
+  for (const [n, body] of expected.entries()) {
+    const headEnd = text.indexOf('\r\n\r\n', at);
+    const head = text.toString('latin1', at, headEnd);
+    const length = Number(/content-length: (\d+)/i.exec(head)![1]);
+    assert.equal(length, body.length, `response ${n}`);
+    assert.ok(text.subarray(headEnd + 4, headEnd + 4 + length).equals(body), `response ${n}`);
+    at = headEnd + 4 + length;
+  }
+  assert.equal(at, text.length);
+});
