@@ -265,10 +265,13 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     this.processing = false;
     if (this.peerEnded) this.finishAfterPeerEnded();
     if (this.pos >= this.end && this.buf !== null) this.releaseInput();
-    // Idle, and the last request kept nothing: its head and body state wait with the thread's spares.
+    // Idle, and the last request kept nothing: its head and body state and its response's header
+    // arrays wait with the thread's spares, and the two small objects themselves are let go, so an
+    // idle connection holds neither. Requests that follow each other within one read still reuse them.
     if (!this.inFlight && this.buf === null && this.reusable) {
       this.req?.park();
       this.res?.park();
+      this.req = this.res = null;
     }
     this.flush();
     this.updateReading();

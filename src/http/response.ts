@@ -109,8 +109,8 @@ export class Response {
    * Header names and values, `count` of them: the arrays are reused across responses and only
    * overwritten, never truncated (setting an array's length is a call into the runtime).
    */
-  private names: string[] = [];
-  private values: string[] = [];
+  private names: string[] = PARKED_HEADERS; // the thread's spares are taken by init()
+  private values: string[] = PARKED_HEADERS;
   private count = 0;
   /** Header lines built and checked ahead of time by Peregrine itself (a cached file's validators). */
   private prepared = '';
