@@ -311,8 +311,6 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     if (req === null || res === null || !this.reusable) {
       req = this.req = new Request();
       res = this.res = new Response();
-    } else {
-      req.unpark();
     }
     const status = parseHead(buf, this.pos, headEnd, req.head, options);
     if (status < 0) {

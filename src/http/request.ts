@@ -11,9 +11,9 @@ export interface RequestSource {
 }
 
 /**
- * The head and body state of requests on idle connections, shared by every connection of the thread:
- * an idle keep-alive connection keeps only its Request and Response, not their buffers' offsets.
- * Bounded, so that a burst of busy connections leaves no large pool behind.
+ * Head and body state given back by requests whose connection went idle, taken by the thread's next new
+ * requests: an idle keep-alive connection holds none. Bounded, so that a burst of busy connections
+ * leaves no large pool behind.
  */
 const spareHeads: ParsedHead[] = [];
 const spareBodies: IncomingBody[] = [];
@@ -83,7 +83,7 @@ export class Request {
 
   /**
    * @internal The connection went idle after this request, which nothing kept: its head and body state
-   * go back to the thread's spares until the connection's next request (`unpark`).
+   * go back to the thread's spares, and the connection lets go of this request for good.
    */
   park(): void {
     if (this.head === PARKED_HEAD) return;
@@ -100,13 +100,6 @@ export class Request {
     this.source = null;
     this.targetCache = this.pathCache = null;
     this.queryCache = null;
-  }
-
-  /** @internal Takes head and body state back before the connection parses a request into this one. */
-  unpark(): void {
-    if (this.head !== PARKED_HEAD) return;
-    this.head = spareHeads.pop() ?? new ParsedHead();
-    this.incoming = spareBodies.pop() ?? new IncomingBody();
   }
 
   /** The request-target exactly as sent (`/a/b?x=1`, `http://host/a`, `host:443` or `*`). */

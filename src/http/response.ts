@@ -92,7 +92,7 @@ const STATE_OPEN = 0;
 const STATE_STREAMING = 1;
 const STATE_ENDED = 2;
 
-/** Header arrays of responses on idle connections, shared by every connection of the thread (bounded). */
+/** Header arrays given back by responses whose connection went idle, for the thread's next new ones (bounded). */
 const spareHeaderArrays: string[][] = [];
 const MAX_SPARE_ARRAYS = 2048;
 /** What a parked response holds instead: frozen, so a write to it would throw rather than be lost. */
@@ -150,13 +150,13 @@ export class Response {
 
   /**
    * @internal The connection went idle after this response: its header arrays go back to the thread's
-   * spares until the next `init`. Only an ended response is parked, and nothing writes to one.
+   * spares, for a new response's `init`. Only an ended response is parked, and nothing writes to one.
    */
   park(): void {
     if (this.names === PARKED_HEADERS || this.state !== STATE_ENDED) return;
     const names = this.names;
     const values = this.values;
-    for (let i = 0; i < this.count; i++) names[i] = values[i] = ''; // hold no header text
+    for (let i = 0; i < names.length; i++) names[i] = values[i] = ''; // hold no header text
     if (spareHeaderArrays.length < MAX_SPARE_ARRAYS) spareHeaderArrays.push(names, values);
     this.names = this.values = PARKED_HEADERS;
     this.count = 0;
