@@ -298,7 +298,7 @@ const STATIC: Section = {
 const IDLE: Section = {
   id: 'idle',
   peregrine: PEREGRINE,
-  peers: [NODE_HTTP, FASTIFY, RAW_NET, NGINX_HTTP],
+  peers: [NODE_HTTP, FASTIFY, RAW_NET, NGINX_HTTP, UWS],
   unit: 'conn',
   workloads: [{ kind: 'idle', name: 'idle 10k connections', connections: 10_000, workers: 1 }],
 };
@@ -385,12 +385,12 @@ function selectSections(): SelectedSection[] {
   }).filter((s) => s.workloads.length > 0 && s.servers.length > 0);
   if (selected.length === 0) {
     fail(
-      'BENCH_FILTER and BENCH_SERVERS select nothing to run: peregrine runs only in the two HTTP ' +
-        'sections, node-http, fastify, raw-net, nginx-http and uws only in the first one ("plain /", …, ' +
-        '"post 4 KiB /upload"), node-cluster only ' +
-        'in the scaling section ("workers-1 plain /", "workers-2 plain /"), peregrine-ws and ws-echo only ' +
-        'in the websocket section ("ws echo 32 B", "ws echo 64 KiB"), peregrine-static, nginx and sirv only ' +
-        'in the static section ("static /6150.txt", "static /1mib.bin")',
+      'BENCH_FILTER and BENCH_SERVERS select nothing to run: peregrine runs in the comparison, scaling ' +
+        'and idle sections; node-http, fastify, raw-net, nginx-http and uws only in the comparison ' +
+        '("plain /", …, "post 4 KiB /upload") and idle ("idle 10k connections") sections; node-cluster ' +
+        'only in the scaling section ("workers-1 plain /", "workers-2 plain /"); peregrine-ws and ws-echo ' +
+        'only in the websocket section ("ws echo 32 B", "ws echo 64 KiB"); peregrine-static, nginx and sirv ' +
+        'only in the static section ("static /6150.txt", "static /1mib.bin")',
     );
   }
   return selected;
