@@ -268,7 +268,8 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     // Idle, and the last request kept nothing: its head and body state and its response's header
     // arrays wait with the thread's spares, and the two small objects themselves are let go, so an
     // idle connection holds neither. Requests that follow each other within one read still reuse them.
-    if (!this.inFlight && this.buf === null && this.reusable) {
+    // Not while a body the handler left unread is still being discarded: it arrives through the request.
+    if (!this.inFlight && this.buf === null && this.reusable && this.reading === READ_HEAD) {
       this.req?.park();
       this.res?.park();
       this.req = this.res = null;

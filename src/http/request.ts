@@ -24,6 +24,7 @@ const MAX_SPARES = 1024;
  */
 const PARKED_HEAD = new ParsedHead();
 const PARKED_BODY = new IncomingBody();
+PARKED_BODY.discard(); // should bytes ever reach it, they are dropped, not kept
 
 /** The last path made into a string on this thread: most requests ask for one of a few paths. */
 let lastPath = '';

@@ -314,6 +314,24 @@ test('a body not read by a sync handler does not leak into the next request or r
   assert.ok(!client.text.includes('BODY-ONE'));
 });
 
+test('a large body a sync handler ignores is discarded as it arrives, then the next request is answered', async (t) => {
+  // The response goes out while most of the body is still to come: the connection goes idle with the
+  // body being discarded, and must keep reading it (well past the 64 KiB a handler may leave unread).
+  const h = await setup(t, (req, res) => res.end(`${req.method} ${req.path}`));
+  const client = await h.client();
+  const total = 300_000;
+  client.send(`POST /ignored HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n${'a'.repeat(1000)}`);
+  const [first] = await client.responses(1);
+  assert.equal(first!.body, 'POST /ignored');
+  for (let sent = 1000; sent < total; sent += 10_000) {
+    client.send('b'.repeat(Math.min(10_000, total - sent)));
+    await delay(1);
+  }
+  client.send(get('/next'));
+  const responses = await client.responses(2);
+  assert.equal(responses[1]!.body, 'GET /next');
+});
+
 for (const kind of ['sync', 'async'] as const) {
   test(`a ${kind} response body does not leak into the next response that has none`, async (t) => {
     const h = await setup(t, async (req, res) => {
