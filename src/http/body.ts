@@ -43,7 +43,8 @@ export class IncomingBody {
   private wholeFailed: ((error: unknown) => void) | null = null;
   private taken = false;
 
-  reset(source: BodySource, present: boolean): void {
+  /** Ready for a new request's body; `null` for a spare body, which then holds on to nothing. */
+  reset(source: BodySource | null, present: boolean): void {
     this.source = source;
     this.present = present;
     this.complete = !present;
@@ -56,16 +57,6 @@ export class IncomingBody {
     this.whole = null;
     this.wholeFailed = null;
     this.taken = false;
-  }
-
-  /** Lets go of the connection and of any chunks, so that a spare body holds on to nothing. */
-  release(): void {
-    this.source = null;
-    if (this.chunks.length !== 0) this.chunks.length = 0;
-    this.waiter = null;
-    this.whole = null;
-    this.wholeFailed = null;
-    this.error = null;
   }
 
   /** Whether the consumer has fallen behind, so the connection should stop reading. */

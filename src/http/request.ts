@@ -91,7 +91,7 @@ export class Request {
     const head = this.head;
     const incoming = this.incoming;
     head.buf = PARKED_HEAD.buf; // not the last read's bytes
-    incoming.release();
+    incoming.reset(null, false);
     if (spareHeads.length < MAX_SPARES) {
       spareHeads.push(head);
       spareBodies.push(incoming);

@@ -47,6 +47,25 @@ const CHECKED_SLOTS = 16;
 const checkedNames: (string | undefined)[] = new Array<string | undefined>(CHECKED_SLOTS).fill(undefined);
 const checkedValues: (string | undefined)[] = new Array<string | undefined>(CHECKED_SLOTS).fill(undefined);
 
+/** Whether `name` is a token (RFC 9110 §5.1), remembering the last valid name of its length. */
+function isValidName(name: string): boolean {
+  const slot = name.length & (CHECKED_SLOTS - 1);
+  if (checkedNames[slot] === name) return true;
+  if (!TOKEN_RE.test(name)) return false;
+  checkedNames[slot] = name;
+  return true;
+}
+
+/** Whether `text` may be a field value, remembering the last valid short value of its length. */
+function isValidValue(text: string): boolean {
+  const slot = text.length & (CHECKED_SLOTS - 1);
+  if (checkedValues[slot] === text) return true;
+  if (BAD_VALUE_RE.test(text)) return false;
+  // Only short values are kept: a long one would stay alive here, and comparing it costs as much.
+  if (text.length <= 256) checkedValues[slot] = text;
+  return true;
+}
+
 /** `Content-Length: n\r\n` for the small sizes most bodies have, made on first use. */
 const LENGTH_LINES = 4096;
 const lengthLines: string[] = new Array<string>(LENGTH_LINES).fill('');
@@ -495,22 +514,11 @@ export class Response {
 
   private checkHeader(name: string, value: string | number): string {
     this.assertOpen();
-    if (typeof name !== 'string') throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
-    const nameSlot = name.length & (CHECKED_SLOTS - 1);
-    if (checkedNames[nameSlot] !== name) {
-      if (!TOKEN_RE.test(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
-      checkedNames[nameSlot] = name;
-    }
+    if (typeof name !== 'string' || !isValidName(name))
+      throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
     const text = typeof value === 'number' ? String(value) : value;
-    if (typeof text !== 'string')
+    if (typeof text !== 'string' || !isValidValue(text)) {
       throw new TypeError(`invalid value for header ${name}: ${JSON.stringify(value)}`);
-    const valueSlot = text.length & (CHECKED_SLOTS - 1);
-    if (checkedValues[valueSlot] !== text) {
-      if (BAD_VALUE_RE.test(text)) {
-        throw new TypeError(`invalid value for header ${name}: ${JSON.stringify(value)}`);
-      }
-      // Only short values are kept: a long one would stay alive here, and comparing it costs as much.
-      if (text.length <= 256) checkedValues[valueSlot] = text;
     }
     return text;
   }
