@@ -138,8 +138,7 @@ export function findHeadEnd(
   const size = end - start;
   if (size > limits.maxHeaderBytes || size > limits.maxUrlLength) {
     // Bytes past `end` are not ours (a reused buffer may hold anything there): an LF there doesn't count.
-    const firstLf = buf.indexOf(LF, start);
-    if (firstLf === -1 || firstLf >= end) {
+    if (indexOfByte(buf, LF, start, end) === -1) {
       // Still inside the request line: the target is what is too long (RFC 9112 §3). Below
       // maxHeaderBytes, say so only once the target that arrived exceeds maxUrlLength, as parseHead
       // would when the line ends, whatever the method's length.
@@ -169,10 +168,19 @@ function requestLineStartIsValid(buf: Buffer, start: number, end: number): boole
 
 /** The length of the request-target in an unfinished request line `buf[start..end)`, so far. */
 function targetLengthSoFar(buf: Buffer, start: number, end: number): number {
-  const sp = buf.indexOf(SP, start);
-  if (sp === -1 || sp >= end) return 0;
-  const sp2 = buf.indexOf(SP, sp + 1);
-  return (sp2 === -1 || sp2 >= end ? end : sp2) - (sp + 1);
+  const sp = indexOfByte(buf, SP, start, end);
+  if (sp === -1) return 0;
+  const sp2 = indexOfByte(buf, SP, sp + 1, end);
+  return (sp2 === -1 ? end : sp2) - (sp + 1);
+}
+
+/**
+ * The first `byte` in `buf[from..to)`, or -1. Not Buffer#indexOf: that searches to the end of the
+ * buffer, and a shared read buffer is 64 KiB long however short the part being parsed.
+ */
+function indexOfByte(buf: Buffer, byte: number, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (buf[i] === byte) return i;
+  return -1;
 }
 
 /** Skips the empty lines a client may send before a request line (RFC 9112 §2.2). */
@@ -423,8 +431,8 @@ function forEachListElement(
 ): number {
   let s = start;
   while (s <= end) {
-    let e = buf.indexOf(0x2c, s);
-    if (e === -1 || e > end) e = end;
+    let e = indexOfByte(buf, 0x2c, s, end);
+    if (e === -1) e = end;
     let a = s;
     let b = e;
     while (a < b && (buf[a] === SP || buf[a] === HTAB)) a++;
@@ -528,8 +536,7 @@ function isSchemeChar(c: number): boolean {
 
 function setPathAndQuery(buf: Buffer, head: ParsedHead, from: number, to: number): void {
   head.pathStart = from;
-  let q = buf.indexOf(0x3f, from);
-  if (q === -1 || q >= to) q = -1;
+  const q = indexOfByte(buf, 0x3f, from, to);
   head.queryStart = q;
   head.pathEnd = q === -1 ? to : q;
 }

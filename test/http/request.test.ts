@@ -235,6 +235,24 @@ describe('request state', () => {
     );
   });
 
+  test('bytes after the head (a reused read buffer holds anything there) are never read as part of it', () => {
+    // Each search in the head stops at its own end: a '?' or a ',' further on must not become a
+    // query or a list element, nor a bare LF past the end a broken line.
+    const head = 'GET /plain HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n';
+    const tail = '?q=1, close, upgrade\n';
+    const buf = Buffer.from(head + tail, 'latin1');
+    const end = findHeadEnd(buf, 0, 0, buf.length, LIMITS);
+    assert.equal(end, head.length);
+    const req = new Request();
+    assert.equal(parseHead(buf, 0, end, req.head, LIMITS), end, req.head.error);
+    req.init(SOURCE, methodString(buf, 0, req.head.methodEnd));
+    assert.equal(req.path, '/plain');
+    assert.equal(req.queryString, '');
+    assert.equal(req.head.connectionKeepAlive, true);
+    assert.equal(req.head.connectionClose, false);
+    assert.equal(req.head.connectionUpgrade, false);
+  });
+
   test('a reused Request forgets the previous request, cached values included', () => {
     const req = get('/first?a=1', 'X-Only-First: 1');
     assert.equal(req.path, '/first');
