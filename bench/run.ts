@@ -32,6 +32,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { type ChartGroup, renderChart } from './chart.ts';
 import { JSON_BODY, LARGE_BODY, SMALL_BODY, UPLOAD_BYTES } from './servers/bodies.ts';
+import { checkTargets, type TargetFigures, targetsTable } from './targets.ts';
 
 const BENCH_DIR = import.meta.dirname;
 const ROOT_DIR = join(BENCH_DIR, '..');
@@ -1746,8 +1747,52 @@ function chartGroups(all: readonly SectionResults[]): ChartGroup[] {
   );
 }
 
+/** The figures the targets are stated in, read from this run's results (undefined where not run). */
+function targetFigures(all: readonly SectionResults[]): TargetFigures {
+  const find = (workload: string) => {
+    for (const { selected, results } of all) {
+      if (selected.section.id === 'idle' || selected.section.id === 'scaling') continue;
+      const found = results.find((r) => r.workload.name === workload);
+      if (found) return { peregrine: selected.section.peregrine, results: found };
+    }
+    return undefined;
+  };
+  const medianOf = (runs: readonly RunResult[] | undefined, pick: (m: Measurement) => number | null) => {
+    const values = measurements(runs ?? []).flatMap((m) => pick(m) ?? []);
+    return values.length === 0 ? undefined : median(values);
+  };
+  return {
+    rateRatio(workload, peer) {
+      const found = find(workload);
+      const ours = found?.results.runs.get(found.peregrine.id);
+      const theirs = found?.results.runs.get(peer);
+      const ratios = ours && theirs ? pairRatios(ours, theirs) : [];
+      return ratios.length === 0 ? undefined : median(ratios);
+    },
+    costRatio(workload, peer, cost) {
+      const found = find(workload);
+      if (found === undefined) return undefined;
+      const pick = (m: Measurement) =>
+        cost === 'cpu' ? m.cpuMicrosPerUnit : m.minorGcs === null ? null : m.minorGcs / m.count;
+      const ours = medianOf(found.results.runs.get(found.peregrine.id), pick);
+      const theirs = medianOf(found.results.runs.get(peer), pick);
+      return ours === undefined || theirs === undefined || theirs === 0 ? undefined : ours / theirs;
+    },
+    idleRatio(peer) {
+      const idle = all.find((s) => s.selected.section.id === 'idle');
+      const results = idle?.results[0];
+      if (idle === undefined || results === undefined) return undefined;
+      const ours = medianOf(results.runs.get(idle.selected.section.peregrine.id), idleBytes);
+      const theirs = medianOf(results.runs.get(peer), idleBytes);
+      return ours === undefined || theirs === undefined || theirs <= 0 ? undefined : ours / theirs;
+    },
+  };
+}
+
 function report(config: Config, all: readonly SectionResults[]): string {
-  return `${summaryLine(config)}\n\n${all.map((section) => sectionReport(section, config)).join('\n')}`;
+  const sections = all.map((section) => sectionReport(section, config)).join('\n');
+  const targets = targetsTable(checkTargets(targetFigures(all)));
+  return `${summaryLine(config)}\n\n${sections}${targets === '' ? '' : `\n${targets}\n`}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------

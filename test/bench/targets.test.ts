@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkTargets, TARGETS, type Target, type TargetFigures, targetsTable } from '../../bench/targets.ts';
+
+/** Figures from fixed tables: `rates['plain /:node-http']`, `costs['plain /:raw-net:cpu']`, `idle['raw-net']`. */
+function figures(
+  rates: Record<string, number>,
+  costs: Record<string, number> = {},
+  idle: Record<string, number> = {},
+): TargetFigures {
+  return {
+    rateRatio: (workload, peer) => rates[`${workload}:${peer}`],
+    costRatio: (workload, peer, cost) => costs[`${workload}:${peer}:${cost}`],
+    idleRatio: (peer) => idle[peer],
+  };
+}
+
+const atLeastTwo: Target = {
+  what: 'plain / req/s over node:http',
+  bound: 'min',
+  goal: 2,
+  measure: (f) => f.rateRatio('plain /', 'node-http'),
+};
+const atMostOneFifteen: Target = {
+  what: 'plain / CPU per request over raw node:net',
+  bound: 'max',
+  goal: 1.15,
+  measure: (f) => f.costRatio('plain /', 'raw-net', 'cpu'),
+};
+
+test('a lower bound is met at the goal and above, not below', () => {
+  const verdict = (ratio: number) =>
+    checkTargets(figures({ 'plain /:node-http': ratio }), [atLeastTwo])[0]!.met;
+  assert.equal(verdict(2), true);
+  assert.equal(verdict(3.47), true);
+  assert.equal(verdict(1.999), false);
+});
+
+test('an upper bound is met at the goal and below; the exact ratio decides, not its rounding', () => {
+  const verdict = (ratio: number) =>
+    checkTargets(figures({}, { 'plain /:raw-net:cpu': ratio }), [atMostOneFifteen])[0]!.met;
+  assert.equal(verdict(1.15), true);
+  assert.equal(verdict(0.98), true);
+  // Shown as 1.15 with two decimals, but above the goal.
+  assert.equal(verdict(1.153), false);
+});
+
+test('a target whose workload or peer was not run is neither met nor failed', () => {
+  const [result] = checkTargets(figures({}), [atLeastTwo]);
+  assert.equal(result!.measured, undefined);
+  assert.equal(result!.met, undefined);
+  const [nan] = checkTargets(figures({ 'plain /:node-http': Number.NaN }), [atLeastTwo]);
+  assert.equal(nan!.met, undefined);
+});
+
+test('the table gives each target its goal, the measured ratio and the verdict, and counts what was met', () => {
+  const table = targetsTable(
+    checkTargets(figures({ 'plain /:node-http': 2.93 }, { 'plain /:raw-net:cpu': 1.2 }), [
+      atLeastTwo,
+      atMostOneFifteen,
+      {
+        ...atLeastTwo,
+        what: 'plain / req/s over uWebSockets.js',
+        measure: (f) => f.rateRatio('plain /', 'uws'),
+      },
+    ]),
+  );
+  const lines = table.split('\n');
+  assert.equal(
+    lines[0],
+    'Targets: 1 of 2 measured met (Peregrine over the peer, medians as in the tables above).',
+  );
+  assert.ok(lines.includes('| plain / req/s over node:http | ≥ 2 | 2.930 | met |'), table);
+  assert.ok(
+    lines.includes('| plain / CPU per request over raw node:net | ≤ 1.15 | 1.200 | **not met** |'),
+    table,
+  );
+  assert.ok(lines.includes('| plain / req/s over uWebSockets.js | ≥ 2 | — | — |'), table);
+});
+
+test('a run that measured no target has no targets table', () => {
+  assert.equal(targetsTable(checkTargets(figures({}))), '');
+});
+
+test("the issue's targets are all listed, each against the peer it names", () => {
+  const asked: string[] = [];
+  const recorder: TargetFigures = {
+    rateRatio(workload, peer) {
+      asked.push(`rate ${workload} ${peer}`);
+      return 1;
+    },
+    costRatio(workload, peer, cost) {
+      asked.push(`${cost} ${workload} ${peer}`);
+      return 1;
+    },
+    idleRatio(peer) {
+      asked.push(`idle ${peer}`);
+      return 1;
+    },
+  };
+  const results = checkTargets(recorder);
+  assert.equal(results.length, TARGETS.length);
+  assert.deepEqual(asked, [
+    'rate plain / node-http',
+    'rate plain / raw-net',
+    'cpu plain / raw-net',
+    'rate plain / uws',
+    'rate pipelined-16 / uws',
+    'rate pipelined-16 / node-http',
+    'rate plain /6150 node-http',
+    'gcs plain / raw-net',
+    'idle raw-net',
+    'rate static /6150.txt nginx',
+    'rate static /6150.txt sirv',
+  ]);
+  // A ratio of 1 meets the ≥ 1 and ≤ 1.15 targets and misses the ≥ 2, ≥ 3 and ≥ 10 ones.
+  assert.deepEqual(
+    results.map((r) => r.met),
+    [false, true, true, true, true, false, false, true, true, true, false],
+  );
+});
