@@ -174,11 +174,20 @@ function targetLengthSoFar(buf: Buffer, start: number, end: number): number {
   return (sp2 === -1 ? end : sp2) - (sp + 1);
 }
 
+/** Ranges up to this long are searched with a loop; longer ones natively, through a view. */
+const SHORT_SEARCH = 64;
+
 /**
- * The first `byte` in `buf[from..to)`, or -1. Not Buffer#indexOf: that searches to the end of the
- * buffer, and a shared read buffer is 64 KiB long however short the part being parsed.
+ * The first `byte` in `buf[from..to)`, or -1. Not Buffer#indexOf on `buf`: that searches to the end
+ * of the buffer, and a shared read buffer is 64 KiB long however short the part being parsed. Short
+ * ranges (a target, a header value) take a loop, cheaper than a call into native code; a long one (an
+ * unfinished head past the limits, searched again on every read) a native search of a view of it.
  */
 function indexOfByte(buf: Buffer, byte: number, from: number, to: number): number {
+  if (to - from > SHORT_SEARCH) {
+    const at = buf.subarray(from, to).indexOf(byte);
+    return at === -1 ? -1 : from + at;
+  }
   for (let i = from; i < to; i++) if (buf[i] === byte) return i;
   return -1;
 }

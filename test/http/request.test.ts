@@ -253,6 +253,29 @@ describe('request state', () => {
     assert.equal(req.head.connectionUpgrade, false);
   });
 
+  test('a query and a Connection list are found at any length, short or long, and only inside the head', () => {
+    // Short ranges are searched with a loop, long ones natively through a view: both must stop at the end.
+    for (const length of [1, 62, 63, 64, 65, 66, 200]) {
+      const path = `/${'p'.repeat(length - 1)}`;
+      const tokens = `${'x-token, '.repeat(Math.ceil(length / 9))}close`;
+      for (const query of ['', `q=${'v'.repeat(length)}`]) {
+        const target = query === '' ? path : `${path}?${query}`;
+        const head = `GET ${target} HTTP/1.1\r\nHost: h\r\nConnection: ${tokens}\r\n\r\n`;
+        const buf = Buffer.from(`${head}?stale, keep-alive, upgrade?\n`, 'latin1');
+        const end = findHeadEnd(buf, 0, 0, buf.length, LIMITS);
+        assert.equal(end, head.length, `length ${length}`);
+        const req = new Request();
+        assert.equal(parseHead(buf, 0, end, req.head, LIMITS), end, req.head.error);
+        req.init(SOURCE, methodString(buf, 0, req.head.methodEnd));
+        assert.equal(req.path, path, `length ${length}`);
+        assert.equal(req.queryString, query, `length ${length}`);
+        assert.equal(req.head.connectionClose, true);
+        assert.equal(req.head.connectionKeepAlive, false);
+        assert.equal(req.head.connectionUpgrade, false);
+      }
+    }
+  });
+
   test('a reused Request forgets the previous request, cached values included', () => {
     const req = get('/first?a=1', 'X-Only-First: 1');
     assert.equal(req.path, '/first');
