@@ -1407,6 +1407,15 @@ function measurements(runs: readonly RunResult[]): Measurement[] {
   return runs.filter((run): run is Measurement => run.ok);
 }
 
+/** The median of a figure over the successful runs that have it, or undefined if none has. */
+function medianOf(
+  runs: readonly RunResult[] | undefined,
+  pick: (m: Measurement) => number | null,
+): number | undefined {
+  const values = runs === undefined ? [] : measurements(runs).flatMap((m) => pick(m) ?? []);
+  return values.length === 0 ? undefined : median(values);
+}
+
 /** Peregrine/baseline throughput of each run pair in which both runs succeeded. */
 function pairRatios(peregrine: readonly RunResult[], baseline: readonly RunResult[]): number[] {
   const ratios: number[] = [];
@@ -1482,8 +1491,8 @@ function optionalMedianCell(
   pick: (m: Measurement) => number | null,
   format: (value: number) => string,
 ): string {
-  const values = runs === undefined ? [] : measurements(runs).flatMap((m) => pick(m) ?? []);
-  return values.length === 0 ? '—' : format(median(values));
+  const value = medianOf(runs, pick);
+  return value === undefined ? '—' : format(value);
 }
 
 /**
@@ -1678,13 +1687,10 @@ function idleTable({ selected, results }: SectionResults): string {
   const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
   const rows: string[] = [];
   for (const r of results) {
-    const ours = r.runs.get(selected.section.peregrine.id);
-    const oursPer =
-      ours && measurements(ours).length > 0 ? median(measurements(ours).map(idleBytes)) : undefined;
+    const oursPer = medianOf(r.runs.get(selected.section.peregrine.id), idleBytes);
     for (const spec of selected.servers) {
       const runs = r.runs.get(spec.id);
-      const ok = runs ? measurements(runs) : [];
-      const per = ok.length > 0 ? median(ok.map(idleBytes)) : undefined;
+      const per = medianOf(runs, idleBytes);
       rows.push(
         `| ${[
           spec.label,
@@ -1756,10 +1762,6 @@ function targetFigures(all: readonly SectionResults[]): TargetFigures {
       if (found) return { peregrine: selected.section.peregrine, results: found };
     }
     return undefined;
-  };
-  const medianOf = (runs: readonly RunResult[] | undefined, pick: (m: Measurement) => number | null) => {
-    const values = measurements(runs ?? []).flatMap((m) => pick(m) ?? []);
-    return values.length === 0 ? undefined : median(values);
   };
   return {
     rateRatio(workload, peer) {
