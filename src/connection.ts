@@ -6,7 +6,14 @@ import type { Clock } from './http/clock.ts';
 import { errorResponse } from './http/error-responses.ts';
 import { HttpError } from './http/errors.ts';
 import { Output } from './http/output.ts';
-import { CR, findHeadEnd, methodString, parseHead, skipLeadingEmptyLines } from './http/parser.ts';
+import {
+  CR,
+  findHeadEnd,
+  headScanState,
+  methodString,
+  parseHead,
+  skipLeadingEmptyLines,
+} from './http/parser.ts';
 import { Request, type RequestSource } from './http/request.ts';
 import { Response, type ResponseSink, type UpgradeOptions } from './http/response.ts';
 import { STATUS_REASONS } from './http/status.ts';
@@ -83,6 +90,8 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private ownsBuffer = false;
   /** Where findHeadEnd resumes, so a head arriving in pieces is scanned once. */
   private scanFrom = 0;
+  /** findHeadEnd's grammar state at scanFrom, for an unfinished head. */
+  private headState = 0;
   private headStartedAt = 0;
   private headStarted = false;
 
@@ -298,9 +307,10 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
       this.headStartedAt = this.clock.now;
       this.scanFrom = this.pos;
     }
-    const headEnd = findHeadEnd(buf, this.pos, this.scanFrom, this.end, options);
+    const headEnd = findHeadEnd(buf, this.pos, this.scanFrom, this.end, options, this.headState);
     if (headEnd === -1) {
       this.scanFrom = this.end;
+      this.headState = headScanState();
       return false;
     }
     if (headEnd < 0) {
@@ -336,7 +346,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     if (head.chunked) {
       this.bodyKind = BODY_CHUNKED;
       this.chunked ??= new ChunkedDecoder();
-      this.chunked.reset(options.maxHeaderBytes);
+      this.chunked.reset(options.maxHeaderBytes, options.maxBodyBytes);
     } else if (head.contentLength > 0) {
       if (head.contentLength > options.maxBodyBytes) {
         this.failAndClose(413);
@@ -445,7 +455,11 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     } else if (result === BODY_DONE) {
       this.bodyFinished();
     } else if (result !== NEED_MORE) {
-      this.bodyFailed(new HttpError(-result, decoder.error, { code: 'ERR_BAD_CHUNK', close: true }));
+      this.bodyFailed(
+        result === -413
+          ? bodyTooLarge(this.options.maxBodyBytes)
+          : new HttpError(-result, decoder.error, { code: 'ERR_BAD_CHUNK', close: true }),
+      );
     }
   }
 

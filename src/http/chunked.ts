@@ -63,8 +63,15 @@ export class ChunkedDecoder {
   private lineBytes = 0;
   private trailerBytes = 0;
   private maxTrailerBytes = 0;
+  /** How many more body bytes the chunks declared so far leave room for. */
+  private allowance = 0;
 
-  reset(maxTrailerBytes: number): void {
+  /**
+   * Starts a new body. `maxBodyBytes` limits the sum of the chunk sizes: a chunk size line that
+   * declares more than is left is answered 413 as soon as the size is complete.
+   */
+  reset(maxTrailerBytes: number, maxBodyBytes: number = Number.POSITIVE_INFINITY): void {
+    this.allowance = maxBodyBytes;
     this.state = SIZE_START;
     this.remaining = 0;
     this.lineBytes = 0;
@@ -97,14 +104,18 @@ export class ChunkedDecoder {
             this.state = SIZE;
           } else if (this.state === SIZE_START) {
             return this.fail(i, 400, 'invalid chunk size');
-          } else if (c === CR) {
-            this.state = SIZE_LF;
-          } else if (c === 0x3b) {
-            this.state = EXT_BEFORE_NAME;
-          } else if (c === 0x20 || c === 0x09) {
-            this.state = EXT_BEFORE_SEMI;
           } else {
-            return this.fail(i, 400, 'invalid chunk size');
+            let next: number;
+            if (c === CR) next = SIZE_LF;
+            else if (c === 0x3b) next = EXT_BEFORE_NAME;
+            else if (c === 0x20 || c === 0x09) next = EXT_BEFORE_SEMI;
+            else return this.fail(i, 400, 'invalid chunk size');
+            // The size is complete: a chunk that cannot fit in what is left of the body limit is 413
+            // now, before any of its data (an overflowing size was 400 at the digit that overflowed).
+            if (this.remaining > this.allowance)
+              return this.fail(i, 413, 'chunk larger than what is left of maxBodyBytes');
+            this.allowance -= this.remaining;
+            this.state = next;
           }
           i++;
           if (++this.lineBytes > MAX_SIZE_LINE) return this.fail(i, 400, 'chunk size line too long');

@@ -4,7 +4,9 @@
  *
  * Parsing is two steps. `findHeadEnd` scans only the bytes that arrived since the last call for the
  * blank line that ends the head (so a head arriving byte by byte costs O(n), not O(n²)), and rejects a
- * bare LF at once. `parseHead` then validates the complete head in one pass.
+ * bare LF at once; while the head is unfinished it also checks the new bytes against the head's
+ * grammar, keeping its state between calls, so a malformed head is 400 as soon as it is malformed.
+ * `parseHead` then validates the complete head in one pass.
  */
 
 export const CR = 0x0d;
@@ -113,10 +115,85 @@ export class ParsedHead {
 
 const EMPTY = Buffer.alloc(0);
 
+// ───────────── the grammar of an unfinished head, checked as its bytes arrive ─────────────
+//
+// A head that arrives whole is validated once, by parseHead. One that arrives in pieces is also
+// checked byte by byte as each piece comes (only the new bytes; the state is kept between reads), so
+// that a head that breaks the grammar is 400 the moment the breaking byte arrives, not after
+// headersTimeout. The states follow parseHead's grammar exactly (request line, then field lines), and
+// accept every prefix of a head that parseHead accepts: semantics (Host, Content-Length, the version
+// number, the limits) are left to parseHead and the limit checks below.
+
+/** States of the head scanner. HS_METHOD_START is 0, the state at the head's first byte. */
+const HS_METHOD_START = 0;
+const HS_METHOD = 1;
+const HS_TARGET_START = 2;
+const HS_TARGET = 3;
+/** "HTTP/" DIGIT "." DIGIT CR LF: one state per byte, HS_VERSION + k expects byte k. */
+const HS_VERSION = 4;
+/** The start of a field line, or the CR of the blank line. */
+const HS_LINE_START = HS_VERSION + 10;
+const HS_NAME = HS_LINE_START + 1;
+/** After the colon: OWS and the value's bytes, up to CR. */
+const HS_VALUE = HS_NAME + 1;
+const HS_VALUE_LF = HS_VALUE + 1;
+const HS_BLANK_LF = HS_VALUE_LF + 1;
+/** The head is complete; findHeadEnd never scans past it. */
+const HS_DONE = HS_BLANK_LF + 1;
+const HS_STATES = HS_DONE + 1;
+/** The byte broke the grammar. */
+const HS_ERROR = 0xff;
+/** findHeadEnd's `state` when the caller doesn't know it: the scan then starts again at `start`. */
+export const HEAD_STATE_UNKNOWN = -1;
+
+/** HEAD_SCAN[state << 8 | byte] is the next state. */
+const HEAD_SCAN = new Uint8Array(HS_STATES * 256).fill(HS_ERROR);
+{
+  const on = (state: number, set: Uint8Array, next: number) => {
+    for (let c = 0; c < 256; c++) if (set[c] === 1) HEAD_SCAN[(state << 8) | c] = next;
+  };
+  const onByte = (state: number, c: number, next: number) => {
+    HEAD_SCAN[(state << 8) | c] = next;
+  };
+  on(HS_METHOD_START, TOKEN, HS_METHOD);
+  on(HS_METHOD, TOKEN, HS_METHOD);
+  onByte(HS_METHOD, SP, HS_TARGET_START);
+  on(HS_TARGET_START, TARGET, HS_TARGET);
+  on(HS_TARGET, TARGET, HS_TARGET);
+  onByte(HS_TARGET, SP, HS_VERSION);
+  const version = [0x48, 0x54, 0x54, 0x50, 0x2f, -1, 0x2e, -1, CR, LF]; // "HTTP/" DIGIT "." DIGIT CR LF
+  for (let k = 0; k < version.length; k++) {
+    const byte = version[k]!;
+    if (byte >= 0) onByte(HS_VERSION + k, byte, HS_VERSION + k + 1);
+    else for (let d = 0x30; d <= 0x39; d++) onByte(HS_VERSION + k, d, HS_VERSION + k + 1);
+  }
+  on(HS_LINE_START, TOKEN, HS_NAME);
+  onByte(HS_LINE_START, CR, HS_BLANK_LF);
+  on(HS_NAME, TOKEN, HS_NAME);
+  onByte(HS_NAME, COLON, HS_VALUE);
+  on(HS_VALUE, FIELD_VALUE, HS_VALUE);
+  onByte(HS_VALUE, CR, HS_VALUE_LF);
+  onByte(HS_VALUE_LF, LF, HS_LINE_START);
+  onByte(HS_BLANK_LF, LF, HS_DONE);
+}
+
+/** The scanner's state after the last findHeadEnd that returned -1: pass it to the next call. */
+let scannedState = HS_METHOD_START;
+
+/** The state to pass to the next findHeadEnd call for the same head (after one that returned -1). */
+export function headScanState(): number {
+  return scannedState;
+}
+
 /**
  * Scans `buf[from..end)` for the end of a head that starts at `start`.
- * Returns the offset just past CRLFCRLF, -1 when more bytes are needed, or a negative HTTP status
- * (-400 for a bare LF, -414 for a request line longer than allowed, -431 for a head too large).
+ * Returns the offset just past CRLFCRLF, -1 when more bytes are needed, or a negative HTTP status:
+ * -400 for a bare LF, or for an unfinished head whose bytes so far break the request-line or
+ * field-line grammar; -414 for a request line longer than allowed; -431 for a head too large.
+ *
+ * `state` is what `headScanState()` said after the previous call for this head, which returned -1
+ * and was made with an `end` equal to this `from`; it is not used when `from <= start`, and
+ * HEAD_STATE_UNKNOWN makes the grammar check start again at `start`.
  */
 export function findHeadEnd(
   buf: Buffer,
@@ -124,6 +201,7 @@ export function findHeadEnd(
   from: number,
   end: number,
   limits: HeadLimits,
+  state: number = HEAD_STATE_UNKNOWN,
 ): number {
   // A plain loop: heads are short, and a call into Buffer#indexOf per line costs more than the scan.
   for (let lf = Math.max(from, start); lf < end; lf++) {
@@ -132,13 +210,23 @@ export function findHeadEnd(
     // CRLF directly after the previous CRLF: the blank line that ends the head.
     if (lf - start >= 3 && buf[lf - 2] === LF && buf[lf - 3] === CR) return lf + 1;
   }
-  // Reject what can never become a request line (binary garbage, a TLS ClientHello) at once, not
-  // after headersTimeout: its first bytes must be a method token, a space, then target bytes.
-  if (!requestLineStartIsValid(buf, start, end)) return -400;
+  // The head is unfinished. Check the new bytes against the grammar (a complete head never gets
+  // here: parseHead checks it), so that what can never become a valid head (a malformed line,
+  // binary garbage, a TLS ClientHello) is rejected at once, not after headersTimeout.
+  let s = state;
+  let i = from;
+  if (from <= start || state === HEAD_STATE_UNKNOWN) {
+    s = HS_METHOD_START;
+    i = start;
+  }
+  for (; i < end; i++) {
+    s = HEAD_SCAN[(s << 8) | buf[i]!]!;
+    if (s === HS_ERROR) return -400;
+  }
+  scannedState = s;
   const size = end - start;
   if (size > limits.maxHeaderBytes || size > limits.maxUrlLength) {
-    // Bytes past `end` are not ours (a reused buffer may hold anything there): an LF there doesn't count.
-    if (indexOfByte(buf, LF, start, end) === -1) {
+    if (s < HS_LINE_START) {
       // Still inside the request line: the target is what is too long (RFC 9112 §3). Below
       // maxHeaderBytes, say so only once the target that arrived exceeds maxUrlLength, as parseHead
       // would when the line ends, whatever the method's length.
@@ -149,21 +237,6 @@ export function findHeadEnd(
     }
   }
   return -1;
-}
-
-/** How much of an unfinished request line is checked: enough for any real method and a target's start. */
-const REQUEST_LINE_PREFIX = 32;
-
-/** Whether the first bytes of an unfinished head can still start a valid request line. */
-function requestLineStartIsValid(buf: Buffer, start: number, end: number): boolean {
-  const limit = Math.min(end, start + REQUEST_LINE_PREFIX);
-  let i = start;
-  while (i < limit && TOKEN[buf[i]!] === 1) i++;
-  if (i === limit) return true;
-  if (i === start || buf[i] !== SP) return false;
-  i++;
-  while (i < limit && TARGET[buf[i]!] === 1) i++;
-  return i === limit || buf[i] === SP;
 }
 
 /** The length of the request-target in an unfinished request line `buf[start..end)`, so far. */

@@ -20,9 +20,9 @@ interface Decoded {
 }
 
 /** Runs the decoder over `pieces` in order, checking the invariants of every event. */
-function decodePieces(pieces: Buffer[], maxTrailerBytes: number): Decoded {
+function decodePieces(pieces: Buffer[], maxTrailerBytes: number, maxBodyBytes?: number): Decoded {
   const decoder = new ChunkedDecoder();
-  decoder.reset(maxTrailerBytes);
+  decoder.reset(maxTrailerBytes, maxBodyBytes);
   const body: Buffer[] = [];
   let consumed = 0;
   for (const piece of pieces) {
@@ -62,9 +62,9 @@ function decodePieces(pieces: Buffer[], maxTrailerBytes: number): Decoded {
 }
 
 /** Runs the decoder over one buffer whose end grows one byte at a time. */
-function decodeGrowing(buf: Buffer, maxTrailerBytes: number): Decoded {
+function decodeGrowing(buf: Buffer, maxTrailerBytes: number, maxBodyBytes?: number): Decoded {
   const decoder = new ChunkedDecoder();
-  decoder.reset(maxTrailerBytes);
+  decoder.reset(maxTrailerBytes, maxBodyBytes);
   const body: Buffer[] = [];
   let offset = 0;
   for (let end = 1; end <= buf.length; end++) {
@@ -91,17 +91,22 @@ const toBuffer = (input: string | Buffer) =>
   typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
 
 /** Decodes `input` every way, asserts they agree, and returns the one-piece result. */
-function decodeEveryWay(input: string | Buffer, maxTrailerBytes = TRAILER_LIMIT, everySplit = true): Decoded {
+function decodeEveryWay(
+  input: string | Buffer,
+  maxTrailerBytes = TRAILER_LIMIT,
+  everySplit = true,
+  maxBodyBytes?: number,
+): Decoded {
   const buf = toBuffer(input);
-  const whole = decodePieces([buf], maxTrailerBytes);
+  const whole = decodePieces([buf], maxTrailerBytes, maxBodyBytes);
   const label = JSON.stringify(buf.toString('latin1')).slice(0, 120);
   const bytes = Array.from({ length: buf.length }, (_, i) => buf.subarray(i, i + 1));
-  assert.deepEqual(decodePieces(bytes, maxTrailerBytes), whole, `byte by byte, ${label}`);
-  assert.deepEqual(decodeGrowing(buf, maxTrailerBytes), whole, `growing end, ${label}`);
+  assert.deepEqual(decodePieces(bytes, maxTrailerBytes, maxBodyBytes), whole, `byte by byte, ${label}`);
+  assert.deepEqual(decodeGrowing(buf, maxTrailerBytes, maxBodyBytes), whole, `growing end, ${label}`);
   if (everySplit) {
     for (let i = 1; i < buf.length; i++) {
       const pieces = [Buffer.from(buf.subarray(0, i)), Buffer.from(buf.subarray(i))];
-      assert.deepEqual(decodePieces(pieces, maxTrailerBytes), whole, `split at ${i}, ${label}`);
+      assert.deepEqual(decodePieces(pieces, maxTrailerBytes, maxBodyBytes), whole, `split at ${i}, ${label}`);
     }
   }
   return whole;
@@ -145,7 +150,7 @@ describe('chunk sizes', () => {
     decodes('0\r\n\r\n', '', '0\r\n\r\n');
   });
 
-  test('a large size that fits is accepted (the connection enforces the body limit)', () => {
+  test('a large size that fits is accepted when no body limit is given', () => {
     const result = decodeEveryWay('ffffffffffff\r\nabc');
     assert.equal(result.result, 'more');
     assert.equal(result.body, 'abc');
@@ -175,6 +180,63 @@ describe('chunk sizes', () => {
   }
 
   test('400 for a size line longer than the limit', () => failsWith(`${'0'.repeat(5000)}5\r\nhello`, 400));
+
+  test('the first size that overflows is 400 at its last digit: 13 hex digits fit, 14 do not', () => {
+    const fits = decodeEveryWay('1000000000000\r\nabc');
+    assert.equal(fits.result, 'more');
+    assert.equal(fits.body, 'abc');
+    const overflow = decodeEveryWay('10000000000000\r\nabc');
+    assert.equal(overflow.result, -400);
+    assert.equal(overflow.error, 'chunk size overflow');
+    assert.equal(overflow.consumed, 13, 'rejected at the digit that overflows');
+  });
+});
+
+describe('the body limit (maxBodyBytes)', () => {
+  const limited = (input: string, maxBodyBytes: number) =>
+    decodeEveryWay(input, TRAILER_LIMIT, true, maxBodyBytes);
+
+  test('chunks that add up to exactly the limit are accepted', () => {
+    const result = limited('5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n', 10);
+    assert.equal(result.result, 'done');
+    assert.equal(result.body, 'helloworld');
+  });
+
+  test('a declared chunk larger than the limit is 413 as soon as its size line ends, before any data', () => {
+    // The issue's case: a 4 GiB chunk against a 16 MiB limit, with none of its data sent.
+    const result = limited('100000005\r\n', 16 * 1024 * 1024);
+    assert.equal(result.result, -413);
+    assert.equal(result.body, '');
+    assert.equal(result.consumed, 9, 'rejected at the CR that ends the size');
+    // With an extension, at the byte after the size.
+    assert.equal(limited('100000005;a=b\r\n', 16 * 1024 * 1024).result, -413);
+  });
+
+  test('a chunk that fits alone but not in what earlier chunks left is 413 before its data', () => {
+    const result = limited('5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n', 10);
+    assert.equal(result.result, -413);
+    assert.equal(result.body, 'hello', 'the first chunk was delivered, none of the second');
+    assert.equal(result.consumed, '5\r\nhello\r\n6'.length);
+  });
+
+  test('an overflowing size is still 400, not 413', () => {
+    assert.equal(limited('10000000000000\r\n', 1024).result, -400);
+  });
+
+  test('reset() restores the whole allowance for the next body', () => {
+    const decoder = new ChunkedDecoder();
+    const body = Buffer.from('8\r\nabcdefgh\r\n0\r\n\r\n', 'latin1');
+    for (let round = 0; round < 3; round++) {
+      decoder.reset(TRAILER_LIMIT, 8);
+      let offset = 0;
+      let result = decoder.next(body, offset, body.length);
+      while (result === DATA_READY) {
+        offset = decoder.offset;
+        result = decoder.next(body, offset, body.length);
+      }
+      assert.equal(result, BODY_DONE, `round ${round}`);
+    }
+  });
 });
 
 describe('chunk extensions', () => {
@@ -251,6 +313,7 @@ describe('line ends and data', () => {
     ['data longer than its size', '3\r\nhello\r\n0\r\n\r\n'],
     ['data shorter than its size', '5\r\nhel\r\n0\r\n\r\n'],
     ['no CRLF after the data', '5\r\nhello0\r\n\r\n'],
+    ['a CR then not LF after the data', '5\r\nhello\rX0\r\n\r\n'],
   ]) {
     test(`400 for ${name}`, () => failsWith(input!, 400));
   }

@@ -5,7 +5,9 @@ import {
   bytesEqualLower,
   CR,
   findHeadEnd,
+  HEAD_STATE_UNKNOWN,
   type HeadLimits,
+  headScanState,
   methodString,
   ParsedHead,
   parseHead,
@@ -96,6 +98,7 @@ function parseBytewise(buf: Buffer, limits: HeadLimits): Outcome {
   let start = 0;
   let started = false;
   let scanFrom = 0;
+  let state = HEAD_STATE_UNKNOWN;
   for (let end = 1; end <= buf.length; end++) {
     if (!started) {
       start = skipLeadingEmptyLines(buf, start, end);
@@ -104,8 +107,9 @@ function parseBytewise(buf: Buffer, limits: HeadLimits): Outcome {
       started = true;
       scanFrom = start;
     }
-    const headEnd = findHeadEnd(buf, start, scanFrom, end, limits);
+    const headEnd = findHeadEnd(buf, start, scanFrom, end, limits, state);
     scanFrom = end;
+    state = headScanState();
     if (headEnd !== -1) return finish(buf, 0, start, headEnd, limits);
   }
   return { status: -1, summary: null, error: '' };
@@ -502,6 +506,60 @@ describe('findHeadEnd', () => {
     for (let end = 1; end <= valid.length; end++) assert.equal(findHeadEnd(valid, 0, 0, end, LIMITS), -1);
     const bad = Buffer.from('GET /a\x00b HTTP/1.1', 'latin1');
     assert.equal(findHeadEnd(bad, 0, 0, bad.length, LIMITS), -400);
+  });
+
+  test('an unfinished head is 400 at the byte that breaks its grammar, fed whole or in pieces', () => {
+    // The issue's case: a CR inside the request line, and no blank line yet.
+    for (const [text, breaksAt] of [
+      ['GET / HTTP/1.1\rLine: 1\r\nHost: h\r\n', 15],
+      ['GET / HTTP/1.1\r\nHost: h\r\nBad Name: v\r\n', 28],
+      ['GET / HTTP/1.1\r\nHost: h\r\n folded\r\n', 25],
+      ['GET / HTTP/1.1\r\nHost: h\r\nX: a\x00b\r\n', 29],
+      ['GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n', 30],
+      ['GET / HTTP/1.1\r\nHost: h\r\n: empty name\r\n', 25],
+      ['GET / HTTP/1.1\r\nHost: h\r\r\n', 24],
+      ['GET / HTTP/2.0x\r\n', 14],
+      ['GET / HTTPS/1.1\r\n', 10],
+      ['GET  / HTTP/1.1\r\n', 4],
+    ] as const) {
+      const buf = Buffer.from(text, 'latin1');
+      const label = JSON.stringify(text);
+      assert.equal(findHeadEnd(buf, 0, 0, buf.length, LIMITS), -400, `whole: ${label}`);
+      // Before the breaking byte arrives, every prefix still waits; at it, 400.
+      let state = HEAD_STATE_UNKNOWN;
+      for (let end = 1; end <= breaksAt; end++) {
+        assert.equal(findHeadEnd(buf, 0, end - 1, end, LIMITS, state), -1, `${label} up to ${end}`);
+        state = headScanState();
+      }
+      assert.equal(
+        findHeadEnd(buf, 0, breaksAt, breaksAt + 1, LIMITS, state),
+        -400,
+        `${label} at ${breaksAt}`,
+      );
+    }
+  });
+
+  test('every prefix of heads that parseHead accepts keeps waiting, in pieces of every size', () => {
+    const heads = [
+      head('GET / HTTP/1.1', 'Host: x'),
+      head('OPTIONS * HTTP/1.1', 'Host: x', 'Man: "ssdp:discover"', 'X:', 'Y:   spaced  \t'),
+      head('OPTIONS http://a.b:8/c?d=e&f=%20 HTTP/1.0', 'host: a.b', 'X-Obs: \x80\xff obs-text'),
+      head('CONNECT a.b:443 HTTP/1.1', 'Host: a.b:443', "Weird-!#$%&'*+.^_`|~: v"),
+    ];
+    for (const text of heads) {
+      assert.ok(ok(text, LIMITS), `parseHead accepts ${JSON.stringify(text)}`);
+      const buf = Buffer.from(text, 'latin1');
+      for (let piece = 1; piece <= 7; piece++) {
+        let state = HEAD_STATE_UNKNOWN;
+        for (let from = 0; from < buf.length; from += piece) {
+          const end = Math.min(from + piece, buf.length);
+          const verdict = findHeadEnd(buf, 0, from, end, LIMITS, state);
+          const label = `${JSON.stringify(text)} up to ${end} in pieces of ${piece}`;
+          assert.equal(verdict, end === buf.length ? buf.length : -1, label);
+          state = headScanState();
+        }
+      }
+    }
   });
 
   test('needs more bytes until the blank line is complete', () => {

@@ -84,6 +84,19 @@ test('HTTP/1.0 with Connection: keep-alive stays open and says so', async (t) =>
   assert.equal(isClosed(client), false);
 });
 
+for (const connection of ['keep-alive, close', 'close, keep-alive', 'Keep-Alive,Close']) {
+  test(`HTTP/1.0 with Connection: ${connection} closes: close wins over keep-alive`, async (t) => {
+    const h = await setup(t, echoPath);
+    const client = await h.client();
+    client.send(`GET /a HTTP/1.0\r\nConnection: ${connection}\r\n\r\nGET /never HTTP/1.0\r\n\r\n`);
+    await serverClosed(client);
+    const responses = parseResponses(client.text);
+    assert.equal(responses.length, 1, client.text);
+    assert.equal(responses[0]!.body, '/a');
+    assert.equal(responses[0]!.headers.get('connection'), 'close');
+  });
+}
+
 test('the keep-alive decision is taken per request: a close on request 2 is honoured', async (t) => {
   const h = await setup(t, echoPath);
   const client = await h.client();

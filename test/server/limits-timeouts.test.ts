@@ -291,6 +291,47 @@ test('a TLS ClientHello (or any binary garbage) gets 400 at once, not after head
   assertErrorResponse(client, parseResponses(client.text)[0], 400);
 });
 
+test('an unfinished head that breaks the grammar gets 400 at once, not after headersTimeout', async (t) => {
+  const h = await setup(t, (_req, res) => res.end('never'), { headersTimeout: 60_000 });
+  const client = await h.client();
+  // A CR inside the request line, and no blank line: nothing can make this a valid head.
+  client.send('GET / HTTP/1.1\rLine: 1\r\nHost: h\r\n');
+  await serverClosed(client, 2000);
+  assertErrorResponse(client, parseResponses(client.text)[0], 400);
+});
+
+test('an unfinished head sent a byte at a time is 400 at the byte that breaks it', async (t) => {
+  const h = await setup(t, (_req, res) => res.end('never'), { headersTimeout: 60_000 });
+  const client = await h.client();
+  for (const byte of 'GET / HTTP/1.1\r\nHost: h\r\nX-Ok: 1\r\n') {
+    client.send(byte);
+    await delay(1);
+  }
+  await delay(50);
+  assert.equal(client.text, '', 'a valid unfinished head waits');
+  client.send('Bad Name: 1');
+  await serverClosed(client, 2000);
+  assertErrorResponse(client, parseResponses(client.text)[0], 400);
+});
+
+test('a chunk larger than what maxBodyBytes leaves gets 413 at once, before its data', async (t) => {
+  let reads = 0;
+  const h = await setup(
+    t,
+    async (req, res) => {
+      reads++;
+      res.end(String((await req.bytes()).length));
+    },
+    { maxBodyBytes: 16 * 1024 * 1024, requestTimeout: 60_000 },
+  );
+  const client = await h.client();
+  // A 4 GiB chunk: none of its data follows, so only the size can tell.
+  client.send('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100000005\r\n');
+  await serverClosed(client, 2000);
+  assertErrorResponse(client, parseResponses(client.text)[0], 413);
+  assert.equal(reads, 1);
+});
+
 test('a handler that ends its response after the server answered 408 for it is ignored, not thrown at', async (t) => {
   const lateCalls: string[] = [];
   const h = await setup(
