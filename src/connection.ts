@@ -54,6 +54,17 @@ const LINGER_MS = 2_000;
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
+/**
+ * Bytes the socket has not yet handed to the kernel. Nothing is written while a connection waits for
+ * a slow reader, so a change means the client took some. `writableLength` alone moves only when a
+ * whole write completes (one 32 MiB body is one write); libuv's own queue size, which the handle
+ * exposes, moves with every partial write.
+ */
+function unsentOnSocket(socket: Socket): number {
+  const queued = (socket as Socket & { _handle?: { writeQueueSize?: number } })._handle?.writeQueueSize;
+  return socket.writableLength + (typeof queued === 'number' ? queued : 0);
+}
+
 /** Where a socket keeps its connection, for the shared listeners. */
 const CONNECTION = Symbol('peregrine.connection');
 type OwnedSocket = Socket & { [CONNECTION]?: Connection };
@@ -118,6 +129,8 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private processing = false;
   private paused = false;
   private writeCongestedFlag = false;
+  /** unsentOnSocket() at the last sendTimeout check, or -1 when none is running. */
+  private sentAtCheck = -1;
   /** Made when a handler first waits for a drain: an idle connection holds no array. */
   private drainWaiters: (() => void)[] | null = null;
   private closing = false;
@@ -269,6 +282,12 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
         continue;
       }
       if (this.inFlight || this.reading !== READ_HEAD || this.pos >= this.end) break;
+      // Checked before each pipelined request, not once per read: a 64 KiB read holds ~1,400 GETs,
+      // and a client that never reads must not make us build every one of their responses.
+      if (this.unsentBytes() > MAX_UNSENT_BYTES) {
+        this.writeCongestedFlag = true;
+        break;
+      }
       if (!this.startRequest()) break;
     }
     this.processing = false;
@@ -527,6 +546,11 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     if (this.socket.writableLength > MAX_UNSENT_BYTES) this.writeCongestedFlag = true;
   }
 
+  /** Response bytes not yet taken by the kernel: the socket's queue and what is still batched here. */
+  private unsentBytes(): number {
+    return this.socket.writableLength + this.output.queuedBytes;
+  }
+
   get writeCongested(): boolean {
     return this.writeCongestedFlag || this.socket.writableNeedDrain;
   }
@@ -541,6 +565,13 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
   private onDrain(): void {
     this.writeCongestedFlag = false;
+    this.sentAtCheck = -1;
+    // The keep-alive and linger deadlines count from when the client has taken everything, not from
+    // when the last response was queued: a slow download must not be cut at keepAliveTimeout.
+    if (!this.inFlight && this.socket.writableLength === 0) {
+      if (this.closing) this.deadline = this.clock.now + LINGER_MS;
+      else if (this.reading === READ_HEAD && !this.headStarted) this.setIdleDeadline();
+    }
     this.wakeDrainWaiters();
     this.process();
   }
@@ -676,6 +707,12 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   /** Called by the worker's timer when `deadline` has passed. */
   timedOut(): void {
     this.deadline = 0;
+    if (!this.inFlight && !this.closed && this.socket.writableLength > 0) {
+      // Earlier responses are still being sent: the deadline that fired waits for the drain, as long
+      // as the client keeps reading.
+      if (this.sendStalled()) this.destroy();
+      return;
+    }
     if (this.closing) {
       this.destroy();
     } else if (this.inFlight) {
@@ -690,6 +727,19 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     } else {
       this.closeGracefully(); // idle keep-alive connection
     }
+  }
+
+  /**
+   * Whether the client took none of the pending output since the last check, sendTimeout ago; if it
+   * did (or this is the first check), arms the next check.
+   */
+  private sendStalled(): boolean {
+    const pending = unsentOnSocket(this.socket);
+    if (this.sentAtCheck !== -1 && pending === this.sentAtCheck) return true;
+    this.sentAtCheck = pending;
+    const timeout = this.options.sendTimeout;
+    this.deadline = timeout === 0 ? 0 : this.clock.now + timeout; // 0: onDrain re-arms
+    return false;
   }
 
   /** Graceful shutdown: close now if idle, otherwise after the response in flight. */

@@ -38,6 +38,12 @@ export interface ServerOptions {
   requestTimeout?: number;
   /** Milliseconds an idle keep-alive connection is kept open. 0 = close after each response. Default 5000. */
   keepAliveTimeout?: number;
+  /**
+   * Milliseconds a client may take none of the response bytes waiting for it before the connection is
+   * closed (nginx's send_timeout). The keep-alive and closing deadlines start once it has taken them
+   * all. 0 = no limit. Default 60000.
+   */
+  sendTimeout?: number;
   /** Most open connections per worker; more are refused at once. Default 10000. */
   maxConnections?: number;
   /** Requests served on one connection before it is closed. 0 = no limit. Default 0. */
@@ -85,6 +91,7 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   headersTimeout: 10_000,
   requestTimeout: 60_000,
   keepAliveTimeout: 5_000,
+  sendTimeout: 60_000,
   maxConnections: 10_000,
   maxRequestsPerConnection: 0,
   shutdownTimeout: 10_000,
@@ -145,6 +152,7 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   headersTimeout: integer(0, 2 ** 31 - 1, 'no timeout'),
   requestTimeout: integer(0, 2 ** 31 - 1, 'no timeout'),
   keepAliveTimeout: integer(0, 2 ** 31 - 1, 'close after each response'),
+  sendTimeout: integer(0, 2 ** 31 - 1, 'no limit'),
   maxConnections: integer(1, anyCount),
   maxRequestsPerConnection: integer(0, anyCount, 'no limit'),
   shutdownTimeout: integer(0, 2 ** 31 - 1),

@@ -185,6 +185,7 @@ function tickInterval(options: ResolvedOptions): number {
     options.headersTimeout,
     options.requestTimeout,
     options.keepAliveTimeout,
+    options.sendTimeout,
     options.wsIdleTimeout / 2, // when an idle WebSocket is pinged
     options.wsCloseTimeout,
   ];

@@ -75,6 +75,11 @@ export class Output {
     return this.text.length === 0 && this.region === null;
   }
 
+  /** Bytes queued here and not yet handed to the socket (text counted in UTF-16 units). */
+  get queuedBytes(): number {
+    return this.text.length + (this.region === null ? 0 : this.end - this.start);
+  }
+
   /** Appends text: a response head, or a short body. */
   append(text: string): void {
     this.text += text;
