@@ -25,6 +25,13 @@ async function quietClient(
   return { socket, chunks, closed };
 }
 
+/** Waits until `bytes` have arrived or the socket is gone; returns how many arrived. */
+async function receivedUpTo(client: { socket: Socket; chunks: Buffer[] }, bytes: number): Promise<number> {
+  const count = () => client.chunks.reduce((n, c) => n + c.length, 0);
+  while (count() < bytes && !client.socket.destroyed) await delay(20);
+  return count();
+}
+
 /** Splits a byte stream of responses with Content-Length into [head, body length] pairs. */
 function responsesIn(bytes: Buffer): { head: string; bodyBytes: number; body: Buffer }[] {
   const out: { head: string; bodyBytes: number; body: Buffer }[] = [];
@@ -64,8 +71,7 @@ test('a client that pipelines many requests and reads nothing gets only ~1 MiB o
 
   // Once the client reads, every response arrives, complete and in order.
   client.socket.resume();
-  const expected = requests * MiB;
-  while (client.chunks.reduce((n, c) => n + c.length, 0) < expected) await delay(20);
+  await receivedUpTo(client, requests * MiB);
   const responses = responsesIn(Buffer.concat(client.chunks));
   assert.equal(responses.length, requests);
   responses.forEach((r, i) => {
@@ -86,10 +92,7 @@ test('a download the client pauses in is not cut by keepAliveTimeout or the clos
     // when the response was queued, and the connection was destroyed mid-download.
     await delay(2500);
     client.socket.resume();
-    let received = 0;
-    const target = 32 * MiB;
-    while ((received = client.chunks.reduce((n, c) => n + c.length, 0)) < target && !client.socket.destroyed)
-      await delay(20);
+    const received = await receivedUpTo(client, 32 * MiB);
     const [response] = responsesIn(Buffer.concat(client.chunks));
     assert.equal(response?.bodyBytes, 32 * MiB, `Connection: ${connection}, ${received} bytes received`);
     assert.ok(response.body.equals(body));
@@ -127,9 +130,7 @@ test('sendTimeout: a client that keeps reading slowly is never disconnected', as
   const startedAt = Date.now();
   client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   client.socket.resume();
-  let received = 0;
-  while ((received = client.chunks.reduce((n, c) => n + c.length, 0)) < 16 * MiB && !client.socket.destroyed)
-    await delay(20);
+  const received = await receivedUpTo(client, 16 * MiB);
   const elapsed = Date.now() - startedAt;
   const [response] = responsesIn(Buffer.concat(client.chunks));
   assert.equal(response?.bodyBytes, 16 * MiB, `${received} bytes received in ${elapsed} ms`);
