@@ -309,6 +309,8 @@ export class Response {
    */
   end(body?: string | Uint8Array): void {
     if (this.detached) return;
+    if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array))
+      throw invalidBody('body', body);
     if (this.state === STATE_STREAMING) {
       if (body !== undefined) this.write(body);
       this.finishStream();
@@ -391,6 +393,7 @@ export class Response {
    */
   write(chunk: string | Uint8Array): boolean {
     if (this.detached) return true;
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) throw invalidBody('chunk', chunk);
     const sink = this.sink!;
     if (this.state === STATE_OPEN) {
       const noBody = statusHasNoBody(this.checkStatus());
@@ -562,4 +565,23 @@ export class Response {
     }
     return -1;
   }
+}
+
+/**
+ * The error for a body that is neither a string nor bytes (`res.end({ a: 1 })`, `res.end(42)`), thrown
+ * at the call as node:http does, so the handler's mistake becomes a 500 and a logged error instead
+ * of a malformed response.
+ */
+function invalidBody(name: string, value: unknown): TypeError {
+  let received: string;
+  if (value === null) received = 'null';
+  else if (typeof value === 'object' || typeof value === 'function')
+    received = `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
+  else received = `type ${typeof value} (${String(value).slice(0, 32)})`;
+  const error = new TypeError(
+    `The "${name}" argument must be of type string or an instance of Uint8Array (Buffer). Received ${received}` +
+      (typeof value === 'object' && value !== null ? '; to send JSON, use res.json(value)' : ''),
+  );
+  (error as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
+  return error;
 }

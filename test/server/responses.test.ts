@@ -718,3 +718,58 @@ test('long string bodies sent again and again, or alike in length, each arrive a
   }
   assert.equal(at, text.length);
 });
+
+// res.end({ a: 1 }) used to write a head with a literal "undefined" line and wedge the thread's output
+// (its cursor became NaN), so later responses on other connections went missing too.
+for (const [what, call] of [
+  ['end(an object)', (res: Response) => res.end({ a: 1 } as never)],
+  ['end(a number)', (res: Response) => res.end(42 as never)],
+  ['end(null)', (res: Response) => res.end(null as never)],
+  ['end(an ArrayBuffer)', (res: Response) => res.end(new ArrayBuffer(4) as never)],
+  ['write(an object)', (res: Response) => res.write({ a: 1 } as never)],
+  [
+    'write(a number) after a good write',
+    (res: Response) => {
+      res.write('ok');
+      res.write(7 as never);
+    },
+  ],
+] as const) {
+  test(`res.${what} throws ERR_INVALID_ARG_TYPE at the call, and other clients are still served`, async (t) => {
+    let thrown: unknown;
+    const h = await setup(t, (req, res) => {
+      if (req.path === '/bad') {
+        try {
+          call(res);
+        } catch (error) {
+          thrown = error;
+          throw error;
+        }
+      }
+      res.end(`fine ${req.path}`);
+    });
+    const bad = await h.client();
+    const other = await h.client();
+    bad.send(get('/bad'));
+    const streamed = what.startsWith('write(a number)');
+    if (streamed) await serverClosed(bad);
+    else {
+      const [r] = await bad.responses(1);
+      assert.equal(r!.status, 500);
+    }
+    assert.ok(thrown instanceof TypeError, String(thrown));
+    assert.equal((thrown as TypeError & { code: string }).code, 'ERR_INVALID_ARG_TYPE');
+    assert.match((thrown as Error).message, /must be of type string or an instance of Uint8Array/);
+    assert.equal(h.errors[0], thrown, 'the mistake is reported to onError');
+    // The thread's output is intact: the next responses, here and on another connection, are whole.
+    other.send(get('/a') + get('/b'));
+    const [a, b] = await other.responses(2);
+    assert.equal(a!.body, 'fine /a');
+    assert.equal(b!.body, 'fine /b');
+    if (!streamed) {
+      bad.send(get('/after'));
+      const [, after] = await bad.responses(2);
+      assert.equal(after!.body, 'fine /after');
+    }
+  });
+}
