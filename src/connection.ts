@@ -121,6 +121,8 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private inFlight = false;
   private dispatching = false;
   private requestStartedAt = 0;
+  /** When the handler in flight last showed life (dispatch, the body's end, a write, a drain): handlerTimeout counts from it. */
+  private handlerActiveAt = 0;
   private requests = 0;
   private keepAlive = true;
   private closeAfter = false;
@@ -385,6 +387,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
     res.init(this, req.method === 'HEAD', head.minorVersion === 0);
     this.inFlight = true;
+    this.handlerActiveAt = this.clock.now;
     this.dispatch(req, res);
     return true;
   }
@@ -439,6 +442,11 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     }
     const status = isHttpError && error.status >= 400 && error.status <= 599 ? error.status : 500;
     if (isHttpError && error.closeConnection) this.closeAfter = true;
+    this.answerFor(req, res, status);
+  }
+
+  /** Answers `status` in the handler's place; what the handler still calls on `res` is ignored. */
+  private answerFor(req: Request, res: Response, status: number): void {
     res.init(this, req.method === 'HEAD', req.version === '1.0');
     res.status = status;
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
@@ -491,6 +499,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
   private bodyFinished(): void {
     this.reading = READ_HEAD;
+    this.handlerActiveAt = this.clock.now;
     this.continuePending = false;
     this.bodyRequest!.incoming.finish();
     this.bodyRequest = null;
@@ -532,6 +541,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   // ───────────────────────────── output ─────────────────────────────
 
   flushSoon(): void {
+    this.handlerActiveAt = this.clock.now; // a write: the handler is alive
     if (!this.processing) this.flush();
   }
 
@@ -566,6 +576,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private onDrain(): void {
     this.writeCongestedFlag = false;
     this.sentAtCheck = -1;
+    if (this.inFlight) this.handlerActiveAt = this.clock.now; // it was waiting for the client, not stuck
     // The keep-alive and linger deadlines count from when the client has taken everything, not from
     // when the last response was queued: a slow download must not be cut at keepAliveTimeout.
     if (!this.inFlight && this.socket.writableLength === 0) {
@@ -716,16 +727,51 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     if (this.closing) {
       this.destroy();
     } else if (this.inFlight) {
-      // Only the body can time out while a handler runs; the handler's own work is its business.
-      if (this.reading === READ_BODY)
+      if (this.reading === READ_BODY) {
         this.bodyFailed(new HttpError(408, 'request body timed out', { close: true }));
-      this.flush();
+        this.flush();
+      } else {
+        this.checkHandler();
+      }
     } else if (this.reading === READ_BODY) {
       this.destroy(); // draining a body that stopped coming
     } else if (this.headStarted) {
       this.failAndClose(408);
     } else {
       this.closeGracefully(); // idle keep-alive connection
+    }
+  }
+
+  /** The handler deadline passed: unless the handler showed life since, or waits on a slow client, it is stuck. */
+  private checkHandler(): void {
+    const timeout = this.options.handlerTimeout;
+    if (timeout === 0) return;
+    if (this.socket.writableLength > 0) {
+      // The handler streams to a client that reads slowly: that is sendTimeout's business.
+      if (this.sendStalled()) this.destroy();
+      return;
+    }
+    const due = this.handlerActiveAt + timeout;
+    if (this.clock.now < due) {
+      this.deadline = due;
+      return;
+    }
+    const req = this.req!;
+    const res = this.res!;
+    const started = res.headersSent;
+    const error = new HttpError(
+      503,
+      `${req.method} ${req.path}: the handler did not end its response within ${timeout} ms (handlerTimeout); ${started ? 'closed the connection' : 'answered 503'}`,
+      { code: 'ERR_HANDLER_TIMEOUT', close: true },
+    );
+    this.options.onError(error, req);
+    req.aborted(error); // the handler's req.signal says why
+    if (started) {
+      res.detach(); // its late calls on res are ignored
+      this.destroy(); // the status line is gone: closing is the only way to say the response failed
+    } else {
+      this.closeAfter = true;
+      this.answerFor(req, res, 503);
     }
   }
 
@@ -764,7 +810,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     if (this.reading === READ_BODY) {
       this.deadline = options.requestTimeout === 0 ? 0 : this.requestStartedAt + options.requestTimeout;
     } else if (this.inFlight) {
-      this.deadline = 0;
+      this.deadline = options.handlerTimeout === 0 ? 0 : this.handlerActiveAt + options.handlerTimeout;
     } else if (this.headStarted) {
       this.deadline = options.headersTimeout === 0 ? 0 : this.headStartedAt + options.headersTimeout;
     }

@@ -39,6 +39,14 @@ export interface ServerOptions {
   /** Milliseconds an idle keep-alive connection is kept open. 0 = close after each response. Default 5000. */
   keepAliveTimeout?: number;
   /**
+   * Milliseconds a handler may go without ending its response, counted from the request (and its body)
+   * and from each write since: past it, the client gets 503 (or, once the response has started, the
+   * connection is closed), `req.signal` aborts, and `onError` gets an HttpError with code
+   * ERR_HANDLER_TIMEOUT naming the method and path. Waiting for a slow client to read is not counted.
+   * 0 = no limit. Default 60000.
+   */
+  handlerTimeout?: number;
+  /**
    * Milliseconds a client may take none of the response bytes waiting for it before the connection is
    * closed (nginx's send_timeout). The keep-alive and closing deadlines start once it has taken them
    * all. 0 = no limit. Default 60000.
@@ -92,6 +100,7 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   requestTimeout: 60_000,
   keepAliveTimeout: 5_000,
   sendTimeout: 60_000,
+  handlerTimeout: 60_000,
   maxConnections: 10_000,
   maxRequestsPerConnection: 0,
   shutdownTimeout: 10_000,
@@ -106,6 +115,10 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
 });
 
 function defaultOnError(error: unknown, request: Request | undefined): void {
+  if ((error as { code?: unknown } | null)?.code === 'ERR_HANDLER_TIMEOUT') {
+    console.warn(`peregrine: ${(error as Error).message}`); // the message says it all; no stack
+    return;
+  }
   const where = request === undefined ? '' : ` (${request.method} ${request.target})`;
   console.error(`peregrine: handler error${where}:`, error);
 }
@@ -153,6 +166,7 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   requestTimeout: integer(0, 2 ** 31 - 1, 'no timeout'),
   keepAliveTimeout: integer(0, 2 ** 31 - 1, 'close after each response'),
   sendTimeout: integer(0, 2 ** 31 - 1, 'no limit'),
+  handlerTimeout: integer(0, 2 ** 31 - 1, 'no limit'),
   maxConnections: integer(1, anyCount),
   maxRequestsPerConnection: integer(0, anyCount, 'no limit'),
   shutdownTimeout: integer(0, 2 ** 31 - 1),

@@ -186,6 +186,7 @@ function tickInterval(options: ResolvedOptions): number {
     options.requestTimeout,
     options.keepAliveTimeout,
     options.sendTimeout,
+    options.handlerTimeout,
     options.wsIdleTimeout / 2, // when an idle WebSocket is pinged
     options.wsCloseTimeout,
   ];

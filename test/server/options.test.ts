@@ -58,6 +58,14 @@ test('negative and non-integer numbers are rejected with the rule they break', (
     "option 'keepAliveTimeout' must be an integer from 0 to 2147483647 (0 means close after each response), got NaN",
   );
   rejects(
+    { handlerTimeout: -5 },
+    "option 'handlerTimeout' must be an integer from 0 to 2147483647 (0 means no limit), got -5",
+  );
+  rejects(
+    { sendTimeout: '10s' },
+    'option \'sendTimeout\' must be an integer from 0 to 2147483647 (0 means no limit), got "10s"',
+  );
+  rejects(
     { headersTimeout: 2 ** 31 },
     "option 'headersTimeout' must be an integer from 0 to 2147483647 (0 means no timeout), got 2147483648",
   );
