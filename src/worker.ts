@@ -139,14 +139,14 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
 
   /**
    * Stops accepting, closes idle connections at once, lets requests in flight finish, and after
-   * `shutdownTimeout` closes whatever is left. Then runs the handler's `deinit()`.
+   * `timeout` (default `shutdownTimeout`) closes whatever is left. Then runs the handler's `deinit()`.
    */
-  shutdown(): Promise<void> {
-    if (this.stopped === null) this.stopped = this.stop();
+  shutdown(timeout = this.options.shutdownTimeout): Promise<void> {
+    if (this.stopped === null) this.stopped = this.stop(timeout);
     return this.stopped;
   }
 
-  private async stop(): Promise<void> {
+  private async stop(timeout: number): Promise<void> {
     this.stopping = true;
     const closedListener = new Promise<void>((resolve) => this.server.close(() => resolve()));
     if (this.connections.size > 0) {
@@ -156,7 +156,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       for (const connection of this.connections) connection.shutdown();
       let deadline: NodeJS.Timeout | undefined;
       const expired = new Promise<void>((resolve) => {
-        deadline = setTimeout(resolve, this.options.shutdownTimeout);
+        deadline = setTimeout(resolve, timeout);
       });
       await Promise.race([drained, expired]);
       clearTimeout(deadline);
