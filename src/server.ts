@@ -198,7 +198,8 @@ function obey(
   post: (message: PoolMessage) => void,
 ): void {
   if (message?.peregrine === 'shutdown') void stopWorker(local, post, local.options.shutdownTimeout, 0);
-  else if (message?.peregrine === 'retire') void stopWorker(local, post, RETIRE_GRACE_MS, 1);
+  else if (message?.peregrine === 'retire')
+    void stopWorker(local, post, RETIRE_GRACE_MS, 1, RETIRE_GRACE_MS / 2);
 }
 
 /**
@@ -221,7 +222,7 @@ function reportCrashes(options: ResolvedOptions, post: (message: PoolMessage) =>
 
 /**
  * Stops this worker gracefully (see HttpWorker.shutdown), giving requests in flight `timeout` ms,
- * then exits with `code`. A retiring worker (code 1) exits soon after the deadline even if its
+ * (idle ones get `linger` ms to carry one more request), then exits with `code`. A retiring worker (code 1) exits soon after the deadline even if its
  * shutdown hangs; otherwise the primary kills what runs on long past it.
  */
 async function stopWorker(
@@ -229,10 +230,11 @@ async function stopWorker(
   post: (message: PoolMessage) => void,
   timeout: number,
   code: number,
+  linger = 0,
 ): Promise<void> {
   if (code !== 0) setTimeout(() => process.exit(code), timeout + 500);
   try {
-    await local.shutdown(timeout);
+    await local.shutdown(timeout, linger);
   } finally {
     post({ peregrine: 'stopped' });
     process.exit(code); // in a worker thread this ends the thread only
