@@ -109,6 +109,9 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   private tick(): void {
     const clock = this.clock;
     clock.update();
+    // A lingering worker's fresh connections count as idle (due at once) until their first request
+    // is in: they are left to shutdown(), which gives them their last call.
+    if (this.stopping && this.accepting) return;
     const now = clock.now;
     for (const connection of this.connections) {
       if (connection.deadline !== 0 && now >= connection.deadline) connection.timedOut();
@@ -163,6 +166,8 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
     });
     if (linger > 0) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(linger, timeout)));
+      // Close right after a poll phase has accepted what was queued: the fewest to reset.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     this.accepting = false;
     const closedListener = new Promise<void>((resolve) => this.server.close(() => resolve()));
