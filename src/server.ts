@@ -109,6 +109,7 @@ export class Server {
  * ```
  */
 export async function serve(handler: Handler, options?: ServerOptions): Promise<Server> {
+  checkNodeVersion(process.versions.node);
   if (handler === null || typeof handler !== 'object' || typeof handler.handleRequest !== 'function') {
     throw new ConfigError('serve() needs a handler object with a handleRequest(req, res) method');
   }
@@ -125,6 +126,22 @@ export async function serve(handler: Handler, options?: ServerOptions): Promise<
     return server;
   }
   return servePrimary(resolved);
+}
+
+/** The oldest Node.js releases Peregrine runs on, by major version (package.json's engines). */
+const OLDEST_NODE: Readonly<Record<number, readonly [number, number]>> = { 22: [22, 12], 23: [23, 1] };
+
+/**
+ * Throws a ConfigError on a Node.js older than 22.12 (or 23.1): there the workers fail in misleading
+ * ways (a free port reported as already in use).
+ */
+export function checkNodeVersion(version: string): void {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const oldest = OLDEST_NODE[major];
+  const tooOld = major < 22 || (oldest !== undefined && minor < oldest[1]);
+  if (tooOld) {
+    throw new ConfigError(`Peregrine needs Node.js >= 22.12 (or >= 23.1); this is Node.js ${version}`);
+  }
 }
 
 async function servePrimary(options: ResolvedOptions): Promise<Server> {
