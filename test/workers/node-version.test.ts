@@ -31,7 +31,8 @@ test('checkNodeVersion rejects older releases with a ConfigError naming the vers
       () => checkNodeVersion(version),
       (error: Error) =>
         error instanceof ConfigError &&
-        error.message === `peregrine: Peregrine needs Node.js >= 22.12 (or >= 23.1); this is Node.js ${version}`,
+        error.message ===
+          `peregrine: Peregrine needs Node.js >= 22.12 (or >= 23.1); this is Node.js ${version}`,
       version,
     );
   }
