@@ -27,6 +27,8 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   stopping = false;
   /** False once shutting down, except while a retiring worker lingers (see shutdown()). */
   private accepting = true;
+  /** While a retiring worker lingers, before its connections are told to close. */
+  private lingering = false;
   readonly wsOptions: WebSocketOptions;
   readonly wsHooks: WebSocketHooks;
   private readonly connections = new Set<Tracked>();
@@ -111,7 +113,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
     clock.update();
     // A lingering worker's fresh connections count as idle (due at once) until their first request
     // is in: they are left to shutdown(), which gives them their last call.
-    if (this.stopping && this.accepting) return;
+    if (this.lingering) return;
     const now = clock.now;
     for (const connection of this.connections) {
       if (connection.deadline !== 0 && now >= connection.deadline) connection.timedOut();
@@ -165,6 +167,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       this.allClosed = resolve;
     });
     if (linger > 0) {
+      this.lingering = true;
       await new Promise((resolve) => setTimeout(resolve, Math.min(linger, timeout)));
       // Close right after a poll phase has accepted what was queued: the fewest to reset.
       await new Promise((resolve) => setImmediate(resolve));
@@ -173,6 +176,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
     const closedListener = new Promise<void>((resolve) => this.server.close(() => resolve()));
     if (this.connections.size > 0) {
       if (linger > 0) await within(drained, Math.min(LAST_CALL_MS, timeout - (Date.now() - started)));
+      this.lingering = false;
       for (const connection of this.connections) connection.shutdown();
       await within(drained, Math.max(0, timeout - (Date.now() - started)));
       for (const connection of this.connections) connection.destroy();

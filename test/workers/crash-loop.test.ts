@@ -51,10 +51,7 @@ function answered(port: number, agent: Agent | false, timeout = 3_000): Promise<
       req.destroy();
       resolve(false);
     });
-    req.on('error', (e) => {
-      if (agent === false) console.log('probe', e.message);
-      resolve(false);
-    });
+    req.on('error', () => resolve(false));
     req.end();
   });
 }
