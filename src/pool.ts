@@ -13,27 +13,40 @@ import {
 
 /**
  * The primary's side of a multi-worker server: it starts one worker per slot, waits until every worker
- * listens, restarts a worker that dies (backing off when one keeps dying), and shuts them all down.
- * Workers are threads (each listening with SO_REUSEPORT) or, in cluster mode, processes.
+ * listens, replaces a worker that dies, and shuts them all down. Workers are threads (each listening
+ * with SO_REUSEPORT) or, in cluster mode, processes.
+ *
+ * Something always holds the port. A worker with an uncaught error reports it and keeps serving; if no
+ * other worker serves, its replacement starts at once, and the dying worker retires (stops accepting,
+ * finishes what is in flight, exits) only once another worker listens. Only a worker that dies while
+ * others serve is restarted after a delay, which grows while it keeps dying.
  */
 
 /** Messages between the primary and its workers. */
 export type PoolMessage =
   | { peregrine: 'listening' }
   | { peregrine: 'failed'; message: string; code?: string }
+  /** A worker had an uncaught error: it keeps serving until the primary tells it to retire. */
+  | { peregrine: 'crashed'; message: string }
+  | { peregrine: 'retire' }
   | { peregrine: 'shutdown' }
   | { peregrine: 'stopped' }
   | BroadcastMessage;
 
 export type PoolMode = 'threads' | 'cluster';
 
-/** The first restart waits this long; each quick crash doubles it, up to RESTART_MAX_MS. */
+/** A backed-off restart first waits this long; each quick death while others serve doubles it, up to RESTART_MAX_MS. */
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 10_000;
 /** A worker that ran this long before dying is not part of a crash loop. */
 const STABLE_MS = 10_000;
 /** Beyond shutdownTimeout, how long workers get to report and exit before they are killed. */
 const EXIT_GRACE_MS = 2_000;
+/**
+ * How long a retiring worker gets to finish the requests in flight before it exits anyway. Its state
+ * is suspect after an uncaught error, so it is short.
+ */
+export const RETIRE_GRACE_MS = 1_000;
 
 interface WorkerHandle {
   /** A short label for logs: "worker 2 (thread 7)". */
@@ -42,11 +55,20 @@ interface WorkerHandle {
   kill(): void;
 }
 
+/** One worker thread or process. A slot's dying worker and its replacement can run side by side. */
+interface Member {
+  readonly slot: Slot;
+  handle: WorkerHandle;
+  readonly startedAt: number;
+  listening: boolean;
+  /** 'dying': had an uncaught error, still serving; 'retiring': told to stop, draining. */
+  state: 'running' | 'dying' | 'retiring';
+}
+
 interface Slot {
   readonly index: number;
-  handle: WorkerHandle | null;
-  startedAt: number;
-  listening: boolean;
+  /** The slot's worker, unless it is dying, dead, or waiting for its restart. */
+  current: Member | null;
   restartDelay: number;
   restartTimer: NodeJS.Timeout | null;
 }
@@ -59,6 +81,8 @@ export class WorkerPool {
   private readonly script: string;
   private readonly port: number;
   private readonly slots: Slot[] = [];
+  /** Every worker still running, the dying and retiring ones included. */
+  private readonly members = new Set<Member>();
   private stopping = false;
   private started = false;
   private startupSettled: ((error?: Error) => void) | null = null;
@@ -71,14 +95,7 @@ export class WorkerPool {
     this.port = port;
     this.connectionCounts = new Int32Array(new SharedArrayBuffer(4 * options.workers));
     for (let index = 0; index < options.workers; index++) {
-      this.slots.push({
-        index,
-        handle: null,
-        startedAt: 0,
-        listening: false,
-        restartDelay: 0,
-        restartTimer: null,
-      });
+      this.slots.push({ index, current: null, restartDelay: 0, restartTimer: null });
     }
   }
 
@@ -88,7 +105,7 @@ export class WorkerPool {
       cluster.schedulingPolicy = cluster.SCHED_RR;
       cluster.setupPrimary({ exec: this.script, args: process.argv.slice(2) });
       // Processes share no BroadcastChannel: the primary relays channel() messages between them.
-      setClusterRelay((message, except) => this.relay(message, except));
+      setClusterRelay((message) => this.relay(message, null));
     }
     return new Promise<void>((resolve, reject) => {
       this.startupSettled = (error) => {
@@ -98,7 +115,7 @@ export class WorkerPool {
           resolve();
         } else {
           this.stopping = true;
-          for (const slot of this.slots) slot.handle?.kill();
+          for (const member of this.members) member.handle.kill();
           reject(error);
         }
       };
@@ -115,33 +132,40 @@ export class WorkerPool {
   /** Asks every worker to shut down gracefully; kills those still running after the deadline. */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    const running = this.slots.filter((slot) => slot.handle !== null);
     for (const slot of this.slots) {
       if (slot.restartTimer !== null) clearTimeout(slot.restartTimer);
       slot.restartTimer = null;
     }
-    if (running.length === 0) return;
+    if (this.members.size === 0) return;
     const allExited = new Promise<void>((resolve) => {
       this.exited = resolve;
     });
-    for (const slot of running) slot.handle!.post({ peregrine: 'shutdown' });
+    for (const member of this.members) member.handle.post({ peregrine: 'shutdown' });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.options.shutdownTimeout + EXIT_GRACE_MS);
     });
     await Promise.race([allExited, deadline]);
     clearTimeout(timer);
-    for (const slot of this.slots) slot.handle?.kill();
+    for (const member of this.members) member.handle.kill();
   }
 
   private spawn(slot: Slot): void {
-    slot.startedAt = Date.now();
-    slot.listening = false;
-    const events = {
-      message: (message: unknown) => this.onMessage(slot, message),
-      exit: (code: number, error: Error | undefined) => this.onExit(slot, code, error),
+    const member: Member = {
+      slot,
+      handle: null as unknown as WorkerHandle, // set just below, before any event can arrive
+      startedAt: Date.now(),
+      listening: false,
+      state: 'running',
     };
-    slot.handle = this.mode === 'threads' ? this.startThread(slot, events) : this.startProcess(slot, events);
+    const events = {
+      message: (message: unknown) => this.onMessage(member, message),
+      exit: (code: number, error: Error | undefined) => this.onExit(member, code, error),
+    };
+    member.handle =
+      this.mode === 'threads' ? this.startThread(slot, events) : this.startProcess(slot, events);
+    slot.current = member;
+    this.members.add(member);
   }
 
   private startThread(slot: Slot, events: WorkerEvents): WorkerHandle {
@@ -189,53 +213,127 @@ export class WorkerPool {
     };
   }
 
-  private relay(message: BroadcastMessage, except: number | null): void {
-    for (const slot of this.slots) if (slot.index !== except && slot.listening) slot.handle?.post(message);
+  private relay(message: BroadcastMessage, except: Member | null): void {
+    for (const member of this.members) if (member !== except && member.listening) member.handle.post(message);
   }
 
-  private onMessage(slot: Slot, message: unknown): void {
+  /** Whether a healthy worker other than `except` is listening. */
+  private othersServe(except: Member | null): boolean {
+    for (const member of this.members)
+      if (member !== except && member.listening && member.state === 'running') return true;
+    return false;
+  }
+
+  private onMessage(member: Member, message: unknown): void {
     if (isBroadcast(message)) {
       deliverBroadcast(message);
-      this.relay(message, slot.index);
+      this.relay(message, member);
       return;
     }
     const kind = (message as { peregrine?: unknown } | null)?.peregrine;
     if (kind === 'listening') {
-      slot.listening = true;
-      if (this.started) this.log(`peregrine: ${slot.handle?.label} is back and listening`);
-      else if (this.slots.every((s) => s.listening)) this.startupSettled?.();
+      member.listening = true;
+      if (this.started) this.log(`peregrine: ${member.handle.label} is back and listening`);
+      else if (this.slots.every((s) => s.current?.listening === true)) this.startupSettled?.();
+      // Another worker listens now: the dying ones can go.
+      this.retireDying();
     } else if (kind === 'failed') {
       const { message: text, code } = message as { message: string; code?: string };
       const error = Object.assign(new Error(text), code === undefined ? {} : { code });
       if (this.startupSettled !== null) this.startupSettled(error);
-      else this.log(`peregrine: ${slot.handle?.label} could not start: ${text}`);
+      else this.log(`peregrine: ${member.handle.label} could not start: ${text}`);
+    } else if (kind === 'crashed') {
+      this.onCrash(member, (message as { message: string }).message);
     }
   }
 
-  private onExit(slot: Slot, code: number, error: Error | undefined): void {
-    const label = slot.handle?.label ?? `worker ${slot.index + 1}`;
-    slot.handle = null;
+  /**
+   * A worker had an uncaught error. It goes on serving until another worker listens: now, if another
+   * serves (then its own restart is backed off), else once its replacement, started at once, listens.
+   */
+  private onCrash(member: Member, why: string): void {
+    if (member.state !== 'running' || this.stopping) return;
+    member.state = 'dying';
+    const slot = member.slot;
+    if (slot.current === member) slot.current = null;
+    if (this.othersServe(member)) {
+      this.scheduleRestart(slot, member, why);
+      this.retireDying();
+    } else {
+      this.log(`peregrine: ${member.handle.label} died (${why}); restarting now, it serves until then`);
+      this.restartNow(slot);
+    }
+  }
+
+  /** Tells every dying worker to retire, if another worker listens to take its place. */
+  private retireDying(): void {
+    if (!this.othersServe(null)) return;
+    for (const member of this.members) {
+      if (member.state !== 'dying') continue;
+      member.state = 'retiring';
+      member.handle.post({ peregrine: 'retire' });
+      // A worker that can't finish retiring (a hung deinit, a busy loop) is ended for it.
+      setTimeout(() => {
+        if (this.members.has(member)) member.handle.kill();
+      }, RETIRE_GRACE_MS + EXIT_GRACE_MS).unref();
+    }
+  }
+
+  private onExit(member: Member, code: number, error: Error | undefined): void {
+    const label = member.handle.label;
+    const slot = member.slot;
+    this.members.delete(member);
+    const wasCurrent = slot.current === member;
+    if (wasCurrent) slot.current = null;
+    if (slot.current === null) Atomics.store(this.connectionCounts, slot.index, 0);
     if (this.stopping) {
-      if (this.slots.every((s) => s.handle === null)) this.exited?.();
+      if (this.members.size === 0) this.exited?.();
       return;
     }
     const why = error === undefined ? `exit code ${code}` : (error.stack ?? String(error));
-    if (this.startupSettled !== null && !slot.listening) {
+    if (this.startupSettled !== null && !member.listening && member.state === 'running') {
       // Dying before the first listen is a broken program, not bad luck: fail fast instead of looping.
       this.startupSettled(error ?? new Error(`${label} exited before it was listening (${why})`));
       return;
     }
-    const ranFor = Date.now() - slot.startedAt;
+    if (member.state === 'running') {
+      // Died without reporting first (out of memory, process.exit(), a signal), or before it listened
+      // (then at once again would be a tight loop: back off while anything at all holds the port).
+      if (this.othersServe(null) || !member.listening) this.scheduleRestart(slot, member, why);
+      else {
+        this.log(`peregrine: ${label} died (${why}); restarting now`);
+        this.restartNow(slot);
+      }
+    }
+    // No worker listens any more (a dying one exited before its replacement listened): restart now
+    // every slot that waits.
+    if (!this.anyListening()) for (const s of this.slots) if (s.restartTimer !== null) this.restartNow(s);
+  }
+
+  private anyListening(): boolean {
+    for (const member of this.members) if (member.listening && member.state !== 'retiring') return true;
+    return false;
+  }
+
+  /** Restarts the slot after a delay that grows while it keeps dying; others serve meanwhile. */
+  private scheduleRestart(slot: Slot, member: Member, why: string): void {
+    const ranFor = Date.now() - member.startedAt;
     slot.restartDelay =
       ranFor >= STABLE_MS
         ? RESTART_MIN_MS
         : Math.min(Math.max(slot.restartDelay * 2, RESTART_MIN_MS), RESTART_MAX_MS);
-    this.log(`peregrine: ${label} died (${why}); restarting in ${slot.restartDelay} ms`);
-    Atomics.store(this.connectionCounts, slot.index, 0);
+    this.log(`peregrine: ${member.handle.label} died (${why}); restarting in ${slot.restartDelay} ms`);
+    if (slot.restartTimer !== null || slot.current !== null) return;
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = null;
-      if (!this.stopping) this.spawn(slot);
+      if (!this.stopping && slot.current === null) this.spawn(slot);
     }, slot.restartDelay);
+  }
+
+  private restartNow(slot: Slot): void {
+    if (slot.restartTimer !== null) clearTimeout(slot.restartTimer);
+    slot.restartTimer = null;
+    if (!this.stopping && slot.current === null) this.spawn(slot);
   }
 
   /** Supervision events go to stderr, beside the errors they are about. */

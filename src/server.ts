@@ -4,7 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import type { Handler } from './handler.ts';
 import { ConfigError } from './http/errors.ts';
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.ts';
-import { type PoolMessage, type PoolMode, WorkerPool } from './pool.ts';
+import { type PoolMessage, type PoolMode, RETIRE_GRACE_MS, WorkerPool } from './pool.ts';
 import { type WorkerContext, workerContext } from './shared.ts';
 import { HttpWorker, listenError } from './worker.ts';
 
@@ -109,6 +109,7 @@ export class Server {
  * ```
  */
 export async function serve(handler: Handler, options?: ServerOptions): Promise<Server> {
+  checkNodeVersion(process.versions.node);
   if (handler === null || typeof handler !== 'object' || typeof handler.handleRequest !== 'function') {
     throw new ConfigError('serve() needs a handler object with a handleRequest(req, res) method');
   }
@@ -125,6 +126,22 @@ export async function serve(handler: Handler, options?: ServerOptions): Promise<
     return server;
   }
   return servePrimary(resolved);
+}
+
+/** The oldest Node.js releases Peregrine runs on, by major version (package.json's engines). */
+const OLDEST_NODE: Readonly<Record<number, readonly [number, number]>> = { 22: [22, 12], 23: [23, 1] };
+
+/**
+ * Throws a ConfigError on a Node.js older than 22.12 (or 23.1): there the workers fail in misleading
+ * ways (a free port reported as already in use).
+ */
+export function checkNodeVersion(version: string): void {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const oldest = OLDEST_NODE[major];
+  const tooOld = major < 22 || (oldest !== undefined && minor < oldest[1]);
+  if (tooOld) {
+    throw new ConfigError(`Peregrine needs Node.js >= 22.12 (or >= 23.1); this is Node.js ${version}`);
+  }
 }
 
 async function servePrimary(options: ResolvedOptions): Promise<Server> {
@@ -159,9 +176,8 @@ async function serveAsThreadWorker(
   });
   const post = (message: PoolMessage) => parentPort?.postMessage(message);
   await listenOrReport(local, post);
-  parentPort?.on('message', (message: PoolMessage) => {
-    if (message.peregrine === 'shutdown') void stopWorker(local, post);
-  });
+  parentPort?.on('message', (message: PoolMessage) => obey(message, local, post));
+  reportCrashes(own, post);
   post({ peregrine: 'listening' });
   return new Server(own, 'worker', { local });
 }
@@ -177,9 +193,8 @@ async function serveAsClusterWorker(handler: Handler, options: ResolvedOptions):
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
   await listenOrReport(local, post);
-  process.on('message', (message: PoolMessage) => {
-    if (message?.peregrine === 'shutdown') void stopWorker(local, post);
-  });
+  process.on('message', (message: PoolMessage) => obey(message, local, post));
+  reportCrashes(own, post);
   post({ peregrine: 'listening' });
   return new Server(own, 'worker', { local });
 }
@@ -194,12 +209,52 @@ async function listenOrReport(local: HttpWorker, post: (message: PoolMessage) =>
   }
 }
 
-async function stopWorker(local: HttpWorker, post: (message: PoolMessage) => void): Promise<void> {
+function obey(
+  message: PoolMessage | undefined,
+  local: HttpWorker,
+  post: (message: PoolMessage) => void,
+): void {
+  if (message?.peregrine === 'shutdown') void stopWorker(local, post, local.options.shutdownTimeout, 0);
+  else if (message?.peregrine === 'retire')
+    void stopWorker(local, post, RETIRE_GRACE_MS, 1, RETIRE_GRACE_MS / 2);
+}
+
+/**
+ * A worker's uncaught error doesn't end it at once: it reports the error to the primary and goes on
+ * serving until another worker listens, when the primary tells it to retire. So a crash loop never
+ * leaves the port without a worker.
+ */
+function reportCrashes(options: ResolvedOptions, post: (message: PoolMessage) => void): void {
+  let reported = false;
+  process.on('uncaughtException', (error: unknown) => {
+    const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+    // The primary logs the first error with its restart; any later one is only this worker's to tell.
+    if (reported || !options.log) console.error('peregrine: uncaught error in a worker:', error);
+    if (reported) return;
+    reported = true;
+    if (cluster.isWorker && !process.connected) process.exit(1); // no primary to replace it
+    post({ peregrine: 'crashed', message: text });
+  });
+}
+
+/**
+ * Stops this worker gracefully (see HttpWorker.shutdown), giving requests in flight `timeout` ms,
+ * (idle ones get `linger` ms to carry one more request), then exits with `code`. A retiring worker (code 1) exits soon after the deadline even if its
+ * shutdown hangs; otherwise the primary kills what runs on long past it.
+ */
+async function stopWorker(
+  local: HttpWorker,
+  post: (message: PoolMessage) => void,
+  timeout: number,
+  code: number,
+  linger = 0,
+): Promise<void> {
+  if (code !== 0) setTimeout(() => process.exit(code), timeout + 500);
   try {
-    await local.shutdown();
+    await local.shutdown(timeout, linger);
   } finally {
     post({ peregrine: 'stopped' });
-    process.exit(0); // in a worker thread this ends the thread only
+    process.exit(code); // in a worker thread this ends the thread only
   }
 }
 

@@ -25,6 +25,10 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   readonly clock = new Clock();
   readonly readBuffer = Buffer.allocUnsafe(SHARED_READ_BYTES);
   stopping = false;
+  /** False once shutting down, except while a retiring worker lingers (see shutdown()). */
+  private accepting = true;
+  /** While a retiring worker lingers, before its connections are told to close. */
+  private lingering = false;
   readonly wsOptions: WebSocketOptions;
   readonly wsHooks: WebSocketHooks;
   private readonly connections = new Set<Tracked>();
@@ -96,7 +100,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   }
 
   private accept(socket: Socket): void {
-    if (this.stopping) {
+    if (!this.accepting) {
       socket.destroy();
       return;
     }
@@ -107,6 +111,9 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   private tick(): void {
     const clock = this.clock;
     clock.update();
+    // A lingering worker's fresh connections count as idle (due at once) until their first request
+    // is in: they are left to shutdown(), which gives them their last call.
+    if (this.lingering) return;
     const now = clock.now;
     for (const connection of this.connections) {
       if (connection.deadline !== 0 && now >= connection.deadline) connection.timedOut();
@@ -139,33 +146,58 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
 
   /**
    * Stops accepting, closes idle connections at once, lets requests in flight finish, and after
-   * `shutdownTimeout` closes whatever is left. Then runs the handler's `deinit()`.
+   * `timeout` (default `shutdownTimeout`) closes whatever is left. Then runs the handler's `deinit()`.
+   *
+   * With `linger` (ms), a worker retires under load without resetting connections: for that long it
+   * still accepts and serves, answering every request with `Connection: close`; then it stops
+   * accepting and lets the connections it accepted last bring in their request before it closes the
+   * idle ones. (Closing a listener resets the connections in its accept queue, and a client that
+   * sends its next request just as its idle connection is closed sees it reset: both are rare once
+   * the worker is nearly idle.)
    */
-  shutdown(): Promise<void> {
-    if (this.stopped === null) this.stopped = this.stop();
+  shutdown(timeout = this.options.shutdownTimeout, linger = 0): Promise<void> {
+    if (this.stopped === null) this.stopped = this.stop(timeout, linger);
     return this.stopped;
   }
 
-  private async stop(): Promise<void> {
+  private async stop(timeout: number, linger: number): Promise<void> {
+    const started = Date.now();
     this.stopping = true;
+    const drained = new Promise<void>((resolve) => {
+      this.allClosed = resolve;
+    });
+    if (linger > 0) {
+      this.lingering = true;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(linger, timeout)));
+      // Close right after a poll phase has accepted what was queued: the fewest to reset.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    this.accepting = false;
     const closedListener = new Promise<void>((resolve) => this.server.close(() => resolve()));
     if (this.connections.size > 0) {
-      const drained = new Promise<void>((resolve) => {
-        this.allClosed = resolve;
-      });
+      if (linger > 0) await within(drained, Math.min(LAST_CALL_MS, timeout - (Date.now() - started)));
+      this.lingering = false;
       for (const connection of this.connections) connection.shutdown();
-      let deadline: NodeJS.Timeout | undefined;
-      const expired = new Promise<void>((resolve) => {
-        deadline = setTimeout(resolve, this.options.shutdownTimeout);
-      });
-      await Promise.race([drained, expired]);
-      clearTimeout(deadline);
+      await within(drained, Math.max(0, timeout - (Date.now() - started)));
       for (const connection of this.connections) connection.destroy();
     }
     await closedListener;
     if (this.timer !== null) clearInterval(this.timer);
     await this.handler.deinit?.();
   }
+}
+
+/** How long a lingering worker's last-accepted connections get to bring in their request. */
+const LAST_CALL_MS = 100;
+
+/** Waits for `promise`, but no longer than `ms`. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([promise, expired]);
+  clearTimeout(timer);
 }
 
 /** Where a worker runs: alone, or as one of several listening on a shared port. */
