@@ -52,7 +52,10 @@ export interface ServerOptions {
    * all. 0 = no limit. Default 60000.
    */
   sendTimeout?: number;
-  /** Most open connections per worker; more are refused at once. Default 10000. */
+  /**
+   * Most open connections per worker (the whole server's limit is this times the number of workers);
+   * more are refused at once. Default 10000.
+   */
   maxConnections?: number;
   /** Requests served on one connection before it is closed. 0 = no limit. Default 0. */
   maxRequestsPerConnection?: number;
