@@ -7,15 +7,18 @@ import type { WebSocketHooks } from './ws/socket.ts';
  *
  * Lifecycle: `init()` runs (and is awaited) before the first request is accepted; `handleRequest()` runs
  * for each request; `deinit()` runs after shutdown, when every connection is closed.
+ *
+ * `T` is the type of `ws.data` in the WebSocket hooks (what `res.upgrade({ data })` is given):
+ * `const chat: Handler<{ name: string }> = { … }` makes `ws.data.name` a string in every hook.
  */
-export interface Handler extends WebSocketHooks {
+export interface Handler<T = unknown> extends WebSocketHooks<T> {
   /**
    * Handles one request. End the response with `res.end()` (or `res.json()`); it may happen later, from
    * a callback. An `async` handler whose promise resolves without having started the response gets an
    * empty response with the status it set. A handler that throws or rejects gets a 500 (or the status
    * of the `HttpError` it threw); the server keeps serving.
    */
-  handleRequest(req: Request, res: Response): void | Promise<void>;
+  handleRequest(req: Request, res: Response<T>): void | Promise<void>;
   init?(): void | Promise<void>;
   // WebSocket hooks (see WebSocketHooks): handleWSOpen, handleWSMessage, handleWSFrame, handleWSDrain,
   // handleWSClose. A request becomes a WebSocket when handleRequest calls `res.upgrade()`.

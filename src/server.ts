@@ -108,7 +108,7 @@ export class Server {
  * await serve({ handleRequest(req, res) { res.end('Hello, World!'); } }, { port: 3000 });
  * ```
  */
-export async function serve(handler: Handler, options?: ServerOptions): Promise<Server> {
+export async function serve<T = unknown>(handler: Handler<T>, options?: ServerOptions): Promise<Server> {
   checkNodeVersion(process.versions.node);
   if (handler === null || typeof handler !== 'object' || typeof handler.handleRequest !== 'function') {
     throw new ConfigError('serve() needs a handler object with a handleRequest(req, res) method');

@@ -121,7 +121,7 @@ const PARKED_HEADERS: string[] = Object.freeze([] as string[]) as string[];
  * The response to one request: status, headers and a body, serialised into one socket write where
  * possible. `Date`, `Content-Length`, `Connection` and `Transfer-Encoding` are managed for you.
  */
-export class Response {
+export class Response<T = unknown> {
   /** The status code, 200 unless set. Must be 200–999 (1xx are sent by Peregrine itself). */
   status = 200;
   /**
@@ -367,7 +367,7 @@ export class Response {
    * hooks on your handler then run), or answers 400 / 426 itself and returns null when the request is
    * not a valid handshake (RFC 6455 §4.2.1).
    */
-  upgrade<T = unknown>(options: UpgradeOptions<T> = {}): WebSocket<T> | null {
+  upgrade(options: UpgradeOptions<T> = {}): WebSocket<T> | null {
     if (this.detached) return null;
     this.assertOpen();
     return this.sink!.upgrade(this, options) as WebSocket<T> | null;

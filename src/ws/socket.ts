@@ -26,13 +26,16 @@ export interface WebSocketOptions {
   maxBufferedBytes: number;
 }
 
-/** The handler's WebSocket hooks, all optional. */
-export interface WebSocketHooks {
-  handleWSOpen?(ws: WebSocket): void;
-  handleWSMessage?(ws: WebSocket, message: string | Buffer, isBinary: boolean): void;
-  handleWSFrame?(ws: WebSocket, fin: boolean, opcode: number, payload: Buffer): void;
-  handleWSDrain?(ws: WebSocket): void;
-  handleWSClose?(ws: WebSocket, code: number, reason: string): void;
+/**
+ * The handler's WebSocket hooks, all optional. `T` is the type of `ws.data`: what `res.upgrade({ data })`
+ * gave the socket.
+ */
+export interface WebSocketHooks<T = unknown> {
+  handleWSOpen?(ws: WebSocket<T>): void;
+  handleWSMessage?(ws: WebSocket<T>, message: string | Buffer, isBinary: boolean): void;
+  handleWSFrame?(ws: WebSocket<T>, fin: boolean, opcode: number, payload: Buffer): void;
+  handleWSDrain?(ws: WebSocket<T>): void;
+  handleWSClose?(ws: WebSocket<T>, code: number, reason: string): void;
 }
 
 /**
