@@ -10,9 +10,11 @@
  * - A payload wholly inside one chunk is unmasked in place and handed out as a view of that chunk
  *   (zero-copy). `write` therefore takes ownership of its chunk: the caller must not reuse it.
  * - A payload that spans chunks, and a message in several fragments, is copied into one message buffer
- *   as its bytes arrive. That buffer grows geometrically, is never larger than the message's announced
- *   length, and is at most about twice the bytes actually received, so a peer cannot make the receiver
- *   allocate memory it has not sent. A message's announced length is checked against
+ *   as its bytes arrive. That buffer at least doubles whenever it is full, so assembling a message takes
+ *   O(log n) reallocations and linear time however finely it is fragmented (`bufferGrowths` counts
+ *   them). It is at most twice the bytes actually received (or 4 KiB), so a peer cannot make the
+ *   receiver allocate memory it has not sent; it never exceeds `maxMessageBytes`, nor, while the final
+ *   frame arrives, the message's announced length. A message's announced length is checked against
  *   `maxMessageBytes` as soon as each frame header is read, before any payload is buffered.
  * - Uncompressed text is checked as UTF-8 piece by piece as it arrives, so an invalid sequence fails the
  *   connection at once, even in the middle of a frame.
@@ -147,6 +149,12 @@ export class Receiver {
   /** Where the current frame's payload starts in `buffer`. */
   private frameStart = 0;
   private utf8State = UTF8_ACCEPT;
+
+  /**
+   * How many times a message buffer was allocated or grown (with a copy of what it held), over the
+   * receiver's life: O(log n) per n-byte message however it is fragmented. For tests and diagnostics.
+   */
+  bufferGrowths = 0;
 
   constructor(events: ReceiverEvents, options: ReceiverOptions) {
     const { maxMessageBytes, perMessageDeflate } = options;
@@ -474,12 +482,17 @@ export class Receiver {
   private append(src: Buffer, start: number, end: number): void {
     const need = this.bufferLength + (end - start);
     if (need > this.buffer.length) {
-      // Double, but never beyond the bytes announced up to the end of this frame (≤ maxMessageBytes).
+      // At least double, so that a message in many small fragments is copied O(log n) times, not once
+      // per fragment. Capped at maxMessageBytes and, on the final frame, at the message's length (known
+      // by then), so a message in one frame or with a large last fragment gets an exact buffer. Since
+      // the buffer only grows when it is full, it stays within twice the bytes received.
       let capacity = Math.max(need, this.buffer.length * 2, MIN_BUFFER);
-      if (capacity > this.messageBytes) capacity = this.messageBytes;
+      const limit = this.fin ? this.messageBytes : this.maxMessageBytes;
+      if (capacity > limit) capacity = limit;
       const next = Buffer.allocUnsafe(capacity);
       this.buffer.copy(next, 0, 0, this.bufferLength);
       this.buffer = next;
+      this.bufferGrowths++;
     }
     src.copy(this.buffer, this.bufferLength, start, end);
     this.bufferLength = need;

@@ -336,6 +336,121 @@ describe('frames and messages', () => {
     r.write(bytes.subarray(24, 24 + 100000));
     assert.ok(internal.buffer.length <= 2 * 100010, `buffer is ${internal.buffer.length} bytes`);
   });
+
+  test('a message in many small fragments is assembled with O(log n) buffer growths, not one per fragment', () => {
+    const size = 4 << 20;
+    const fragment = 64;
+    const text = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) text[i] = 0x20 + ((i * 7) % 95);
+    // 65,536 text fragments, masked, then written in 64 KiB reads as they would arrive.
+    const parts: Buffer[] = [];
+    for (let at = 0; at < size; at += fragment) {
+      parts.push(
+        clientFrame({
+          opcode: at === 0 ? 1 : 0,
+          payload: text.subarray(at, at + fragment),
+          fin: at + fragment >= size,
+        }),
+      );
+    }
+    const wire = Buffer.concat(parts);
+    let message: Buffer | undefined;
+    const r = new Receiver(
+      {
+        onMessage(data) {
+          message = data;
+        },
+        onPing() {},
+        onPong() {},
+        onClose() {},
+        onError: (e) => assert.fail(e),
+      },
+      { maxMessageBytes: 64 << 20, perMessageDeflate: false },
+    );
+    const internal = r as unknown as { buffer: Buffer; bufferLength: number };
+    let largest = 0;
+    for (let at = 0; at < wire.length; at += 65536) {
+      r.write(Buffer.from(wire.subarray(at, at + 65536)));
+      // Never more than twice what has arrived (or the 4 KiB minimum).
+      if (message === undefined) {
+        assert.ok(internal.buffer.length <= Math.max(4096, 2 * internal.bufferLength));
+        largest = Math.max(largest, internal.buffer.length);
+      }
+    }
+    assert.ok(message?.equals(text), 'the message is intact');
+    // 4 KiB doubled up to 4 MiB: 11 allocations, against 65,536 with exact-size growth.
+    const bound = Math.ceil(Math.log2(size / 4096)) + 1;
+    assert.ok(r.bufferGrowths <= bound, `${r.bufferGrowths} growths for 65,536 fragments (bound ${bound})`);
+    assert.ok(largest <= 2 * size);
+
+    // A second message on the same receiver costs as few again.
+    const before = r.bufferGrowths;
+    message = undefined;
+    r.write(Buffer.from(wire));
+    assert.ok(message !== undefined && (message as Buffer).equals(text));
+    assert.ok(r.bufferGrowths - before <= bound);
+  });
+
+  test('growths are logarithmic in the message size, whatever the fragment size', () => {
+    for (const [size, fragment] of [
+      [100_000, 1],
+      [1 << 20, 7],
+      [1 << 20, 4097],
+      [3 << 20, 1000],
+    ] as const) {
+      const payload = Buffer.alloc(size, 0x61);
+      const parts: Buffer[] = [];
+      for (let at = 0; at < size; at += fragment) {
+        parts.push(
+          clientFrame({
+            opcode: at === 0 ? 2 : 0,
+            payload: payload.subarray(at, at + fragment),
+            fin: at + fragment >= size,
+          }),
+        );
+      }
+      let length = -1;
+      const r = new Receiver(
+        {
+          onMessage(data) {
+            length = data.length;
+          },
+          onPing() {},
+          onPong() {},
+          onClose() {},
+          onError: (e) => assert.fail(e),
+        },
+        { maxMessageBytes: size, perMessageDeflate: false },
+      );
+      r.write(Buffer.concat(parts));
+      assert.equal(length, size);
+      const bound = Math.ceil(Math.log2(Math.max(1, size / 4096))) + 1;
+      assert.ok(r.bufferGrowths <= bound, `${size} B in ${fragment} B fragments: ${r.bufferGrowths} growths`);
+    }
+  });
+
+  test('a single frame spanning chunks still ends in a buffer of exactly its length', () => {
+    let message: Buffer | undefined;
+    const r = new Receiver(
+      {
+        onMessage(data) {
+          message = data;
+        },
+        onPing() {},
+        onPong() {},
+        onClose() {},
+        onError: (e) => assert.fail(e),
+      },
+      { maxMessageBytes: 64 << 20, perMessageDeflate: false },
+    );
+    const payload = Buffer.alloc(1_000_003, 0x5a);
+    const wire = clientFrame({ opcode: 2, payload });
+    for (let at = 0; at < wire.length; at += 65536) r.write(Buffer.from(wire.subarray(at, at + 65536)));
+    assert.ok(message?.equals(payload));
+    assert.equal(message?.buffer.byteLength, payload.length, 'no spare capacity');
+    assert.equal((r as unknown as { buffer: Buffer }).buffer.length, 0, 'released to the caller');
+    assert.ok(r.bufferGrowths <= 10, `${r.bufferGrowths} growths`);
+  });
 });
 
 describe('protocol errors', () => {
