@@ -99,11 +99,19 @@ interface HttpWorkload {
 interface WsWorkload {
   readonly kind: 'ws';
   readonly name: string;
-  /** Size of every binary message, in bytes. */
+  /** Size of every message, in bytes. */
   readonly messageBytes: number;
   /** Messages kept in flight on each connection. */
   readonly window: number;
   readonly workers: 1;
+  /** Text messages (printable ASCII) instead of binary. */
+  readonly text?: boolean;
+  /** Payload bytes per fragment when every message is sent fragmented; one frame if not given. */
+  readonly fragmentBytes?: number;
+  /** WebSocket connections; BENCH_WS_CONNECTIONS if not given. */
+  readonly connections?: number;
+  /** The servers' message size limit ($WS_MAX_MESSAGE_BYTES); their 1 MiB default if not given. */
+  readonly maxMessageBytes?: number;
 }
 
 /** Idle keep-alive connections held open by idle-load.ts while the server's memory is read. */
@@ -242,6 +250,19 @@ const WEBSOCKET: Section = {
   workloads: [
     { kind: 'ws', name: 'ws echo 32 B', messageBytes: 32, window: 16, workers: 1 },
     { kind: 'ws', name: 'ws echo 64 KiB', messageBytes: 64 * 1024, window: 4, workers: 1 },
+    // Message assembly: 65,536 continuation frames per message, one message at a time on one
+    // connection, so msg/s is the inverse of the time to receive and echo one message.
+    {
+      kind: 'ws',
+      name: 'ws text 4 MiB in 64 B fragments',
+      messageBytes: 4 * 1024 * 1024,
+      window: 1,
+      workers: 1,
+      text: true,
+      fragmentBytes: 64,
+      connections: 1,
+      maxMessageBytes: 8 * 1024 * 1024,
+    },
   ],
 };
 
@@ -390,7 +411,8 @@ function selectSections(): SelectedSection[] {
         'and idle sections; node-http, fastify, raw-net, nginx-http and uws only in the comparison ' +
         '("plain /", …, "post 4 KiB /upload") and idle ("idle 10k connections") sections; node-cluster ' +
         'only in the scaling section ("workers-1 plain /", "workers-2 plain /"); peregrine-ws and ws-echo ' +
-        'only in the websocket section ("ws echo 32 B", "ws echo 64 KiB"); peregrine-static, nginx and sirv ' +
+        'only in the websocket section ("ws echo 32 B", "ws echo 64 KiB", "ws text 4 MiB in 64 B ' +
+        'fragments"); peregrine-static, nginx and sirv ' +
         'only in the static section ("static /6150.txt", "static /1mib.bin")',
     );
   }
@@ -777,6 +799,8 @@ function spawnServer(spec: ServerSpec, workload: Workload, port: number): ChildP
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), WORKERS: String(workload.workers) };
   env.STATIC_DIR = staticDir();
   if (workload.kind === 'idle') env.KEEP_ALIVE_MS = String(IDLE_KEEP_ALIVE_MS);
+  if (workload.kind === 'ws' && workload.maxMessageBytes !== undefined)
+    env.WS_MAX_MESSAGE_BYTES = String(workload.maxMessageBytes);
   // --trace-gc prints a line per collection (worker threads' and cluster workers' too): counted below.
   if (spec === UWS) {
     env.UWS_MODULE = UWS_MODULE;
@@ -1077,7 +1101,7 @@ interface WsLoadRun {
 }
 
 function wsLoadArgs(workload: WsWorkload, port: number, config: Config): string[] {
-  return [
+  const args = [
     '-c',
     LOAD_CPU,
     process.execPath,
@@ -1089,12 +1113,15 @@ function wsLoadArgs(workload: WsWorkload, port: number, config: Config): string[
     '--window',
     String(workload.window),
     '--connections',
-    String(config.wsConnections),
+    String(workload.connections ?? config.wsConnections),
     '--seconds',
     String(config.seconds),
     '--warmup',
     String(WARMUP_SECONDS),
   ];
+  if (workload.fragmentBytes !== undefined) args.push('--fragment', String(workload.fragmentBytes));
+  if (workload.text === true) args.push('--text');
+  return args;
 }
 
 function parseWsLoadReport(line: string): WsLoadReport {
@@ -1641,7 +1668,8 @@ function formatBytes(bytes: number): string {
 
 /** What the websocket table measures and how it is loaded, printed above it. */
 function websocketIntro(config: Config): string {
-  const windows = WEBSOCKET.workloads
+  const plain = WEBSOCKET.workloads.filter((w) => w.kind === 'ws' && w.fragmentBytes === undefined);
+  const windows = plain
     .flatMap((w) => (w.kind === 'ws' ? [`${w.window} for ${formatBytes(w.messageBytes)}`] : []))
     .join(', ');
   return (
@@ -1649,7 +1677,9 @@ function websocketIntro(config: Config): string {
     `\`ws\` package's WebSocketServer, permessage-deflate off, server on CPU ${SERVER_CPU}; load from ` +
     `\`ws-load.ts\` on CPU ${LOAD_CPU}: ${plural(config.wsConnections, 'connection')}, each keeping a ` +
     `window of messages in flight (${windows}). msg/s counts echoed messages; CPU µs/msg is the server's ` +
-    `CPU time per echoed message.`
+    `CPU time per echoed message. The fragments row sends one 4 MiB text message at a time, as 65,536 ` +
+    `masked 64-byte fragments, on one connection (both servers allow 8 MiB messages and any number of ` +
+    `fragments), so its msg/s is the inverse of the time to assemble, check and echo one message.`
   );
 }
 

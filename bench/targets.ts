@@ -77,6 +77,16 @@ export const TARGETS: readonly Target[] = [
     goal: 3,
     measure: rate('static /6150.txt', 'sirv'),
   },
+  {
+    // One message at a time, so the time per message is the inverse of msg/s.
+    what: 'ws text 4 MiB in 64 B fragments, time per message over ws',
+    bound: 'max',
+    goal: 1.5,
+    measure: (f) => {
+      const ratio = f.rateRatio('ws text 4 MiB in 64 B fragments', 'ws-echo');
+      return ratio === undefined ? undefined : 1 / ratio;
+    },
+  },
 ];
 
 export interface TargetResult {

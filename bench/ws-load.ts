@@ -3,6 +3,7 @@
  *
  *   node bench/ws-load.ts --port <port> [--host 127.0.0.1] [--bytes 32] [--connections 50]
  *                         [--window 16 (4 above 4 KiB)] [--seconds 5] [--warmup 1]
+ *                         [--fragment 0] [--text]
  *
  * Opens `connections` WebSockets over raw node:net sockets (the handshake is done here: a GET with a
  * random Sec-WebSocket-Key, then the 101 and its Sec-WebSocket-Accept are checked), checks that one
@@ -11,6 +12,10 @@
  * frame for every frame the server echoes. Echoed frames are parsed only as far as needed to count them
  * (unmasked headers of 2, 4 or 10 bytes; frames may span chunks), and each must be a final binary frame
  * of `bytes` bytes.
+ *
+ * `--fragment N` sends every message as fragments of N payload bytes (a first frame and continuation
+ * frames, FIN on the last) instead of one frame; the echo is still expected as one final frame.
+ * `--text` sends text messages (printable ASCII, so valid UTF-8) and expects text back.
  *
  * Output on stdout, one line each: `measuring` when the `warmup` seconds are over and the measured window
  * starts, then at its end `{"messages":…,"seconds":…,"messagesPerSecond":…,"cpuSeconds":…}`: messages
@@ -26,10 +31,10 @@ import { parseArgs } from 'node:util';
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Client frames must be masked (RFC 6455 §5.3); one fixed key is enough for a benchmark. */
 const MASK_KEY = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+const OPCODE_CONTINUATION = 0x0;
+const OPCODE_TEXT = 0x1;
 const OPCODE_BINARY = 0x2;
 const OPCODE_CLOSE = 0x8;
-/** First byte of every frame the servers must echo: FIN set, binary opcode. */
-const FINAL_BINARY = 0x80 | OPCODE_BINARY;
 const HANDSHAKE_TIMEOUT_MS = 5_000;
 const CLOSE_TIMEOUT_MS = 2_000;
 
@@ -41,6 +46,9 @@ interface Options {
   readonly window: number;
   readonly seconds: number;
   readonly warmup: number;
+  /** Payload bytes per fragment; 0 sends each message as one frame. */
+  readonly fragment: number;
+  readonly text: boolean;
 }
 
 function fail(message: string): never {
@@ -58,6 +66,8 @@ function readOptions(): Options {
       window: { type: 'string' },
       seconds: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
+      fragment: { type: 'string', default: '0' },
+      text: { type: 'boolean', default: false },
     },
   });
   const number = (name: string, raw: string | undefined, min: number, integer = true): number => {
@@ -75,6 +85,8 @@ function readOptions(): Options {
     window: number('window', values.window ?? (bytes > 4096 ? '4' : '16'), 1),
     seconds: number('seconds', values.seconds, 0.1, false),
     warmup: number('warmup', values.warmup, 0, false),
+    fragment: number('fragment', values.fragment, 0),
+    text: values.text,
   };
 }
 
@@ -87,13 +99,13 @@ function serverHeaderLength(secondByte: number): number {
   return length7 < 126 ? 2 : length7 === 126 ? 4 : 10;
 }
 
-/** A complete masked client frame (FIN set) carrying `payload`. */
-function maskedFrame(opcode: number, payload: Uint8Array): Buffer {
+/** A complete masked client frame (FIN set unless `fin` is false) carrying `payload`. */
+function maskedFrame(opcode: number, payload: Uint8Array, fin = true): Buffer {
   const length = payload.length;
   const extended = length < 126 ? 0 : length <= 0xffff ? 2 : 8;
   const maskAt = 2 + extended;
   const frame = Buffer.allocUnsafe(maskAt + 4 + length);
-  frame[0] = 0x80 | opcode;
+  frame[0] = (fin ? 0x80 : 0) | opcode;
   if (extended === 0) {
     frame[1] = 0x80 | length;
   } else if (extended === 2) {
@@ -109,11 +121,30 @@ function maskedFrame(opcode: number, payload: Uint8Array): Buffer {
   return frame;
 }
 
-/** The message every connection sends: `bytes` bytes of a fixed, non-repeating-looking pattern. */
-function messagePayload(bytes: number): Buffer {
+/**
+ * The message every connection sends: `bytes` bytes of a fixed, non-repeating-looking pattern, all
+ * printable ASCII for a text message.
+ */
+function messagePayload(bytes: number, text: boolean): Buffer {
   const payload = Buffer.allocUnsafe(bytes);
-  for (let i = 0; i < bytes; i++) payload[i] = (i * 31 + (i >>> 8) + 7) & 0xff;
+  for (let i = 0; i < bytes; i++) {
+    const value = i * 31 + (i >>> 8) + 7;
+    payload[i] = text ? 0x20 + (value % 95) : value & 0xff;
+  }
   return payload;
+}
+
+/** The masked frames of one message: one frame, or fragments of `fragment` payload bytes. */
+function messageFrames(payload: Buffer, opcode: number, fragment: number): Buffer {
+  if (fragment === 0 || payload.length <= fragment) return maskedFrame(opcode, payload);
+  const frames: Buffer[] = [];
+  for (let at = 0; at < payload.length; at += fragment) {
+    const end = Math.min(payload.length, at + fragment);
+    frames.push(
+      maskedFrame(at === 0 ? opcode : OPCODE_CONTINUATION, payload.subarray(at, end), end === payload.length),
+    );
+  }
+  return Buffer.concat(frames);
 }
 
 /** A masked Close frame with status 1000 (normal closure). */
@@ -206,8 +237,8 @@ async function openWebSocket(host: string, port: number): Promise<Socket> {
   return socket;
 }
 
-/** Sends one message and checks that the echo is a single final binary frame with the same bytes. */
-async function checkEcho(socket: Socket, frame: Buffer, payload: Buffer): Promise<void> {
+/** Sends one message and checks that the echo is a single final frame (`first` byte) with the same bytes. */
+async function checkEcho(socket: Socket, frame: Buffer, payload: Buffer, first: number): Promise<void> {
   const headerLength = payload.length < 126 ? 2 : payload.length <= 0xffff ? 4 : 10;
   const expected = headerLength + payload.length;
   const chunks: Buffer[] = [];
@@ -221,8 +252,8 @@ async function checkEcho(socket: Socket, frame: Buffer, payload: Buffer): Promis
   await withTimeout(received, HANDSHAKE_TIMEOUT_MS, 'echo check');
   const echo = Buffer.concat(chunks);
   if (echo.length > expected) throw new Error(`echo check: ${echo.length - expected} unexpected extra bytes`);
-  if (echo[0] !== FINAL_BINARY)
-    throw new Error(`echo check: first byte 0x${echo[0]!.toString(16)}, expected a final binary frame`);
+  if (echo[0] !== first)
+    throw new Error(`echo check: first byte 0x${echo[0]!.toString(16)}, expected 0x${first.toString(16)}`);
   if (serverHeaderLength(echo[1]!) !== headerLength || (echo[1]! & 0x80) !== 0)
     throw new Error('echo check: unexpected frame header (masked, or wrong length encoding)');
   if (!echo.subarray(headerLength).equals(payload))
@@ -248,6 +279,8 @@ class LoadConnection {
   private readonly frameLength: number;
   private readonly window: number;
   private readonly messageBytes: number;
+  /** First byte of every echoed frame: FIN and the message's opcode. */
+  private readonly first: number;
   private readonly state: { stopping: boolean };
 
   constructor(socket: Socket, batch: Buffer, options: Options, state: { stopping: boolean }) {
@@ -256,6 +289,7 @@ class LoadConnection {
     this.frameLength = batch.length / options.window;
     this.window = options.window;
     this.messageBytes = options.bytes;
+    this.first = 0x80 | (options.text ? OPCODE_TEXT : OPCODE_BINARY);
     this.state = state;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => {
@@ -324,9 +358,9 @@ class LoadConnection {
   private startFrame(buffer: Buffer, at: number): void {
     const first = buffer[at]!;
     const second = buffer[at + 1]!;
-    if (first !== FINAL_BINARY) {
+    if (first !== this.first) {
       const what = (first & 0x0f) === OPCODE_CLOSE ? 'a Close frame' : `first byte 0x${first.toString(16)}`;
-      throw new Error(`the server sent ${what} instead of a final binary frame`);
+      throw new Error(`the server sent ${what} instead of 0x${this.first.toString(16)} (a final data frame)`);
     }
     if ((second & 0x80) !== 0) throw new Error('the server sent a masked frame');
     const length7 = second & 0x7f;
@@ -368,8 +402,9 @@ function totalEchoed(connections: readonly LoadConnection[]): number {
 
 async function main(): Promise<void> {
   const options = readOptions();
-  const payload = messagePayload(options.bytes);
-  const frame = maskedFrame(OPCODE_BINARY, payload);
+  const payload = messagePayload(options.bytes, options.text);
+  const opcode = options.text ? OPCODE_TEXT : OPCODE_BINARY;
+  const frame = messageFrames(payload, opcode, options.fragment);
   const batch = Buffer.concat(Array.from({ length: options.window }, () => frame));
 
   let sockets: Socket[];
@@ -377,7 +412,7 @@ async function main(): Promise<void> {
     sockets = await Promise.all(
       Array.from({ length: options.connections }, () => openWebSocket(options.host, options.port)),
     );
-    await checkEcho(sockets[0]!, frame, payload);
+    await checkEcho(sockets[0]!, frame, payload, 0x80 | opcode);
   } catch (error) {
     fail((error as Error).message);
   }

@@ -2,7 +2,7 @@
  * Peregrine WebSocket echo server for the benchmark: every request is upgraded, every message is sent
  * back as it came (binary as binary, text as text). Listens on 127.0.0.1:$PORT with one worker, without
  * permessage-deflate (the default), and prints `listening` once it accepts connections. Peregrine shuts
- * down gracefully on SIGTERM by itself.
+ * down gracefully on SIGTERM by itself. Messages up to $WS_MAX_MESSAGE_BYTES (1 MiB if unset).
  */
 import { serve } from '../../src/index.ts';
 
@@ -20,7 +20,7 @@ await serve(
     host: '127.0.0.1',
     workers: 1,
     log: false,
-    wsMaxMessageBytes: 1 << 20,
+    wsMaxMessageBytes: Number(process.env.WS_MAX_MESSAGE_BYTES ?? 1 << 20),
   },
 );
 

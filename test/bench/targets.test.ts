@@ -112,10 +112,24 @@ test("the issue's targets are all listed, each against the peer it names", () =>
     'idle raw-net',
     'rate static /6150.txt nginx',
     'rate static /6150.txt sirv',
+    'rate ws text 4 MiB in 64 B fragments ws-echo',
   ]);
-  // A ratio of 1 meets the ≥ 1 and ≤ 1.15 targets and misses the ≥ 2, ≥ 3 and ≥ 10 ones.
+  // A ratio of 1 meets the ≥ 1, ≤ 1.15 and ≤ 1.5 targets and misses the ≥ 2, ≥ 3 and ≥ 10 ones.
   assert.deepEqual(
     results.map((r) => r.met),
-    [false, true, true, true, true, false, false, true, true, true, false],
+    [false, true, true, true, true, false, false, true, true, true, false, true],
   );
+});
+
+test('the fragments target compares times: the inverse of the msg/s ratio, at most 1.5', () => {
+  const target = TARGETS.find((t) => t.what.startsWith('ws text 4 MiB in 64 B fragments'))!;
+  const verdict = (rateRatio: number) =>
+    checkTargets(figures({ 'ws text 4 MiB in 64 B fragments:ws-echo': rateRatio }), [target])[0]!;
+  // Peregrine echoes at 0.8× ws's msg/s: it takes 1.25× as long per message.
+  assert.equal(verdict(0.8).measured, 1.25);
+  assert.equal(verdict(0.8).met, true);
+  assert.equal(verdict(1 / 1.5).met, true);
+  assert.equal(verdict(0.6).met, false);
+  assert.equal(verdict(1.2).met, true);
+  assert.equal(checkTargets(figures({}), [target])[0]!.met, undefined);
 });
