@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { launchProgram } from './launch.ts';
 
 // Issue 12 item 1: a handler bug that kills its worker every CRASH_EVERY-th request, under steady load.
 // Restarting must never leave the port with no worker: every request is answered (all but a few that
@@ -14,30 +14,8 @@ const LOAD_MS = 6_000;
 const LOOPS = 32;
 const PROBE_EVERY_MS = 200;
 
-async function launch(mode: string): Promise<{ child: ChildProcess; port: number; stderr(): string }> {
-  const child = spawn(process.execPath, [FIXTURE], {
-    env: { ...process.env, WORKERS: '2', MODE: mode, CRASH_EVERY: '200' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  let stdout = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start-up line; stderr: ${stderr}`)), 15_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split('\n').find((l) => l.startsWith('{'));
-      if (line !== undefined) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { port: number }).port);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`exited with ${code}; stderr: ${stderr}`)));
-  });
-  return { child, port, stderr: () => stderr };
-}
+/** The crash-loop fixture with two workers in `mode`. */
+const launch = (mode: string) => launchProgram(FIXTURE, { WORKERS: '2', MODE: mode, CRASH_EVERY: '200' });
 
 /** One GET; resolves true when it was answered with 200, false on any error or after `timeout` ms. */
 function answered(port: number, agent: Agent | false, timeout = 3_000): Promise<boolean> {

@@ -1,70 +1,16 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import WebSocketClient from 'ws';
+import { launchProgram, type Running } from './launch.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/workers-server.ts', import.meta.url));
 
-interface Running {
-  child: ChildProcess;
-  port: number;
-  mode: string;
-  stderr(): string;
-  exited: Promise<number | null>;
-  /** Resolves when stderr has matched `pattern` (checks what came before too). */
-  waitForStderr(pattern: RegExp, ms?: number): Promise<void>;
-}
-
 /** Runs the multi-worker fixture as its own program and waits for its start-up line. */
-async function launch(env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, [FIXTURE], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  const stderrWaiters: (() => void)[] = [];
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    for (const wake of stderrWaiters.splice(0)) wake();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const started = await new Promise<{ port: number; mode: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start-up line; stderr: ${stderr}`)), 15_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split('\n').find((l) => l.startsWith('{'));
-      if (line !== undefined) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line) as { port: number; mode: string });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before listening; stderr: ${stderr}`));
-    });
-  });
-  return {
-    child,
-    ...started,
-    exited,
-    stderr: () => stderr,
-    async waitForStderr(pattern, ms = 10_000) {
-      const limit = Date.now() + ms;
-      while (!pattern.test(stderr)) {
-        if (Date.now() > limit) throw new Error(`stderr never matched ${pattern}: ${stderr}`);
-        await new Promise<void>((resolve) => {
-          stderrWaiters.push(resolve);
-          setTimeout(resolve, 50);
-        });
-      }
-    },
-  };
-}
+const launch = (env: Record<string, string> = {}) => launchProgram(FIXTURE, env);
 
 /** GET over a fresh connection (or the given keep-alive agent); resolves with status and body. */
 function get(port: number, path: string, agent?: Agent): Promise<{ status: number; body: string }> {

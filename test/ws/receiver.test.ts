@@ -135,6 +135,35 @@ function decode(bytes: Buffer, options: ReceiverOptions = OPTIONS, frames = fals
 
 const frames = (...specs: FrameSpec[]) => Buffer.concat(specs.map(clientFrame));
 
+/** `payload` as one message (opcode 1 or 2) in masked fragments of `fragment` bytes. */
+function fragmented(payload: Buffer, opcode: number, fragment: number): Buffer {
+  const parts: Buffer[] = [];
+  for (let at = 0; at < payload.length; at += fragment) {
+    parts.push(
+      clientFrame({
+        opcode: at === 0 ? opcode : 0,
+        payload: payload.subarray(at, at + fragment),
+        fin: at + fragment >= payload.length,
+      }),
+    );
+  }
+  return Buffer.concat(parts);
+}
+
+/** A receiver that hands each whole message to `onMessage` and fails the test on any error. */
+function messageReceiver(maxMessageBytes: number, onMessage: (data: Buffer) => void): Receiver {
+  return new Receiver(
+    {
+      onMessage: (data) => onMessage(data as Buffer),
+      onPing() {},
+      onPong() {},
+      onClose() {},
+      onError: (e) => assert.fail(e),
+    },
+    { maxMessageBytes, perMessageDeflate: false },
+  );
+}
+
 describe('RFC 6455 §5.7 examples', () => {
   test('a single-frame masked text message ("Hello")', () => {
     assert.deepEqual(decode(hex('81 85 37 fa 21 3d 7f 9f 4d 51 58')), ['text:Hello']);
@@ -343,30 +372,11 @@ describe('frames and messages', () => {
     const text = Buffer.alloc(size);
     for (let i = 0; i < size; i++) text[i] = 0x20 + ((i * 7) % 95);
     // 65,536 text fragments, masked, then written in 64 KiB reads as they would arrive.
-    const parts: Buffer[] = [];
-    for (let at = 0; at < size; at += fragment) {
-      parts.push(
-        clientFrame({
-          opcode: at === 0 ? 1 : 0,
-          payload: text.subarray(at, at + fragment),
-          fin: at + fragment >= size,
-        }),
-      );
-    }
-    const wire = Buffer.concat(parts);
+    const wire = fragmented(text, 1, fragment);
     let message: Buffer | undefined;
-    const r = new Receiver(
-      {
-        onMessage(data) {
-          message = data;
-        },
-        onPing() {},
-        onPong() {},
-        onClose() {},
-        onError: (e) => assert.fail(e),
-      },
-      { maxMessageBytes: 64 << 20, perMessageDeflate: false },
-    );
+    const r = messageReceiver(64 << 20, (data) => {
+      message = data;
+    });
     const internal = r as unknown as { buffer: Buffer; bufferLength: number };
     let largest = 0;
     for (let at = 0; at < wire.length; at += 65536) {
@@ -399,30 +409,11 @@ describe('frames and messages', () => {
       [3 << 20, 1000],
     ] as const) {
       const payload = Buffer.alloc(size, 0x61);
-      const parts: Buffer[] = [];
-      for (let at = 0; at < size; at += fragment) {
-        parts.push(
-          clientFrame({
-            opcode: at === 0 ? 2 : 0,
-            payload: payload.subarray(at, at + fragment),
-            fin: at + fragment >= size,
-          }),
-        );
-      }
       let length = -1;
-      const r = new Receiver(
-        {
-          onMessage(data) {
-            length = data.length;
-          },
-          onPing() {},
-          onPong() {},
-          onClose() {},
-          onError: (e) => assert.fail(e),
-        },
-        { maxMessageBytes: size, perMessageDeflate: false },
-      );
-      r.write(Buffer.concat(parts));
+      const r = messageReceiver(size, (data) => {
+        length = data.length;
+      });
+      r.write(fragmented(payload, 2, fragment));
       assert.equal(length, size);
       const bound = Math.ceil(Math.log2(Math.max(1, size / 4096))) + 1;
       assert.ok(r.bufferGrowths <= bound, `${size} B in ${fragment} B fragments: ${r.bufferGrowths} growths`);
@@ -431,18 +422,9 @@ describe('frames and messages', () => {
 
   test('a single frame spanning chunks still ends in a buffer of exactly its length', () => {
     let message: Buffer | undefined;
-    const r = new Receiver(
-      {
-        onMessage(data) {
-          message = data;
-        },
-        onPing() {},
-        onPong() {},
-        onClose() {},
-        onError: (e) => assert.fail(e),
-      },
-      { maxMessageBytes: 64 << 20, perMessageDeflate: false },
-    );
+    const r = messageReceiver(64 << 20, (data) => {
+      message = data;
+    });
     const payload = Buffer.alloc(1_000_003, 0x5a);
     const wire = clientFrame({ opcode: 2, payload });
     for (let at = 0; at < wire.length; at += 65536) r.write(Buffer.from(wire.subarray(at, at + 65536)));
