@@ -718,12 +718,9 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   /** Called by the worker's timer when `deadline` has passed. */
   timedOut(): void {
     this.deadline = 0;
-    if (!this.inFlight && !this.closed && this.socket.writableLength > 0) {
-      // Earlier responses are still being sent: the deadline that fired waits for the drain, as long
-      // as the client keeps reading.
-      if (this.sendStalled()) this.destroy();
-      return;
-    }
+    // Earlier responses are still being sent: the deadline that fired waits for the drain, as long
+    // as the client keeps reading.
+    if (!this.inFlight && !this.closed && this.waitingOnClient()) return;
     if (this.closing) {
       this.destroy();
     } else if (this.inFlight) {
@@ -746,11 +743,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private checkHandler(): void {
     const timeout = this.options.handlerTimeout;
     if (timeout === 0) return;
-    if (this.socket.writableLength > 0) {
-      // The handler streams to a client that reads slowly: that is sendTimeout's business.
-      if (this.sendStalled()) this.destroy();
-      return;
-    }
+    if (this.waitingOnClient()) return; // streaming to a slow reader: sendTimeout's business
     const due = this.handlerActiveAt + timeout;
     if (this.clock.now < due) {
       this.deadline = due;
@@ -773,6 +766,16 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
       this.closeAfter = true;
       this.answerFor(req, res, 503);
     }
+  }
+
+  /**
+   * Whether output is still waiting for the client; if so, disconnects a client that took none of it
+   * in a whole sendTimeout (see sendStalled), or arms the next check.
+   */
+  private waitingOnClient(): boolean {
+    if (this.socket.writableLength === 0) return false;
+    if (this.sendStalled()) this.destroy();
+    return true;
   }
 
   /**
