@@ -20,6 +20,7 @@ import { STATUS_REASONS } from './http/status.ts';
 import type { ResolvedOptions } from './options.ts';
 import { withSharedReads } from './shared-reads.ts';
 import { negotiateDeflate, PerMessageDeflate } from './ws/deflate.ts';
+import type { InflateLimiter } from './ws/inflate-limiter.ts';
 import { WebSocket, type WebSocketOwner } from './ws/socket.ts';
 import { checkUpgrade, offeredProtocols, switchingProtocols } from './ws/upgrade.ts';
 
@@ -31,6 +32,8 @@ export interface ConnectionOwner {
   readonly stopping: boolean;
   /** The worker's one read buffer, which every connection's socket reads into when it can. */
   readonly readBuffer: Buffer;
+  /** Bounds the worker's permessage-deflate decompressions (see InflateLimiter). */
+  readonly inflateLimiter: InflateLimiter;
   connectionClosed(connection: Connection): void;
   connectionUpgraded(connection: Connection, ws: WebSocket): void;
 }
@@ -658,7 +661,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
       };
       const agreed = negotiateDeflate(req.header('sec-websocket-extensions'), deflateOptions);
       if (agreed !== null) {
-        deflate = new PerMessageDeflate(agreed.params, deflateOptions);
+        deflate = new PerMessageDeflate(agreed.params, deflateOptions, this.owner.inflateLimiter);
         extensions = agreed.response;
       }
     }

@@ -79,6 +79,18 @@ export interface ServerOptions {
    * uncompressed, the zlib level). Default false.
    */
   wsPerMessageDeflate?: boolean | WsDeflateOptions;
+  /**
+   * Compressed WebSocket messages inflating at once in a worker; the others wait their turn (and their
+   * connections stop reading meanwhile). Bounds the memory that many clients sending highly
+   * compressed messages (zip bombs) can take. Default 4.
+   */
+  wsInflateConcurrency?: number;
+  /**
+   * Inflated bytes the running decompressions of a worker may hold together; beyond it all but the
+   * oldest pause until the others finish. Peak memory for inflation is about this plus
+   * `wsMaxMessageBytes`. Default 32 MiB.
+   */
+  wsInflateMaxBytes?: number;
   /** Called with errors thrown by the handler. Default: `console.error`. */
   onError?: (error: unknown, request: Request | undefined) => void;
 }
@@ -114,6 +126,8 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   wsCloseTimeout: 5_000,
   wsMaxBufferedBytes: 16 * 1024 * 1024,
   wsPerMessageDeflate: false,
+  wsInflateConcurrency: 4,
+  wsInflateMaxBytes: 32 * 1024 * 1024,
   onError: defaultOnError,
 });
 
@@ -179,6 +193,8 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   wsIdleTimeout: integer(0, 2 ** 31 - 1, 'never'),
   wsCloseTimeout: integer(1, 2 ** 31 - 1),
   wsMaxBufferedBytes: integer(1, Number.MAX_SAFE_INTEGER),
+  wsInflateConcurrency: integer(1, 1024),
+  wsInflateMaxBytes: integer(1, Number.MAX_SAFE_INTEGER),
   wsPerMessageDeflate: (name, value) => {
     if (typeof value === 'boolean') return;
     if (value === null || typeof value !== 'object') {

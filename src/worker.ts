@@ -5,6 +5,7 @@ import { Clock } from './http/clock.ts';
 import { ConfigError } from './http/errors.ts';
 import type { ResolvedOptions } from './options.ts';
 import { SHARED_READ_BYTES } from './shared-reads.ts';
+import { InflateLimiter } from './ws/inflate-limiter.ts';
 import type { WebSocket, WebSocketHooks, WebSocketOptions, WebSocketOwner } from './ws/socket.ts';
 
 /**
@@ -24,6 +25,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   readonly handler: Handler;
   readonly clock = new Clock();
   readonly readBuffer = Buffer.allocUnsafe(SHARED_READ_BYTES);
+  readonly inflateLimiter: InflateLimiter;
   stopping = false;
   /** False once shutting down, except while a retiring worker lingers (see shutdown()). */
   private accepting = true;
@@ -52,6 +54,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       closeTimeout: options.wsCloseTimeout,
       maxBufferedBytes: options.wsMaxBufferedBytes,
     };
+    this.inflateLimiter = new InflateLimiter(options.wsInflateConcurrency, options.wsInflateMaxBytes);
     this.reusePort = placement.reusePort;
     this.counts = placement.counts;
     this.slot = placement.slot;

@@ -1,5 +1,6 @@
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
 import { CLOSE, WsError } from './errors.ts';
+import type { InflateLimiter, InflateSlot } from './inflate-limiter.ts';
 
 // RFC 7692 permessage-deflate, server side: negotiation of the `Sec-WebSocket-Extensions` offer and
 // whole-message compression with node:zlib.
@@ -302,6 +303,12 @@ interface Job {
   length: number;
   resolve: (data: Buffer) => void;
   reject: (error: Error) => void;
+  /** Its claim on the worker's inflate limiter, if any. */
+  slot: InflateSlot | null;
+  /** The stream it runs on, once started. */
+  stream: ZStream | null;
+  /** zlib has consumed all the input; output may still wait in the stream if it was paused. */
+  flushed: boolean;
 }
 
 /**
@@ -314,6 +321,7 @@ class Lane {
   private readonly inflate: boolean;
   private readonly noContextTakeover: boolean;
   private readonly limit: number;
+  private readonly limiter: InflateLimiter | null;
   private stream: ZStream | null = null;
   /** Set when the current stream ended (a block with BFINAL set): it accepts no more input. */
   private ended = false;
@@ -321,11 +329,18 @@ class Lane {
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  constructor(create: () => ZStream, inflate: boolean, noContextTakeover: boolean, limit: number) {
+  constructor(
+    create: () => ZStream,
+    inflate: boolean,
+    noContextTakeover: boolean,
+    limit: number,
+    limiter: InflateLimiter | null,
+  ) {
     this.create = create;
     this.inflate = inflate;
     this.noContextTakeover = noContextTakeover;
     this.limit = limit;
+    this.limiter = limiter;
   }
 
   run(data: Buffer): Promise<Buffer> {
@@ -342,6 +357,7 @@ class Lane {
     this.closed = true;
     const job = this.job;
     this.job = null;
+    job?.slot?.release();
     this.drop();
     job?.reject(closedError());
   }
@@ -358,17 +374,36 @@ class Lane {
         resolve(Buffer.alloc(0));
         return;
       }
-      if (this.stream === null || this.ended) this.open();
-      const stream = this.stream!;
-      const job: Job = { chunks: [], length: 0, resolve, reject };
+      const job: Job = { chunks: [], length: 0, resolve, reject, slot: null, stream: null, flushed: false };
       this.job = job;
-      stream.write(data);
-      if (this.inflate) stream.write(TRAILER);
-      stream.flush(constants.Z_SYNC_FLUSH, (error?: Error | null) => {
-        if (this.job !== job) return; // already failed or closed
-        if (error) this.fail(job, error);
-        else this.complete(job, stream);
+      if (this.limiter === null) {
+        this.start(job, data);
+        return;
+      }
+      // Waits for a slot; zlib is paused and resumed as the worker's byte bound requires.
+      job.slot = this.limiter.request({
+        start: () => this.start(job, data),
+        pause: () => job.stream?.pause(),
+        resume: () => job.stream?.resume(),
       });
+    });
+  }
+
+  private start(job: Job, data: Buffer): void {
+    if (this.job !== job) return; // closed while it waited
+    if (this.stream === null || this.ended) this.open();
+    const stream = this.stream!;
+    job.stream = stream;
+    stream.write(data);
+    if (this.inflate) stream.write(TRAILER);
+    stream.flush(constants.Z_SYNC_FLUSH, (error?: Error | null) => {
+      if (this.job !== job) return; // already failed or closed
+      if (error) this.fail(job, error);
+      else {
+        job.flushed = true;
+        // Output pushed while the stream was paused is still to come through 'data'.
+        if (stream.readableLength === 0) this.complete(job, stream);
+      }
     });
   }
 
@@ -391,6 +426,10 @@ class Lane {
             `decompressed message exceeds ${this.limit} bytes`,
           ),
         );
+      } else if (job.flushed && stream.readableLength === 0) {
+        this.complete(job, stream);
+      } else {
+        job.slot?.add(chunk.length);
       }
     });
     stream.on('end', () => {
@@ -414,6 +453,7 @@ class Lane {
 
   private fail(job: Job, error: Error): void {
     this.job = null;
+    job.slot?.release();
     this.drop();
     if (error instanceof WsError) job.reject(error);
     else if (this.inflate) {
@@ -433,6 +473,9 @@ class Lane {
 
   private complete(job: Job, stream: ZStream): void {
     this.job = null;
+    job.slot?.release();
+    // A stream paused by the limiter as its last output came must flow for the next message.
+    if (stream.isPaused()) stream.resume();
     let out = job.chunks.length === 1 ? job.chunks[0]! : Buffer.concat(job.chunks, job.length);
     if (!this.inflate && out.length >= 4 && out.subarray(out.length - 4).equals(TRAILER)) {
       out = out.subarray(0, out.length - 4);
@@ -458,7 +501,11 @@ export class PerMessageDeflate {
   private readonly deflater: Lane;
   private readonly inflater: Lane;
 
-  constructor(params: DeflateParams, options: DeflateOptions) {
+  /**
+   * `limiter`, shared by every connection of the worker, bounds the decompressions running at once
+   * and the inflated bytes they hold; without one each connection inflates on its own.
+   */
+  constructor(params: DeflateParams, options: DeflateOptions, limiter: InflateLimiter | null = null) {
     validateDeflateOptions(options);
     this.params = { ...params };
     this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
@@ -470,12 +517,14 @@ export class PerMessageDeflate {
       false,
       params.serverNoContextTakeover,
       Number.POSITIVE_INFINITY,
+      null,
     );
     this.inflater = new Lane(
       () => createInflateRaw({ windowBits: clientBits }),
       true,
       params.clientNoContextTakeover,
       options.maxInflatedBytes,
+      limiter,
     );
   }
 
@@ -493,6 +542,15 @@ export class PerMessageDeflate {
    */
   decompress(data: Buffer): Promise<Buffer> {
     return this.inflater.run(data);
+  }
+
+  /**
+   * Stops decompressing: the message being inflated and those queued reject with
+   * WS_ERR_DEFLATE_CLOSED, and their slots go to other connections. Compression goes on (a failing
+   * connection still sends its Close after what it queued). Idempotent.
+   */
+  stopInflating(): void {
+    this.inflater.close();
   }
 
   /** Frees the zlib streams; pending and later calls reject with WS_ERR_DEFLATE_CLOSED. Idempotent. */

@@ -82,13 +82,17 @@ export class WebSocket<T = unknown> implements Subscriber {
   private pinged = false;
   private needsDrain = false;
   private topics: Set<string> | null = null;
-  /** Messages being inflated, delivered strictly in arrival order. */
+  /**
+   * Messages being inflated, delivered strictly in arrival order. While any wait, the socket is not
+   * read: a client cannot queue compressed messages faster than the worker inflates them.
+   */
   private inbound: { ready: boolean; message: string | Buffer; isBinary: boolean; error: WsError | null }[] =
     [];
   /** Compressed sends are asynchronous; everything sent after one waits for it, to keep the order. */
   private outbound: Promise<void> | null = null;
   /** Frames written in one tick go out together (one writev), not one system call per message. */
   private corked = false;
+  private readingPaused = false;
   private readonly uncork = () => {
     this.corked = false;
     this.socket.uncork();
@@ -267,8 +271,10 @@ export class WebSocket<T = unknown> implements Subscriber {
     };
     this.inbound.push(item);
     if (!compressed) return;
+    this.updateReading();
     this.deflate!.decompress(data).then(
       (inflated) => {
+        this.heard(); // waiting for a turn to inflate is not the peer's silence
         if (!isBinary && !isUtf8(inflated)) {
           item.error = new WsError(
             'WS_ERR_INVALID_UTF8',
@@ -297,8 +303,8 @@ export class WebSocket<T = unknown> implements Subscriber {
       const item = this.inbound.shift()!;
       if (this.state === CLOSED) continue;
       if (item.error !== null) {
-        this.fail(item.error.closeCode, item.error.message);
         this.inbound.length = 0;
+        this.fail(item.error.closeCode, item.error.message);
         return;
       }
       try {
@@ -307,6 +313,16 @@ export class WebSocket<T = unknown> implements Subscriber {
         this.hookFailed(error);
       }
     }
+    this.updateReading();
+  }
+
+  /** Reads only while no message waits to be inflated (a failed socket drops them and reads on). */
+  private updateReading(): void {
+    const pause = this.inbound.length > 0;
+    if (pause === this.readingPaused || this.socket.destroyed) return;
+    this.readingPaused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
   }
 
   private onPing(data: Buffer): void {
@@ -332,6 +348,10 @@ export class WebSocket<T = unknown> implements Subscriber {
   /** A protocol violation or a failure of ours: send a Close with `code`, then close the connection. */
   private fail(code: number, reason: string): void {
     if (this.state === CLOSED) return;
+    // Nothing more is delivered: free this connection's turn at inflating for the others.
+    this.inbound.length = 0;
+    this.deflate?.stopInflating();
+    this.updateReading(); // to see the peer's Close
     if (!this.closeSent) this.startClose(closePayload(code, truncateReason(reason)));
     this.report(code, reason);
     this.endSocket();
