@@ -97,6 +97,8 @@ async function killGroup(child: ChildProcess): Promise<void> {
 let work: string;
 let tarball: string;
 let project: string;
+/** `npx peregrine --version` in the repository itself, run before `npm pack` builds anything. */
+let npxInClone: Result;
 
 before(
   async () => {
@@ -105,6 +107,9 @@ before(
     project = join(work, 'project');
     await mkdir(dest);
     await mkdir(project);
+
+    // In a fresh clone only `npm ci` has run: the bin works only if its `prepare` built dist/.
+    npxInClone = await run('npx', ['--no', 'peregrine', '--', '--version'], REPO);
 
     await ok('npm', ['pack', '--pack-destination', dest], REPO);
     const packed = (await readdir(dest)).filter((name) => name.endsWith('.tgz'));
@@ -135,6 +140,7 @@ describe('the published package', { timeout: 120_000 }, () => {
       'package/dist/index.js',
       'package/dist/index.d.ts',
       'package/dist/cli.js',
+      'package/LICENSE',
     ]) {
       assert.ok(files.includes(needed), `${needed} is missing from the tarball`);
     }
@@ -144,6 +150,20 @@ describe('the published package', { timeout: 120_000 }, () => {
       if (/\.(m|c)?tsx?$/.test(file))
         assert.match(file, /\.d\.(m|c)?ts$/, `${file}: TypeScript source should not be published`);
     }
+  });
+
+  test('in the clone, after npm ci, npx peregrine runs (prepare builds dist/)', async () => {
+    const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(npxInClone.code, 0, `npx peregrine failed:\n${npxInClone.stdout}\n${npxInClone.stderr}`);
+    assert.equal(npxInClone.stdout.trim(), pkg.version);
+  });
+
+  test('the license it declares ships with it', async () => {
+    const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { license: string };
+    assert.equal(pkg.license, 'MIT');
+    const license = await readFile(join(project, 'node_modules', 'peregrine', 'LICENSE'), 'utf8');
+    assert.match(license, /^MIT License\n/);
+    assert.match(license, /Permission is hereby granted, free of charge/);
   });
 
   test('the installed package has no dependencies and exposes its bin', async () => {
