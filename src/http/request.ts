@@ -2,7 +2,7 @@ import { IncomingBody } from './body.ts';
 import { HttpError } from './errors.ts';
 import { LOWER, ParsedHead, TargetForm } from './parser.ts';
 
-/** What a request needs from the connection it arrived on. */
+/** @internal What a request needs from the connection it arrived on. */
 export interface RequestSource {
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;

@@ -4,7 +4,7 @@ import { COPY_LIMIT, type Output } from './output.ts';
 import type { PrebuiltResponse } from './prebuilt.ts';
 import { statusHasNoBody, statusLine } from './status.ts';
 
-/** What a response needs from the connection that sends it. */
+/** @internal What a response needs from the connection that sends it. */
 export interface ResponseSink {
   readonly clock: Clock;
   /** Where the response's bytes go; the connection writes everything queued in one go. */

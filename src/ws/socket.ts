@@ -5,9 +5,9 @@ import type { PerMessageDeflate } from './deflate.ts';
 import { CLOSE, isValidCloseCode, WsError } from './errors.ts';
 import { Receiver } from './receiver.ts';
 import { closePayload, frameHeader, OPCODE, wholeFrame } from './sender.ts';
-import { publish, type Subscriber, subscribe, unsubscribe } from './topics.ts';
+import { publish, subscribe, unsubscribe } from './topics.ts';
 
-/** What a WebSocket needs from the worker and handler it belongs to. */
+/** @internal What a WebSocket needs from the worker and handler it belongs to. */
 export interface WebSocketOwner {
   readonly clock: Clock;
   readonly stopping: boolean;
@@ -19,6 +19,7 @@ export interface WebSocketOwner {
   hookFailed(error: unknown): void;
 }
 
+/** @internal */
 export interface WebSocketOptions {
   maxMessageBytes: number;
   idleTimeout: number;
@@ -57,8 +58,11 @@ const OPEN = 0;
 const CLOSING = 1;
 const CLOSED = 2;
 
-/** One WebSocket connection, on the worker that accepted it. */
-export class WebSocket<T = unknown> implements Subscriber {
+/**
+ * One WebSocket connection, on the worker that accepted it. It is a topics.ts Subscriber by shape, not
+ * by an `implements` clause: `deliver` is internal, and the published class must not claim it.
+ */
+export class WebSocket<T = unknown> {
   /** Your per-connection data (from `res.upgrade({ data })`). */
   data: T;
   /** The subprotocol agreed in the handshake, or ''. */
@@ -66,7 +70,7 @@ export class WebSocket<T = unknown> implements Subscriber {
   /** The extensions agreed in the handshake (e.g. permessage-deflate), or ''. */
   readonly extensions: string;
   readonly remoteAddress: string | undefined;
-  /** When the current timeout expires (clock ms), or 0; checked by the worker's timer. */
+  /** @internal When the current timeout expires (clock ms), or 0; checked by the worker's timer. */
   deadline = 0;
   private readonly socket: Socket;
   private readonly owner: WebSocketOwner;
@@ -98,6 +102,7 @@ export class WebSocket<T = unknown> implements Subscriber {
     this.socket.uncork();
   };
 
+  /** @internal A WebSocket is made by `res.upgrade()`. */
   constructor(
     socket: Socket,
     owner: WebSocketOwner,

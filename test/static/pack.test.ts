@@ -192,6 +192,47 @@ describe('the published package', { timeout: 120_000 }, () => {
     assert.equal(stdout.trim(), 'function function');
   });
 
+  test('its declarations leave out the internals (stripInternal)', async () => {
+    const dist = join(project, 'node_modules', 'peregrine', 'dist');
+    const declarations = async (file: string) => readFile(join(dist, file), 'utf8');
+    const request = await declarations('http/request.d.ts');
+    const response = await declarations('http/response.d.ts');
+    const socket = await declarations('ws/socket.d.ts');
+    // The handler-facing API is there…
+    assert.match(request, /\bheader\(name: string\)/);
+    assert.match(response, /\bsetHeader\(name: string/);
+    assert.match(socket, /\bsend\(message: string \| Uint8Array/);
+    // …and the connection's plumbing is not.
+    for (const [file, text, members] of [
+      [
+        'request.d.ts',
+        request,
+        ['park(', 'init(', 'abortedWith(', 'aborted(', 'escaped', 'incoming', 'RequestSource'],
+      ],
+      [
+        'response.d.ts',
+        response,
+        [
+          'park(',
+          'detach(',
+          'markUpgraded(',
+          'init(',
+          'endPrebuilt(',
+          'addPreparedHeaders(',
+          'hasAnyHeader(',
+          'ResponseSink',
+        ],
+      ],
+      [
+        'socket.d.ts',
+        socket,
+        ['deadline', 'receive(', 'opened(', 'deliver(', 'WebSocketOwner', 'constructor('],
+      ],
+    ] as const) {
+      for (const member of members) assert.ok(!text.includes(member), `${file} exposes ${member}`);
+    }
+  });
+
   test('its declarations type-check a consumer', async () => {
     const types = await readFile(join(project, 'node_modules', 'peregrine', 'dist', 'index.d.ts'), 'utf8');
     assert.match(types, /export \{[^}]*\bserve\b[^}]*\}/);
