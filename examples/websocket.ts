@@ -1,6 +1,8 @@
 // A small chat: GET / serves a page that opens a WebSocket to /chat; every message a browser sends
 // is published to everyone in the room, across all workers.
-import { publish, type Request, type Response, serve, type WebSocket } from '../src/index.ts';
+import cluster from 'node:cluster';
+import { threadId } from 'node:worker_threads';
+import { type Handler, publish, serve } from '../src/index.ts';
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -38,12 +40,16 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
+// Every worker runs this file: names carry the worker's id (a thread's, or a cluster process's), so
+// that guests on different workers never share one.
+const worker = cluster.worker?.id ?? threadId;
 let nextGuest = 1;
 
-const chat = {
-  handleRequest(req: Request, res: Response): void {
+// Handler<T> types `ws.data` in every hook: here, what res.upgrade({ data }) is given.
+const chat: Handler<{ name: string }> = {
+  handleRequest(req, res): void {
     if (req.path === '/chat') {
-      res.upgrade({ data: { name: `guest-${process.pid}-${nextGuest++}` } });
+      res.upgrade({ data: { name: `guest-${worker}-${nextGuest++}` } });
       return;
     }
     if (req.path !== '/') {
@@ -54,16 +60,16 @@ const chat = {
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
     res.end(PAGE);
   },
-  handleWSOpen(ws: WebSocket): void {
+  handleWSOpen(ws): void {
     ws.subscribe('room');
-    publish('room', `${(ws.data as { name: string }).name} joined`);
+    publish('room', `${ws.data.name} joined`);
   },
-  handleWSMessage(ws: WebSocket, message: string | Buffer, isBinary: boolean): void {
+  handleWSMessage(ws, message, isBinary): void {
     if (isBinary) return;
-    publish('room', `${(ws.data as { name: string }).name}: ${message}`);
+    publish('room', `${ws.data.name}: ${message}`);
   },
-  handleWSClose(ws: WebSocket): void {
-    publish('room', `${(ws.data as { name: string }).name} left`);
+  handleWSClose(ws): void {
+    publish('room', `${ws.data.name} left`);
   },
 };
 

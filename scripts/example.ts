@@ -13,7 +13,29 @@ if (name === undefined || !existsSync(`${dir}${name}.ts`)) {
   console.error(`usage: npm run example -- NAME   (one of: ${names.join(', ')})`);
   process.exit(2);
 }
-const child = spawn(process.execPath, [`${dir}${name}.ts`, ...process.argv.slice(3)], { stdio: 'inherit' });
-// The example handles SIGINT/SIGTERM itself (graceful shutdown); pass them on and mirror its exit.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+
+// Ctrl+C in a terminal signals the whole foreground process group, and npm forwards it to its script
+// as well: a child in that group would get SIGINT two or three times and take the repeats as "force
+// exit now", cutting in-flight requests. So the example runs in a process group of its own, and
+// gets each signal from here exactly once; repeats within DEDUPE_MS count as the same keypress, while
+// a second Ctrl+C after that still reaches it (and forces its exit, as it would run directly).
+const DEDUPE_MS = 250;
+const child = spawn(process.execPath, [`${dir}${name}.ts`, ...process.argv.slice(3)], {
+  stdio: 'inherit',
+  detached: true,
+});
+const lastForwarded = new Map<NodeJS.Signals, number>();
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    const now = performance.now();
+    const last = lastForwarded.get(signal);
+    if (last !== undefined && now - last < DEDUPE_MS) return;
+    lastForwarded.set(signal, now);
+    child.kill(signal);
+  });
+}
+// If this process ends first (killed outright), the example must not outlive it.
+process.on('exit', () => {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+});
 child.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)));

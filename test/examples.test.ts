@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import WebSocketClient from 'ws';
 import { freePort, runExample } from './helpers.ts';
 
@@ -108,6 +109,92 @@ test('dirserver example: serves its directory with caching headers, and refuses 
     assert.equal(again.status, 304);
     const traversal = await fetch(`http://127.0.0.1:${port}/%2e%2e/package.json`);
     assert.ok(traversal.status === 400 || traversal.status === 404, String(traversal.status));
+  } finally {
+    assert.equal(await stop(child), 0);
+  }
+});
+
+/** Starts `command` as a terminal's foreground job (a process group of its own) running the counter example. */
+async function exampleInGroup(command: string, args: string[], port: number) {
+  const child = spawn(command, args, {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    env: { ...process.env, PORT: String(port), WORKERS: '2', npm_config_update_notifier: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const output = { out: '', err: '' };
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output.out += chunk.toString();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output.err += chunk.toString();
+  });
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('exit', (code, signal) => resolve([code, signal])),
+  );
+  const deadline = Date.now() + 20_000;
+  while (!output.out.includes('listening on') && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
+  return { child, output, exited };
+}
+
+test('npm run example: Ctrl+C (SIGINT to the whole process group) shuts the example down once, gracefully', async () => {
+  // Through npm, which forwards the signal too, and through the script alone.
+  for (const [command, args] of [
+    ['npm', ['run', '--silent', 'example', '--', 'counter']],
+    [process.execPath, ['scripts/example.ts', 'counter']],
+  ] as const) {
+    const port = await freePort();
+    const { child, output, exited } = await exampleInGroup(command, [...args], port);
+    try {
+      assert.ok(output.out.includes('listening on'), `no start-up line\n${output.out}\n${output.err}`);
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(res.status, 200);
+      await res.text();
+      process.kill(-child.pid!, 'SIGINT');
+      const [code, signal] = await exited;
+      // npm itself may end by the signal it got; the script mirrors the example's exit code.
+      if (command === 'npm') assert.ok(code === 0 || signal === 'SIGINT', `npm ended with ${code} ${signal}`);
+      else assert.equal(code, 0, output.err);
+      assert.equal(output.err.match(/SIGINT received, shutting down/g)?.length, 1, output.err);
+      assert.doesNotMatch(output.err, /again, exiting now/);
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone
+      }
+    }
+  }
+});
+
+test('websocket example: guests on different workers get distinct names', async () => {
+  const port = await freePort();
+  const child = await runExample('websocket', port, '2');
+  try {
+    const url = `ws://127.0.0.1:${port}/chat`;
+    const watcher = new WebSocketClient(url);
+    const joined = new Set<string>();
+    watcher.on('message', (data) => {
+      const line = String(data);
+      if (line.endsWith(' joined')) joined.add(line.slice(0, -' joined'.length));
+    });
+    await new Promise((resolve) => watcher.once('open', resolve));
+    // Fresh connections, so the workers share them out.
+    const guests = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const ws = new WebSocketClient(url);
+        await new Promise((resolve) => ws.once('open', resolve));
+        return ws;
+      }),
+    );
+    const deadline = Date.now() + 5000;
+    while (joined.size < 21 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(joined.size, 21, `names: ${[...joined].join(', ')}`);
+    for (const name of joined) assert.match(name, /^guest-\d+-\d+$/);
+    // Both workers took some, and their names differ by worker id.
+    assert.ok(new Set([...joined].map((name) => name.split('-')[1])).size >= 2, [...joined].join(', '));
+    for (const ws of [watcher, ...guests]) ws.close();
   } finally {
     assert.equal(await stop(child), 0);
   }
