@@ -4,8 +4,9 @@
 // With more than one worker this program runs again in every worker (threads or cluster processes,
 // with the same arguments): the arguments are parsed the same way there, and what must be said only
 // once (errors, the start-up line) is said by the primary.
-import { readFileSync, type Stats, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, type Stats, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AccessLog } from './access-log.ts';
 import type { Request } from './http/request.ts';
 import { Response } from './http/response.ts';
 import { serve } from './server.ts';
@@ -17,16 +18,22 @@ const USAGE = `Usage: peregrine [options] [dir]
 Serves the files of a directory (default: the current directory) over HTTP.
 
 Options:
-  --port N                 port to listen on (default 3000; 0 picks a free one)
-  --host H                 address to listen on (default: every address)
-  --workers N              worker threads or processes (default 0: one per core)
-  --cors                   send Access-Control-Allow-Origin: * and answer OPTIONS preflights
-  --listing                list directories that have no index.html
-  --spa                    serve /index.html for extension-less paths with no file (single-page apps)
-  --cache-control VALUE    the Cache-Control header of files (default "public, max-age=0")
-  --log                    print one line per request: method path status bytes ms
-  --help                   show this text
-  --version                show the version
+  -p, --port N             port to listen on (default: $PORT, else 3000; 0 picks a free one)
+      --host H             address to listen on (default: every address)
+      --workers N          worker threads or processes (default 0: one per core)
+      --cors               send Access-Control-Allow-Origin: * and answer OPTIONS preflights
+      --listing            list directories that have no index.html
+      --spa                single-page apps: a GET for a path with no file gets /index.html
+                           (dots in the path do not matter), unless its Accept header rules
+                           HTML out; browsers' navigations, curl's */* and no Accept all get it
+      --cache-control V    the Cache-Control header of files (default "max-age=0": revalidate)
+  -q, --quiet              no access log (by default one line per request on stdout:
+                           time client method target status bytes duration)
+  -h, --help               show this text
+  -v, --version            show the version
+
+A 404.html at the root of the directory is the page of every 404 (with status 404).
+Ctrl+C (SIGINT) or SIGTERM stops gracefully: requests in flight finish, the log is written out.
 `;
 
 interface CliOptions {
@@ -38,7 +45,7 @@ interface CliOptions {
   listing: boolean;
   spa: boolean;
   cacheControl: string | undefined;
-  log: boolean;
+  quiet: boolean;
   help: boolean;
   version: boolean;
 }
@@ -55,17 +62,18 @@ function integerValue(flag: string, value: string, min: number, max: number): nu
 }
 
 /** Parses the arguments after the script name. Throws a UsageError for anything it doesn't know. */
-function parseArguments(args: string[]): CliOptions {
+function parseArguments(args: string[], env: NodeJS.ProcessEnv): CliOptions {
   const options: CliOptions = {
     dir: '.',
-    port: 3000,
+    // PORT as platforms set it (Heroku, Cloud Run, Render…); a --port flag wins.
+    port: env.PORT === undefined || env.PORT === '' ? 3000 : integerValue('PORT', env.PORT, 0, 65535),
     host: undefined,
     workers: 0,
     cors: false,
     listing: false,
     spa: false,
     cacheControl: undefined,
-    log: false,
+    quiet: false,
     help: false,
     version: false,
   };
@@ -100,6 +108,7 @@ function parseArguments(args: string[]): CliOptions {
     };
     switch (flag) {
       case '--port':
+      case '-p':
         options.port = integerValue(flag, value(), 0, 65535);
         break;
       case '--host': {
@@ -133,9 +142,14 @@ function parseArguments(args: string[]): CliOptions {
         noValue();
         options.spa = true;
         break;
-      case '--log':
+      case '--log': // the default now; kept so that existing scripts still run
         noValue();
-        options.log = true;
+        options.quiet = false;
+        break;
+      case '--quiet':
+      case '-q':
+        noValue();
+        options.quiet = true;
         break;
       case '--help':
       case '-h':
@@ -164,7 +178,8 @@ function version(): string {
 
 /** Says something once, from the primary, and exits (a worker exits quietly: the primary reports). */
 function fail(message: string, code: number): never {
-  if (isPrimary()) console.error(`peregrine: ${message}`);
+  // The library's errors already start with "peregrine: ".
+  if (isPrimary()) console.error(message.startsWith('peregrine: ') ? message : `peregrine: ${message}`);
   process.exit(code);
 }
 
@@ -181,13 +196,19 @@ function countBytes(res: Response): () => number {
     bytes += size(chunk);
     Response.prototype.end.call(res, chunk);
   };
+  // DirServer answers a hot cached file with its prebuilt bytes, not end().
+  res.endPrebuilt = (prebuilt) => {
+    const sent = Response.prototype.endPrebuilt.call(res, prebuilt);
+    if (sent) bytes += prebuilt.body.length;
+    return sent;
+  };
   return () => bytes;
 }
 
 async function main(): Promise<void> {
   let options: CliOptions;
   try {
-    options = parseArguments(process.argv.slice(2));
+    options = parseArguments(process.argv.slice(2), process.env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     if (isPrimary()) console.error(`peregrine: ${error.message}\nRun 'peregrine --help' for the options.`);
@@ -216,22 +237,32 @@ async function main(): Promise<void> {
     files = new DirServer(root, {
       listing: options.listing,
       spaFallback: options.spa,
+      ...(existsSync(join(root, '404.html')) ? { notFoundPage: '404.html' } : {}),
       ...(options.cacheControl === undefined ? {} : { cacheControl: options.cacheControl }),
     });
   } catch (error) {
     fail((error as Error).message, 1);
   }
 
-  const { cors, log } = options;
+  const { cors } = options;
+  // Every worker logs its own requests: whole lines, in atomic writes, to the one stdout.
+  const accessLog = options.quiet ? null : new AccessLog();
   const handler = {
     handleRequest(req: Request, res: Response): void | Promise<void> {
-      const started = log ? performance.now() : 0;
-      const bytes = log ? countBytes(res) : null;
+      const started = accessLog === null ? 0 : performance.now();
+      const bytes = accessLog === null ? null : countBytes(res);
       const logLine = (): void => {
         if (bytes === null) return;
-        const ms = (performance.now() - started).toFixed(1);
         const sent = req.method === 'HEAD' || res.status === 204 || res.status === 304 ? 0 : bytes();
-        console.log(`${req.method} ${req.path} ${res.status} ${sent} ${ms}ms`);
+        accessLog!.log({
+          time: Date.now(),
+          client: req.remoteAddress,
+          method: req.method,
+          target: req.target,
+          status: res.status,
+          bytes: sent,
+          ms: performance.now() - started,
+        });
       };
       if (cors) {
         res.setHeader('Access-Control-Allow-Origin', '*');
@@ -257,6 +288,8 @@ async function main(): Promise<void> {
       if (served === undefined) logLine();
       else return served.finally(logLine);
     },
+    // After shutdown, with every connection closed: what is still queued is written out.
+    deinit: () => accessLog?.close(),
   };
 
   try {

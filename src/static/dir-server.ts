@@ -1,6 +1,6 @@
-import { lstatSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, type Stats, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError } from '../http/errors.ts';
 import type { Request } from '../http/request.ts';
 import type { Response } from '../http/response.ts';
@@ -29,11 +29,22 @@ export interface DirServerOptions extends FileServerOptions {
   /** An HTML listing for a directory without its index file: names, links, sizes; hidden dotfiles left out (default false). */
   listing?: boolean;
   /**
-   * Single-page apps: a GET or HEAD whose Accept names `text/html`, for a missing path whose last
-   * segment has no extension, gets the root's index file instead of 404 (default false).
+   * Single-page apps: a GET or HEAD for a path with no file (`/app/route`, `/users/jane.doe`) gets
+   * the root's index file instead of 404, unless its Accept header rules HTML out: a navigation
+   * sends `text/html`, curl and many clients `*\/*`, and no Accept at all means anything goes
+   * (RFC 9110 §12.5.1). A request that says it wants only, say, `application/json` gets the 404.
+   * Default false.
    */
   spaFallback?: boolean;
+  /**
+   * A file under the root (e.g. `404.html`) sent as the body of every 404, as `text/html`; a plain
+   * text 404 while it is missing. Read once and again only when it changes; at most 1 MiB.
+   */
+  notFoundPage?: string;
 }
+
+/** The largest not-found page held in memory. */
+const MAX_NOT_FOUND_PAGE = 1024 * 1024;
 
 /**
  * A request path that last led, without a symlink, to a regular file small enough for the memory
@@ -111,12 +122,16 @@ export class DirServer {
   readonly cacheControl: string;
   readonly listing: boolean;
   readonly spaFallback: boolean;
+  /** The not-found page's absolute path, or null. */
+  readonly notFoundPage: string | null;
   readonly precompressed: boolean;
   /** The memory cache (null when turned off). */
   readonly cache: FileCache | null;
   private readonly sendOptions: SendOptions;
   /** Request paths that led straight to a cacheable file; null when the cache is off. */
   private readonly hot: Map<string, HotPath> | null;
+  /** The not-found page as last read: one copy, however many 404s are in flight. */
+  private notFoundBody: { mtimeMs: number; size: number; body: Buffer } | null = null;
 
   constructor(root: string, options: DirServerOptions = {}) {
     const absolute = checkedLocation('DirServer root', root, options, 'directory');
@@ -137,6 +152,7 @@ export class DirServer {
     this.cache = this.sendOptions.cache;
     this.listing = options.listing ?? false;
     this.spaFallback = options.spaFallback ?? false;
+    this.notFoundPage = checkNotFoundPage(absolute, options.notFoundPage);
     this.hot = this.cache === null ? null : new Map();
   }
 
@@ -164,7 +180,8 @@ export class DirServer {
     }
     const resolved = resolveRequestPath(rest, { hideDotfiles: this.hideDotfiles });
     if (!resolved.ok) {
-      plain(res, resolved.status, STATUS_TEXT[resolved.status] ?? 'Error');
+      if (resolved.status === 404) this.notFound(res);
+      else plain(res, resolved.status, STATUS_TEXT[resolved.status] ?? 'Error');
       return true;
     }
     const segments = resolved.segments;
@@ -192,12 +209,41 @@ export class DirServer {
     const served = this.serve(req, res);
     if (served === true) return;
     if (served === false) {
-      plain(res, 404, 'Not Found');
+      this.notFound(res);
       return;
     }
     return served.then((done) => {
-      if (!done) plain(res, 404, 'Not Found');
+      if (!done) this.notFound(res);
     });
+  }
+
+  /** 404, with the not-found page as its body when there is one. */
+  private notFound(res: Response): void {
+    const page = this.notFoundPage === null ? null : this.readNotFoundPage(this.notFoundPage);
+    if (page === null) {
+      plain(res, 404, 'Not Found');
+      return;
+    }
+    res.status = 404;
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache');
+    res.end(page);
+  }
+
+  /** The page's bytes, re-read only when its size or time changed; null if it is missing or too big. */
+  private readNotFoundPage(path: string): Buffer | null {
+    const stats = quietStat(path);
+    if (stats === undefined || !stats.isFile() || stats.size > MAX_NOT_FOUND_PAGE) return null;
+    const cached = this.notFoundBody;
+    if (cached !== null && cached.mtimeMs === stats.mtimeMs && cached.size === stats.size) return cached.body;
+    try {
+      const body = readFileSync(path);
+      if (body.length > MAX_NOT_FOUND_PAGE) return null;
+      this.notFoundBody = { mtimeMs: stats.mtimeMs, size: stats.size, body };
+      return body;
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -258,17 +304,16 @@ export class DirServer {
 
   /**
    * Nothing to serve at this path: 404, or with `spaFallback` the root's index file for a request
-   * that accepts HTML and whose last segment has no extension (`/app/route`, not `/missing.js`).
+   * whose Accept does not rule HTML out (see DirServerOptions.spaFallback).
    */
-  private missing(req: Request, res: Response, segments: string[]): true | Promise<true> {
+  private missing(req: Request, res: Response, _segments: string[]): true | Promise<true> {
     const notFound = (): true => {
-      plain(res, 404, 'Not Found');
+      this.notFound(res);
       return true;
     };
     if (!this.spaFallback) return notFound();
     res.setHeader('Vary', 'Accept');
-    const last = segments.length === 0 ? '' : segments[segments.length - 1]!;
-    if (last.includes('.') || !acceptsHtml(req.header('accept'))) return notFound();
+    if (!acceptsHtml(req.header('accept'))) return notFound();
     // Not remembered as hot: a file created at this path later must be served, not hidden.
     return orElse(this.sendIndex(req, res, [], null), notFound) as true | Promise<true>;
   }
@@ -322,6 +367,9 @@ export class DirServer {
     for (const segment of segments) location += encodeURIComponent(segment) + '/';
     if (req.queryString !== '') location += '?' + req.queryString;
     res.setHeader('Location', location);
+    // A 301 is cacheable by default, and for as long as a cache likes (RFC 9111 §4.2.2): say that it
+    // must be checked again, since the directory may turn into a file.
+    res.setHeader('Cache-Control', 'no-cache');
     plain(res, 301, 'Moved Permanently');
   }
 }
@@ -357,14 +405,50 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 }
 
-/** Whether an Accept header names `text/html` with a non-zero weight. */
+/**
+ * Whether an Accept header admits HTML: no header, or `text/html`, `text/*` or `*\/*` with a non-zero
+ * weight. The most specific range that matches decides (RFC 9110 §12.5.1): `text/html;q=0, *\/*`
+ * rules HTML out.
+ */
 function acceptsHtml(accept: string | undefined): boolean {
-  if (accept === undefined) return false;
+  if (accept === undefined || accept.trim() === '') return true;
+  let best = -1; // specificity of the best match so far: 0 `*/*`, 1 `text/*`, 2 `text/html`
+  let admitted = false;
   for (const member of accept.split(',')) {
-    const [type, ...params] = member.split(';');
-    if (type!.trim().toLowerCase() !== 'text/html') continue;
+    const [range, ...params] = member.split(';');
+    const type = range!.trim().toLowerCase();
+    const specificity = type === 'text/html' ? 2 : type === 'text/*' ? 1 : type === '*/*' ? 0 : -1;
+    if (specificity <= best) continue;
     const q = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('q='));
-    return q === undefined || Number(q.slice(2)) > 0;
+    best = specificity;
+    admitted = q === undefined || Number(q.slice(2)) > 0;
   }
-  return false;
+  return admitted;
+}
+
+/** A not-found page's absolute path: a file name under the root, checked now; null when not given. */
+function checkNotFoundPage(root: string, page: unknown): string | null {
+  if (page === undefined) return null;
+  if (typeof page !== 'string' || page === '') {
+    throw new ConfigError(
+      `DirServer option 'notFoundPage' must be a file path under the root, got ${JSON.stringify(page)}`,
+    );
+  }
+  const absolute = resolve(root, page);
+  const inside = relative(root, absolute);
+  if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
+    throw new ConfigError(
+      `DirServer option 'notFoundPage' must name a file under the root, got ${JSON.stringify(page)}`,
+    );
+  }
+  return absolute;
+}
+
+/** The entry's stats following symlinks, or undefined when there is nothing there. */
+function quietStat(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }

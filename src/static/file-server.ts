@@ -33,10 +33,10 @@ export const SMALL_FILE_BYTES = 64 * 1024;
 /** Chunk size when streaming a large file. */
 const STREAM_CHUNK_BYTES = 256 * 1024;
 
-export const DEFAULT_CACHE_CONTROL = 'public, max-age=0';
+export const DEFAULT_CACHE_CONTROL = 'max-age=0';
 
 export interface FileServerOptions {
-  /** The Cache-Control header of every 200 and 304 (default `public, max-age=0`). */
+  /** The Cache-Control header of every 200 and 304 (default `max-age=0`: check with the server each time). */
   cacheControl?: string;
   /**
    * For a compressible type (text, JSON, SVG…), send `x.br` or `x.gz` beside `x` with

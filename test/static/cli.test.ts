@@ -38,11 +38,17 @@ interface Running {
   stderr: () => string;
 }
 
-/** Starts the command on a free port and waits for its "serving" line. */
-async function startCli(args: string[]): Promise<Running> {
+/**
+ * Starts the command on a free port and waits for its "serving" line. `how` says how the port is
+ * given: the --port flag (default), -p, or the PORT variable.
+ */
+async function startCli(args: string[], how: '--port' | '-p' | 'PORT' = '--port'): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, ...args, '--port', String(port), '--host', '127.0.0.1'], {
+  const portArgs = how === 'PORT' ? [] : [how, String(port)];
+  const env = how === 'PORT' ? { ...process.env, PORT: String(port) } : { ...process.env, PORT: undefined };
+  const child = spawn(process.execPath, [CLI, ...args, ...portArgs, '--host', '127.0.0.1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   let out = '';
   let err = '';
@@ -102,7 +108,7 @@ describe('peregrine command', () => {
       const res = await fetch(`http://127.0.0.1:${running.port}/a.txt`);
       assert.equal(res.status, 200);
       assert.equal(await res.text(), 'hello a');
-      assert.equal(res.headers.get('cache-control'), 'public, max-age=0');
+      assert.equal(res.headers.get('cache-control'), 'max-age=0');
       assert.equal(res.headers.get('access-control-allow-origin'), null);
       assert.equal((await fetch(`http://127.0.0.1:${running.port}/`)).status, 200);
       assert.equal((await fetch(`http://127.0.0.1:${running.port}/sub/`)).status, 404); // no listing
@@ -200,7 +206,7 @@ describe('peregrine command', () => {
     }
   });
 
-  test('--spa: extension-less routes fall back to /index.html for HTML requests; files win', async () => {
+  test('--spa: paths with no file fall back to /index.html unless Accept rules HTML out; files win', async () => {
     const running = await startCli([root, '--spa']);
     const html = { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
     const url = (path: string) => `http://127.0.0.1:${running.port}${path}`;
@@ -208,7 +214,21 @@ describe('peregrine command', () => {
       const route = await fetch(url('/some/route'), { headers: html });
       assert.equal(route.status, 200);
       assert.equal(await route.text(), '<h1>app</h1>');
-      assert.equal((await fetch(url('/missing.js'), { headers: html })).status, 404);
+      // A dot in the last segment no longer means "a file": /users/jane.doe is a route.
+      const dotted = await fetch(url('/users/jane.doe'), { headers: html });
+      assert.equal(dotted.status, 200);
+      assert.equal(await dotted.text(), '<h1>app</h1>');
+      // `*/*` (curl, fetch) and no Accept at all admit HTML, as `serve` treats them.
+      for (const accept of ['*/*', undefined, 'text/*']) {
+        const res = await fetch(
+          url('/some/route'),
+          accept === undefined ? {} : { headers: { Accept: accept } },
+        );
+        assert.equal(res.status, 200, `Accept: ${accept}`);
+        assert.match(res.headers.get('vary') ?? '', /\bAccept\b/);
+        await res.text();
+      }
+      assert.equal((await fetch(url('/x'), { headers: { Accept: 'text/html;q=0, */*' } })).status, 404);
       const head = await fetch(url('/deep/link/'), { method: 'HEAD', headers: html });
       assert.equal(head.status, 200);
       assert.equal(head.headers.get('content-type'), 'text/html; charset=utf-8');
@@ -229,12 +249,17 @@ describe('peregrine command', () => {
     }
   });
 
-  test('DirServer checks the listing and spaFallback options; both are off by default', () => {
+  test('DirServer checks the listing, spaFallback and notFoundPage options; all are off by default', () => {
     const files = new DirServer(root);
     assert.equal(files.listing, false);
     assert.equal(files.spaFallback, false);
     assert.throws(() => new DirServer(root, { listing: 'yes' as unknown as boolean }), ConfigError);
     assert.throws(() => new DirServer(root, { spaFallback: 1 as unknown as boolean }), ConfigError);
+    assert.equal(new DirServer(root).notFoundPage, null);
+    assert.equal(new DirServer(root, { notFoundPage: '404.html' }).notFoundPage, join(root, '404.html'));
+    for (const page of ['', '../404.html', '/etc/passwd', '.', 7]) {
+      assert.throws(() => new DirServer(root, { notFoundPage: page as string }), ConfigError, String(page));
+    }
   });
 
   test('--cache-control sets the header of files', async () => {
@@ -247,23 +272,107 @@ describe('peregrine command', () => {
     }
   });
 
-  test('--log: one line per request, method path status bytes ms', async () => {
-    const running = await startCli([root, '--log']);
+  test('logs every request by default: time client method target status bytes duration', async () => {
+    const running = await startCli([root, '--workers', '2']);
+    const line = (target: string, status: number, bytes: string) =>
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z (::ffff:)?127\\.0\\.0\\.1 GET ${target} ${status} ${bytes} \\d+\\.\\dms$`,
+        'm',
+      );
     try {
       await (await fetch(`http://127.0.0.1:${running.port}/a.txt?x=1`)).text();
       await (await fetch(`http://127.0.0.1:${running.port}/nope`)).text();
-      await until(() => running.stdout().includes('GET /nope'));
-      const lines = running.stdout().split('\n');
-      assert.ok(
-        lines.some((line) => /^GET \/a\.txt 200 7 \d+(\.\d+)?ms$/.test(line)),
-        running.stdout(),
+      await until(() => running.stdout().includes(' /nope '));
+      assert.match(running.stdout(), line('/a\\.txt\\?x=1', 200, '7'));
+      assert.match(running.stdout(), line('/nope', 404, '\\d+'));
+      // A burst, then a graceful stop at once: every line is written out, whole.
+      const burst = Array.from({ length: 200 }, (_, i) =>
+        fetch(`http://127.0.0.1:${running.port}/a.txt?n=${i}`).then((r) => r.text()),
       );
-      assert.ok(
-        lines.some((line) => /^GET \/nope 404 \d+ \d+(\.\d+)?ms$/.test(line)),
-        running.stdout(),
-      );
+      await Promise.all(burst);
     } finally {
       assert.equal(await stop(running), 0);
+    }
+    for (let i = 0; i < 200; i++) assert.match(running.stdout(), line(`/a\\.txt\\?n=${i}`, 200, '7'));
+    for (const text of running.stdout().split('\n')) {
+      if (text.includes('GET')) assert.match(text, /^\S+ \S+ GET \S+ \d{3} \d+ \d+\.\dms$/);
+    }
+  });
+
+  test('-q and --quiet log nothing; --log is still accepted', async () => {
+    for (const flag of ['-q', '--quiet']) {
+      const running = await startCli([root, flag]);
+      try {
+        await (await fetch(`http://127.0.0.1:${running.port}/a.txt`)).text();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      } finally {
+        assert.equal(await stop(running), 0);
+      }
+      assert.doesNotMatch(running.stdout(), /GET/);
+    }
+    const logged = await startCli([root, '--log']);
+    try {
+      await (await fetch(`http://127.0.0.1:${logged.port}/a.txt`)).text();
+      await until(() => logged.stdout().includes('GET /a.txt 200'));
+    } finally {
+      assert.equal(await stop(logged), 0);
+    }
+  });
+
+  test('-p and PORT choose the port; the flag wins; a bad PORT exits 2', async () => {
+    for (const how of ['-p', 'PORT'] as const) {
+      const running = await startCli([root, '-q'], how);
+      try {
+        assert.equal(await (await fetch(`http://127.0.0.1:${running.port}/a.txt`)).text(), 'hello a', how);
+      } finally {
+        assert.equal(await stop(running), 0);
+      }
+    }
+    const bad = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, root], {
+        env: { ...process.env, PORT: 'eighty' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.once('close', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^peregrine: PORT must be a whole number from 0 to 65535, got "eighty"/);
+  });
+
+  test('a 404.html at the root is the page of every 404; a directory redirect says no-cache', async () => {
+    const site = await mkdtemp(join(tmpdir(), 'peregrine-cli-404-'));
+    await mkdir(join(site, 'docs'));
+    await writeFile(join(site, 'index.html'), '<h1>home</h1>');
+    await writeFile(join(site, '404.html'), '<h1>lost</h1>');
+    const running = await startCli([site, '-q', '--spa']);
+    const url = (path: string) => `http://127.0.0.1:${running.port}${path}`;
+    try {
+      const json = { Accept: 'application/json' };
+      const missing = await fetch(url('/nope.json'), { headers: json });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.headers.get('content-type'), 'text/html; charset=utf-8');
+      assert.equal(await missing.text(), '<h1>lost</h1>');
+      const head = await fetch(url('/nope.json'), { method: 'HEAD', headers: json });
+      assert.equal(head.status, 404);
+      assert.equal(head.headers.get('content-length'), '13');
+      assert.equal(await head.text(), '');
+      // Hidden dotfiles are 404s too.
+      assert.equal(await (await fetch(url('/.env'), { headers: json })).text(), '<h1>lost</h1>');
+      // The page changes without a restart.
+      await writeFile(join(site, '404.html'), '<h1>still lost</h1>');
+      assert.equal(await (await fetch(url('/gone'), { headers: json })).text(), '<h1>still lost</h1>');
+      const redirect = await fetch(url('/docs'), { redirect: 'manual' });
+      assert.equal(redirect.status, 301);
+      assert.equal(redirect.headers.get('location'), '/docs/');
+      assert.equal(redirect.headers.get('cache-control'), 'no-cache');
+      await redirect.text();
+    } finally {
+      assert.equal(await stop(running), 0);
+      await rm(site, { recursive: true, force: true });
     }
   });
 
@@ -271,7 +380,17 @@ describe('peregrine command', () => {
     const help = await run(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage: peregrine \[options\] \[dir\]/);
-    assert.match(help.stdout, /--cache-control VALUE/);
+    for (const text of [
+      '-p, --port N',
+      '$PORT',
+      '-q, --quiet',
+      '--spa',
+      '404.html',
+      '--cache-control V',
+      'max-age=0',
+    ]) {
+      assert.ok(help.stdout.includes(text), `--help does not mention ${text}`);
+    }
     const version = await run(['--version']);
     assert.equal(version.code, 0);
     const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -306,7 +425,10 @@ describe('peregrine command', () => {
       for (const workers of ['1', '2']) {
         const result = await run([root, '--port', String(port), '--host', '127.0.0.1', '--workers', workers]);
         assert.equal(result.code, 1);
-        assert.match(result.stderr, /cannot listen on 127\.0\.0\.1:\d+: the address is already in use/);
+        assert.match(
+          result.stderr,
+          /^peregrine: cannot listen on 127\.0\.0\.1:\d+: the address is already in use\n$/,
+        );
         assert.equal(count(result.stderr, 'already in use'), 1);
       }
     } finally {

@@ -207,7 +207,7 @@ describe('DirServer hot path', () => {
     c.send(get('/page.html') + get('/page.html'));
     for (const r of await c.responses(2)) {
       assert.equal(r.raw.match(/^Cache-Control:/gim)?.length, 1);
-      assert.equal(r.headers.get('cache-control'), 'public, max-age=0');
+      assert.equal(r.headers.get('cache-control'), 'max-age=0');
       assert.equal(r.headers.get('vary'), 'Origin, Accept-Encoding');
       assert.equal(r.headers.get('x-served-by'), 'test');
       assert.equal(r.body, '<p>hello</p>');
