@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, type Stats, statSync } from 'node:fs';
+import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError } from '../http/errors.ts';
@@ -37,8 +37,9 @@ export interface DirServerOptions extends FileServerOptions {
    */
   spaFallback?: boolean;
   /**
-   * A file under the root (e.g. `404.html`) sent as the body of every 404, as `text/html`; a plain
-   * text 404 while it is missing. Read once and again only when it changes; at most 1 MiB.
+   * A regular file under the root (e.g. `404.html`; not a symlink) sent as the body of every 404, as
+   * `text/html`; a plain text 404 while it is missing. Read once and again only when it changes; at
+   * most 1 MiB.
    */
   notFoundPage?: string;
 }
@@ -131,7 +132,8 @@ export class DirServer {
   /** Request paths that led straight to a cacheable file; null when the cache is off. */
   private readonly hot: Map<string, HotPath> | null;
   /** The not-found page as last read: one copy, however many 404s are in flight. */
-  private notFoundBody: { mtimeMs: number; size: number; body: Buffer } | null = null;
+  private notFoundBody: { ino: number; size: number; mtimeMs: number; ctimeMs: number; body: Buffer } | null =
+    null;
 
   constructor(root: string, options: DirServerOptions = {}) {
     const absolute = checkedLocation('DirServer root', root, options, 'directory');
@@ -186,19 +188,19 @@ export class DirServer {
     }
     const segments = resolved.segments;
     const found = findInside(this.root, segments);
-    if (found === null) return this.missing(req, res, segments);
+    if (found === null) return this.missing(req, res);
     if (found.stats.isDirectory()) {
       if (!resolved.trailingSlash) {
         this.redirect(req, res, segments);
         return true;
       }
       return orElse(this.sendIndex(req, res, segments, path), () =>
-        this.listing ? this.list(res, found.path, segments) : this.missing(req, res, segments),
+        this.listing ? this.list(res, found.path, segments) : this.missing(req, res),
       );
     }
     // A file named with a trailing '/' is not a directory.
-    if (resolved.trailingSlash) return this.missing(req, res, segments);
-    return orElse(this.send(req, res, found, segments, path), () => this.missing(req, res, segments));
+    if (resolved.trailingSlash) return this.missing(req, res);
+    return orElse(this.send(req, res, found, segments, path), () => this.missing(req, res));
   }
 
   /**
@@ -230,16 +232,28 @@ export class DirServer {
     res.end(page);
   }
 
-  /** The page's bytes, re-read only when its size or time changed; null if it is missing or too big. */
+  /**
+   * The page's bytes, re-read only when the file changed; null if it is missing, too big, or not a
+   * regular file (a symlink is not followed: nothing outside the root is ever sent).
+   */
   private readNotFoundPage(path: string): Buffer | null {
-    const stats = quietStat(path);
+    const stats = quietLstat(path);
     if (stats === undefined || !stats.isFile() || stats.size > MAX_NOT_FOUND_PAGE) return null;
     const cached = this.notFoundBody;
-    if (cached !== null && cached.mtimeMs === stats.mtimeMs && cached.size === stats.size) return cached.body;
+    if (
+      cached !== null &&
+      cached.ino === stats.ino &&
+      cached.size === stats.size &&
+      cached.mtimeMs === stats.mtimeMs &&
+      cached.ctimeMs === stats.ctimeMs
+    ) {
+      return cached.body;
+    }
     try {
       const body = readFileSync(path);
       if (body.length > MAX_NOT_FOUND_PAGE) return null;
-      this.notFoundBody = { mtimeMs: stats.mtimeMs, size: stats.size, body };
+      const { ino, size, mtimeMs, ctimeMs } = stats;
+      this.notFoundBody = { ino, size, mtimeMs, ctimeMs, body };
       return body;
     } catch {
       return null;
@@ -306,7 +320,7 @@ export class DirServer {
    * Nothing to serve at this path: 404, or with `spaFallback` the root's index file for a request
    * whose Accept does not rule HTML out (see DirServerOptions.spaFallback).
    */
-  private missing(req: Request, res: Response, _segments: string[]): true | Promise<true> {
+  private missing(req: Request, res: Response): true | Promise<true> {
     const notFound = (): true => {
       this.notFound(res);
       return true;
@@ -442,13 +456,4 @@ function checkNotFoundPage(root: string, page: unknown): string | null {
     );
   }
   return absolute;
-}
-
-/** The entry's stats following symlinks, or undefined when there is nothing there. */
-function quietStat(path: string): Stats | undefined {
-  try {
-    return statSync(path, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
 }

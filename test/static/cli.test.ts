@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -365,6 +365,14 @@ describe('peregrine command', () => {
       // The page changes without a restart.
       await writeFile(join(site, '404.html'), '<h1>still lost</h1>');
       assert.equal(await (await fetch(url('/gone'), { headers: json })).text(), '<h1>still lost</h1>');
+      // A symlink is not followed, so nothing outside the root is sent: the plain 404 instead.
+      await writeFile(join(site, '..', `outside-${process.pid}.html`), 'outside');
+      await rm(join(site, '404.html'));
+      await symlink(join(site, '..', `outside-${process.pid}.html`), join(site, '404.html'));
+      const linked = await fetch(url('/gone'), { headers: json });
+      assert.equal(linked.headers.get('content-type'), 'text/plain; charset=utf-8');
+      assert.equal(await linked.text(), 'Not Found');
+      await rm(join(site, '..', `outside-${process.pid}.html`));
       const redirect = await fetch(url('/docs'), { redirect: 'manual' });
       assert.equal(redirect.status, 301);
       assert.equal(redirect.headers.get('location'), '/docs/');
