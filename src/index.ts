@@ -1,3 +1,4 @@
+export type { FetchOptions, FetchServer } from './fetch/handler.ts';
 export type { Handler } from './handler.ts';
 export { ConfigError, HttpError } from './http/errors.ts';
 export { Request } from './http/request.ts';

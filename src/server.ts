@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { type AddressInfo, createServer } from 'node:net';
 import { parentPort } from 'node:worker_threads';
+import { type FetchOptions, fetchHandler, isFetchOptions } from './fetch/handler.ts';
 import type { Handler } from './handler.ts';
 import { ConfigError } from './http/errors.ts';
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.ts';
@@ -108,10 +109,35 @@ export class Server {
  * await serve({ handleRequest(req, res) { res.end('Hello, World!'); } }, { port: 3000 });
  * ```
  */
-export async function serve<T = unknown>(handler: Handler<T>, options?: ServerOptions): Promise<Server> {
+export async function serve<T = unknown>(handler: Handler<T>, options?: ServerOptions): Promise<Server>;
+/**
+ * Fetch mode: `fetch(request, server)` answers each Web `Request` with a `Response` (and `error`
+ * turns what it throws into one), as with Bun.serve; Peregrine's own options go in the same object
+ * (`hostname` is taken for `host`).
+ */
+export async function serve(options: FetchOptions & ServerOptions & { hostname?: string }): Promise<Server>;
+export async function serve<T = unknown>(
+  first: Handler<T> | (FetchOptions & ServerOptions & { hostname?: string }),
+  second?: ServerOptions,
+): Promise<Server> {
+  if (isFetchOptions(first)) {
+    const { fetch, error, hostname, ...options } = first as FetchOptions &
+      ServerOptions & { hostname?: string };
+    const handler = fetchHandler(error === undefined ? { fetch } : { fetch, error });
+    return serveHandler(
+      handler,
+      hostname !== undefined && options.host === undefined ? { ...options, host: hostname } : options,
+    );
+  }
+  return serveHandler(first as Handler<T>, second);
+}
+
+async function serveHandler<T>(handler: Handler<T>, options?: ServerOptions): Promise<Server> {
   checkNodeVersion(process.versions.node);
   if (handler === null || typeof handler !== 'object' || typeof handler.handleRequest !== 'function') {
-    throw new ConfigError('serve() needs a handler object with a handleRequest(req, res) method');
+    throw new ConfigError(
+      'serve() needs a handler object with a handleRequest(req, res) method, or options with a fetch(request) function',
+    );
   }
   const resolved = resolveOptions(options);
   const context = workerContext();

@@ -158,8 +158,9 @@ test('serve() rejects bad options before running init() or listening', async () 
   assert.equal(inits, 0);
 });
 
-test('serve() without a handleRequest method is a ConfigError', async () => {
-  const message = 'peregrine: serve() needs a handler object with a handleRequest(req, res) method';
+test('serve() without a handleRequest method (or a fetch function) is a ConfigError', async () => {
+  const message =
+    'peregrine: serve() needs a handler object with a handleRequest(req, res) method, or options with a fetch(request) function';
   for (const handler of [undefined, null, {}, { handleRequest: 'yes' }, () => {}]) {
     await assert.rejects(serve(handler as unknown as Handler, { port: 0, workers: 1 }), (error: unknown) => {
       assert.ok(error instanceof ConfigError);

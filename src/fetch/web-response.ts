@@ -1,0 +1,56 @@
+import type { Request as NativeRequest } from '../http/request.ts';
+import type { Response as NativeResponse } from '../http/response.ts';
+
+/**
+ * Sends a Web `Response` through a native response: status, every header (each `Set-Cookie` on its
+ * own line), and the body. A body that comes in one chunk (a string, bytes, JSON…) is sent with its
+ * Content-Length in one write with the head; a longer stream is sent as it is read, chunked unless
+ * the response declares its length, waiting whenever the client lags (backpressure). When the client
+ * goes away mid-stream the stream is cancelled.
+ */
+export async function sendWebResponse(
+  req: NativeRequest,
+  res: NativeResponse,
+  response: Response,
+): Promise<void> {
+  res.status = response.status;
+  for (const [name, value] of response.headers) {
+    // The framing is ours to choose (a proxied response may carry its upstream's).
+    if (name === 'transfer-encoding') continue;
+    // Headers iterates each Set-Cookie separately and joins the rest, as a response needs.
+    res.appendHeader(name, value);
+  }
+  const body = response.body;
+  if (body === null) {
+    res.end();
+    return;
+  }
+  const reader = body.getReader();
+  const gone = () => void reader.cancel(req.signal.reason).catch(() => {});
+  req.signal.addEventListener('abort', gone, { once: true });
+  try {
+    const first = await reader.read();
+    if (first.done) {
+      res.end();
+      return;
+    }
+    const second = await reader.read();
+    if (second.done) {
+      res.end(first.value); // the common case: one chunk, sent whole with its length
+      return;
+    }
+    let chunk: Uint8Array | undefined = first.value;
+    let next: Awaited<ReturnType<typeof reader.read>> = second;
+    while (chunk !== undefined) {
+      if (req.signal.aborted) return;
+      if (!res.write(chunk)) await res.waitForDrain();
+      if (next.done) break;
+      chunk = next.value;
+      next = await reader.read();
+    }
+    if (!req.signal.aborted) res.end();
+  } finally {
+    req.signal.removeEventListener('abort', gone);
+    reader.releaseLock();
+  }
+}
