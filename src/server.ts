@@ -121,9 +121,13 @@ export async function serve<T = unknown>(
   second?: ServerOptions,
 ): Promise<Server> {
   if (isFetchOptions(first)) {
-    const { fetch, error, hostname, ...options } = first as FetchOptions &
+    const { fetch, error, routes, hostname, ...options } = first as FetchOptions &
       ServerOptions & { hostname?: string };
-    const handler = fetchHandler(error === undefined ? { fetch } : { fetch, error });
+    const handler = fetchHandler({
+      ...(fetch === undefined ? {} : { fetch }),
+      ...(error === undefined ? {} : { error }),
+      ...(routes === undefined ? {} : { routes }),
+    });
     return serveHandler(
       handler,
       hostname !== undefined && options.host === undefined ? { ...options, host: hostname } : options,
@@ -136,7 +140,7 @@ async function serveHandler<T>(handler: Handler<T>, options?: ServerOptions): Pr
   checkNodeVersion(process.versions.node);
   if (handler === null || typeof handler !== 'object' || typeof handler.handleRequest !== 'function') {
     throw new ConfigError(
-      'serve() needs a handler object with a handleRequest(req, res) method, or options with a fetch(request) function',
+      'serve() needs a handler object with a handleRequest(req, res) method, or options with a fetch(request) function or routes',
     );
   }
   const resolved = resolveOptions(options);

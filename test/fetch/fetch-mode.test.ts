@@ -272,6 +272,6 @@ test('fetch mode: options are still checked; a fetch that is not a function is n
   );
   await assert.rejects(
     serve({ fetch: 'no' } as never),
-    /handleRequest\(req, res\) method, or options with a fetch/,
+    /handleRequest\(req, res\) method, or options with a fetch\(request\) function or routes/,
   );
 });

@@ -160,7 +160,7 @@ test('serve() rejects bad options before running init() or listening', async () 
 
 test('serve() without a handleRequest method (or a fetch function) is a ConfigError', async () => {
   const message =
-    'peregrine: serve() needs a handler object with a handleRequest(req, res) method, or options with a fetch(request) function';
+    'peregrine: serve() needs a handler object with a handleRequest(req, res) method, or options with a fetch(request) function or routes';
   for (const handler of [undefined, null, {}, { handleRequest: 'yes' }, () => {}]) {
     await assert.rejects(serve(handler as unknown as Handler, { port: 0, workers: 1 }), (error: unknown) => {
       assert.ok(error instanceof ConfigError);
