@@ -58,10 +58,9 @@ const OPEN = 0;
 const CLOSING = 1;
 const CLOSED = 2;
 
-/**
- * One WebSocket connection, on the worker that accepted it. It is a topics.ts Subscriber by shape, not
- * by an `implements` clause: `deliver` is internal, and the published class must not claim it.
- */
+// A topics.ts Subscriber by shape, not by an `implements` clause: `deliver` is internal (stripped from
+// the published declarations), so the published class must not claim it.
+/** One WebSocket connection, on the worker that accepted it. */
 export class WebSocket<T = unknown> {
   /** Your per-connection data (from `res.upgrade({ data })`). */
   data: T;

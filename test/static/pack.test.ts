@@ -1,6 +1,6 @@
-// Packs the package the way it is published (`npm pack`, which builds through `prepack`), installs
+// Packs the package the way it is published (`npm pack`, which builds through `prepare`), installs
 // the tarball into an empty project and uses it there as a user would: import it, type-check against
-// its declarations, and run the `peregrine` command through `npx`.
+// its declarations, and run the `peregrine` command (its bin directly, and through `npx`).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -177,6 +177,15 @@ describe('the published package', { timeout: 120_000 }, () => {
       existsSync(join(project, 'node_modules', '.bin', 'peregrine')),
       'no node_modules/.bin/peregrine',
     );
+  });
+
+  test('its bin runs: peregrine --help', async () => {
+    const bin = join(project, 'node_modules', '.bin', 'peregrine');
+    const result = await run(bin, ['--help'], project, 20_000);
+    assert.equal(result.code, 0, `peregrine --help failed:\n${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /^Usage: peregrine \[options\] \[dir\]\n/);
+    assert.match(result.stdout, /--port N/);
+    assert.equal(result.stderr, '');
   });
 
   test('it imports by its name', async () => {
