@@ -61,6 +61,7 @@ export class FileCache {
   /** Counts insertions: an entry moves to the recent end at most once per generation. */
   private generation = 0;
 
+  /** @internal Made by DirServer and FileServer from their memoryCache options. */
   constructor(maxBytes: number, maxFileBytes: number) {
     this.maxBytes = maxBytes;
     this.maxFileBytes = Math.min(maxFileBytes, maxBytes);
@@ -76,12 +77,12 @@ export class FileCache {
     return this.entries.size;
   }
 
-  /** Whether a file of this size may be cached. */
+  /** @internal Whether a file of this size may be cached. */
   fits(size: number): boolean {
     return size <= this.maxFileBytes;
   }
 
-  /** The cached file at `path` when `stats` (just taken) still describe it; a stale entry is dropped. */
+  /** @internal The cached file at `path` when `stats` (just taken) still describe it; a stale entry is dropped. */
   get(path: string, stats: Stats): CachedFile | null {
     const entry = this.entries.get(path);
     if (entry === undefined) return null;
@@ -107,7 +108,7 @@ export class FileCache {
   }
 
   /**
-   * Keeps `data`, read from `path` starting at `readStartMs` (wall clock) with `stats` taken from
+   * @internal Keeps `data`, read from `path` starting at `readStartMs` (wall clock) with `stats` taken from
    * the open file, unless the file is too large, changed too recently to trust its times, or the
    * bytes don't match the stats. Evicts the least recently used entries to stay within budget.
    */

@@ -207,6 +207,11 @@ describe('the published package', { timeout: 120_000 }, () => {
     const request = await declarations('http/request.d.ts');
     const response = await declarations('http/response.d.ts');
     const socket = await declarations('ws/socket.d.ts');
+    const cache = await declarations('static/file-cache.d.ts');
+    assert.match(cache, /\bget files\(\): number/);
+    for (const member of ['fits(', 'get(path', 'set(path', 'constructor(']) {
+      assert.ok(!cache.includes(member), `file-cache.d.ts exposes ${member}`);
+    }
     // The handler-facing API is there…
     assert.match(request, /\bheader\(name: string\)/);
     assert.match(response, /\bsetHeader\(name: string/);
