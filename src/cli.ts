@@ -6,11 +6,11 @@
 // once (errors, the start-up line) is said by the primary.
 import { existsSync, readFileSync, type Stats, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AccessLog } from './access-log.ts';
 import type { Request } from './http/request.ts';
 import { Response } from './http/response.ts';
 import { serve } from './server.ts';
 import { isPrimary } from './shared.ts';
+import { AccessLog } from './static/access-log.ts';
 import { DirServer } from './static/dir-server.ts';
 
 const USAGE = `Usage: peregrine [options] [dir]

@@ -11,7 +11,7 @@ import {
   fdWriter,
   formatAccessLine,
   type LogWriter,
-} from '../../src/access-log.ts';
+} from '../../src/static/access-log.ts';
 
 const ENTRY: AccessEntry = {
   time: Date.UTC(2026, 11, 4, 2, 5, 0, 123),
