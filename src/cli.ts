@@ -4,8 +4,8 @@
 // With more than one worker this program runs again in every worker (threads or cluster processes,
 // with the same arguments): the arguments are parsed the same way there, and what must be said only
 // once (errors, the start-up line) is said by the primary.
-import { existsSync, readFileSync, type Stats, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync, type Stats, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Request } from './http/request.ts';
 import { Response } from './http/response.ts';
 import { serve } from './server.ts';
@@ -23,16 +23,20 @@ Options:
       --workers N          worker threads or processes (default 0: one per core)
       --cors               send Access-Control-Allow-Origin: * and answer OPTIONS preflights
       --listing            list directories that have no index.html
-      --spa                single-page apps: a GET for a path with no file gets /index.html
-                           (dots in the path do not matter), unless its Accept header rules
-                           HTML out; browsers' navigations, curl's */* and no Accept all get it
-      --cache-control V    the Cache-Control header of files (default "max-age=0": revalidate)
+      --spa                single-page apps: a GET or HEAD for a path with no file gets
+                           /index.html (200), dots or not (/users/jane.doe, /missing.js), unless
+                           its Accept header rules HTML out (e.g. only application/json gets the
+                           404); text/html, */* (curl, fetch, scripts) and no Accept all get it.
+                           Existing files are always served as themselves.
+      --cache-control V    the Cache-Control header of files (default "max-age=0": caches
+                           revalidate each time, and get a 304 while the file is unchanged)
   -q, --quiet              no access log (by default one line per request on stdout:
                            time client method target status bytes duration)
   -h, --help               show this text
   -v, --version            show the version
 
-A 404.html at the root of the directory is the page of every 404 (with status 404).
+A 404.html at the root of the directory, whenever it is there, is the body of every 404
+(status 404, text/html).
 Ctrl+C (SIGINT) or SIGTERM stops gracefully: requests in flight finish, the log is written out.
 `;
 
@@ -237,7 +241,9 @@ async function main(): Promise<void> {
     files = new DirServer(root, {
       listing: options.listing,
       spaFallback: options.spa,
-      ...(existsSync(join(root, '404.html')) ? { notFoundPage: '404.html' } : {}),
+      // Always on: DirServer looks for the page at each 404 (one lstat), so a 404.html made or
+      // removed while the server runs takes effect at once, like any other file.
+      notFoundPage: '404.html',
       ...(options.cacheControl === undefined ? {} : { cacheControl: options.cacheControl }),
     });
   } catch (error) {
