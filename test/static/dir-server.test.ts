@@ -121,6 +121,8 @@ describe('DirServer at /', () => {
     const redirect = await send(port, req('GET', '/sub'));
     assert.equal(redirect.status, 301);
     assert.equal(redirect.headers.get('location'), '/sub/');
+    // A 301 may otherwise be cached for as long as a cache likes; the directory may become a file.
+    assert.equal(redirect.headers.get('cache-control'), 'no-cache');
     const withQuery = await send(port, req('GET', '/sub?x=1'));
     assert.equal(withQuery.headers.get('location'), '/sub/?x=1');
     assert.equal((await send(port, req('GET', '/empty/'))).status, 404);
@@ -327,9 +329,11 @@ describe('DirServer mounted at a prefix', () => {
     const sub = await send(port, req('GET', '/static/sub'));
     assert.equal(sub.status, 301);
     assert.equal(sub.headers.get('location'), '/static/sub/');
+    assert.equal(sub.headers.get('cache-control'), 'no-cache'); // not the files' cacheControl
     const mount = await send(port, req('GET', '/static'));
     assert.equal(mount.status, 301);
     assert.equal(mount.headers.get('location'), '/static/');
+    assert.equal(mount.headers.get('cache-control'), 'no-cache');
     const evil = await send(port, req('GET', '/static//evil.com'));
     assert.equal(evil.headers.get('location'), '/static/evil.com/');
     assert.equal((await send(port, req('GET', '/static/'))).body, '<h1>root</h1>');
@@ -391,6 +395,94 @@ describe('DirServer options', () => {
     t.after(() => server.shutdown());
     assert.equal((await send(server.port, req('GET', '/sub/'))).body, 'b { }');
     assert.equal((await send(server.port, req('GET', '/.env'))).body, 'SECRET=1');
+  });
+
+  test('spaFallback: the root index for a path with no file when Accept admits HTML', async (t) => {
+    const site = await mkdtemp(join(tmpdir(), 'peregrine-spa-'));
+    await writeFile(join(site, 'index.html'), '<h1>app</h1>');
+    await writeFile(join(site, 'app.js'), 'js');
+    const server = await start(new DirServer(site, { spaFallback: true }));
+    t.after(async () => {
+      await server.shutdown();
+      await rm(site, { recursive: true, force: true });
+    });
+    const get = (path: string, accept?: string) =>
+      send(server.port, req('GET', path, ...(accept === undefined ? [] : [`Accept: ${accept}`])));
+    const admitted = [
+      undefined,
+      '',
+      '*/*',
+      'text/*',
+      'text/html',
+      'TEXT/HTML',
+      'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+      'image/avif,image/webp,*/*;q=0.8',
+      'application/json, text/html;q=0.1',
+    ];
+    for (const accept of admitted) {
+      for (const path of ['/route', '/users/jane.doe', '/missing.js', '/deep/link/']) {
+        const r = await get(path, accept);
+        assert.equal(r.status, 200, `${path} Accept: ${accept}`);
+        assert.equal(r.headers.get('content-type'), 'text/html; charset=utf-8');
+        // With Accept-Encoding too: HTML is compressible, so a precompressed variant might exist.
+        assert.deepEqual(r.headers.get('vary')?.split(/, */), ['Accept', 'Accept-Encoding']);
+        assert.equal(r.body, '<h1>app</h1>');
+      }
+    }
+    const ruledOut = [
+      'application/json',
+      'text/plain',
+      'text/html;q=0',
+      '*/*;q=0',
+      'text/html;q=0, */*',
+      'text/*;q=0, */*',
+    ];
+    for (const accept of ruledOut) {
+      const r = await get('/route', accept);
+      assert.equal(r.status, 404, `Accept: ${accept}`);
+      assert.equal(r.headers.get('vary'), 'Accept');
+    }
+    // A real file is served as itself, whatever the Accept.
+    assert.equal((await get('/app.js', 'text/html')).body, 'js');
+    // A fallback is not remembered: a file made later at that path is served.
+    assert.equal((await get('/later.txt', '*/*')).body, '<h1>app</h1>');
+    await writeFile(join(site, 'later.txt'), 'later');
+    assert.equal((await get('/later.txt', '*/*')).body, 'later');
+  });
+
+  test('notFoundPage: the body of every 404, re-read when it changes, plain when missing', async (t) => {
+    const site = await mkdtemp(join(tmpdir(), 'peregrine-404-'));
+    await writeFile(join(site, 'a.txt'), 'a');
+    await writeFile(join(site, '404.html'), '<h1>lost</h1>');
+    const dir = new DirServer(site, { prefix: '/files/', notFoundPage: '404.html' });
+    const server = await start(dir);
+    t.after(async () => {
+      await server.shutdown();
+      await rm(site, { recursive: true, force: true });
+    });
+    // Missing, hidden, and outside the prefix (handleRequest answers those too).
+    for (const path of ['/files/nope', '/files/.env', '/elsewhere']) {
+      const r = await send(server.port, req('GET', path));
+      assert.equal(r.status, 404, path);
+      assert.equal(r.headers.get('content-type'), 'text/html; charset=utf-8', path);
+      assert.equal(r.headers.get('cache-control'), 'no-cache', path);
+      assert.equal(r.body, '<h1>lost</h1>', path);
+    }
+    const head = await send(server.port, req('HEAD', '/files/nope'), true);
+    assert.equal(head.status, 404);
+    assert.equal(head.headers.get('content-length'), '13');
+    await writeFile(join(site, '404.html'), '<h1>changed</h1>');
+    assert.equal((await send(server.port, req('GET', '/files/nope'))).body, '<h1>changed</h1>');
+    await rm(join(site, '404.html'));
+    const plainNotFound = await send(server.port, req('GET', '/files/nope'));
+    assert.equal(plainNotFound.status, 404);
+    assert.equal(plainNotFound.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(plainNotFound.body, 'Not Found');
+    // The page is only a 404's body: asked for by name it is a file like any other.
+    await writeFile(join(site, '404.html'), '<h1>lost</h1>');
+    const byName = await send(server.port, req('GET', '/files/404.html'));
+    assert.equal(byName.status, 200);
+    assert.equal(byName.headers.get('cache-control'), 'max-age=0');
   });
 
   test('invalid options throw a ConfigError with an exact message', () => {
