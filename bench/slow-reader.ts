@@ -10,11 +10,11 @@
  *   CLIENTS=4 SERVERS=peregrine node bench/slow-reader.ts
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePort, rssMiB } from './proc.ts';
 
 const MiB = 1024 * 1024;
 const PIPELINED = 1400;
@@ -36,20 +36,6 @@ if (process.argv[2] === 'serve') {
   console.log('listening');
 } else {
   await main();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 async function measure(name: string, clients: number): Promise<{ peak: number; end: number; idle: number }> {

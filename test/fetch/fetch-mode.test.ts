@@ -1,24 +1,9 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { type TestContext, test } from 'node:test';
-import { type FetchOptions, type Server, type ServerOptions, serve } from '../../src/index.ts';
+import { test } from 'node:test';
+import { serve } from '../../src/index.ts';
 import { exchange } from '../helpers.ts';
-
-/** Starts a fetch-mode server on a free port; collects what reaches onError. */
-async function start(t: TestContext, options: FetchOptions & ServerOptions) {
-  const errors: unknown[] = [];
-  const server: Server = await serve({
-    port: 0,
-    hostname: '127.0.0.1',
-    workers: 1,
-    log: false,
-    handleSignals: false,
-    onError: (error) => errors.push(error),
-    ...options,
-  });
-  t.after(() => server.shutdown());
-  return { server, errors, url: (path: string) => `http://127.0.0.1:${server.port}${path}` };
-}
+import { startFetch as start } from './util.ts';
 
 test('fetch mode: every response body type, with its length when it comes whole', {
   timeout: 20_000,

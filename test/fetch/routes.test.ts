@@ -1,22 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, type TestContext, test } from 'node:test';
-import type { FetchOptions } from '../../src/fetch/handler.ts';
+import { describe, test } from 'node:test';
 import { fixRoutes, Router } from '../../src/fetch/routes.ts';
-import { ConfigError, type Server, type ServerOptions, serve } from '../../src/index.ts';
+import { ConfigError, serve } from '../../src/index.ts';
 import { exchange } from '../helpers.ts';
-
-async function start(t: TestContext, options: FetchOptions & ServerOptions) {
-  const server: Server = await serve({
-    port: 0,
-    hostname: '127.0.0.1',
-    workers: 1,
-    log: false,
-    handleSignals: false,
-    ...options,
-  });
-  t.after(() => server.shutdown());
-  return { server, url: (path: string) => `http://127.0.0.1:${server.port}${path}` };
-}
+import { startFetch as start } from './util.ts';
 
 describe('Router', () => {
   const names = (routes: string[]) =>
