@@ -3,7 +3,7 @@ import { HttpError } from '../http/errors.ts';
 import type { Request as NativeRequest } from '../http/request.ts';
 import type { Response as NativeResponse } from '../http/response.ts';
 import { fixRoutes, isFixed, type RouteHandler, type RouteRequest, Router, type Routes } from './routes.ts';
-import { toWebRequest } from './web-request.ts';
+import { WebRequest } from './web-request.ts';
 import { sendWebResponse } from './web-response.ts';
 
 /** What fetch mode gives `fetch` as its second argument. */
@@ -41,41 +41,63 @@ export function isFetchOptions(value: unknown): value is FetchOptions {
 export function fetchHandler(options: FetchOptions): Handler {
   const { fetch, error, routes } = options;
   let router: Router | null = null;
-  const natives = new WeakMap<Request, NativeRequest>();
   const server: FetchServer = {
     requestIP(request) {
-      const req = natives.get(request);
+      const req = WebRequest.nativeOf(request);
       const address = req?.remoteAddress;
       if (req === undefined || address === undefined) return null;
       return { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port: req.remotePort ?? 0 };
     },
   };
-  /** Runs `app` for the Web request made from `req`, then sends what it (or error()) answered. */
-  async function answer(
+  /**
+   * Runs `app` for the Web request made from `req`, then sends what it (or error()) answered. Stays
+   * synchronous as far as it can: a promise only where the app or the body makes one.
+   */
+  function answer(
     req: NativeRequest,
     res: NativeResponse,
     app: RouteHandler | NonNullable<FetchOptions['fetch']>,
     params: Record<string, string> | null,
-  ): Promise<void> {
-    const request = toWebRequest(req, 'http');
+  ): void | Promise<void> {
+    const request = WebRequest.for(req, 'http');
     if (request === null)
       throw new HttpError(400, 'no valid URL can be made from the request target and Host');
-    natives.set(request, req);
-    if (params !== null) (request as RouteRequest).params = params;
-    let response: unknown;
+    if (params !== null) request.params = params;
+    let result: unknown;
     try {
-      response = await app(request as RouteRequest, server);
-      if (!(response instanceof Response)) {
-        throw new TypeError(`fetch() must return a Response, got ${describe(response)}`);
-      }
+      result = app(request as unknown as RouteRequest, server);
     } catch (failure) {
-      if (error === undefined || req.abortedWith(failure)) throw failure;
-      response = await error(failure);
-      if (!(response instanceof Response)) {
-        throw new TypeError(`error() must return a Response, got ${describe(response)}`);
-      }
+      return recover(req, res, failure);
     }
-    await sendWebResponse(req, res, response as Response);
+    return respond(req, res, result, 'fetch()');
+  }
+
+  /** Sends `result` (a Response, or a promise of one) or, for anything else, what error() makes of it. */
+  function respond(
+    req: NativeRequest,
+    res: NativeResponse,
+    result: unknown,
+    from: string,
+  ): void | Promise<void> {
+    if (result instanceof Response) return sendWebResponse(req, res, result);
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(
+        (value) => respond(req, res, value, from),
+        (failure: unknown) => {
+          if (from === 'error()') throw failure; // error() failed too: the server's 500
+          return recover(req, res, failure);
+        },
+      );
+    }
+    const failure = new TypeError(`${from} must return a Response, got ${describe(result)}`);
+    if (from === 'error()') throw failure;
+    return recover(req, res, failure);
+  }
+
+  /** What fetch threw or rejected with goes to error(); without one (or for the client leaving), to the server's 500. */
+  function recover(req: NativeRequest, res: NativeResponse, failure: unknown): void | Promise<void> {
+    if (error === undefined || req.abortedWith(failure)) throw failure;
+    return respond(req, res, error(failure), 'error()');
   }
 
   return {
@@ -106,6 +128,12 @@ export function fetchHandler(options: FetchOptions): Handler {
       res.end();
     },
   };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function describe(value: unknown): string {

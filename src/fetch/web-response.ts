@@ -6,13 +6,14 @@ import type { Response as NativeResponse } from '../http/response.ts';
  * own line), and the body. A body that comes in one chunk (a string, bytes, JSON…) is sent with its
  * Content-Length in one write with the head; a longer stream is sent as it is read, chunked unless
  * the response declares its length, waiting whenever the client lags (backpressure). When the client
- * goes away mid-stream the stream is cancelled.
+ * goes away mid-stream the stream is cancelled and the connection cut (a truncated body must never
+ * look complete). Returns undefined when it finished at once (no body).
  */
-export async function sendWebResponse(
+export function sendWebResponse(
   req: NativeRequest,
   res: NativeResponse,
   response: Response,
-): Promise<void> {
+): Promise<void> | undefined {
   res.status = response.status;
   for (const [name, value] of response.headers) {
     // The framing is ours to choose (a proxied response may carry its upstream's).
@@ -23,11 +24,22 @@ export async function sendWebResponse(
   const body = response.body;
   if (body === null) {
     res.end();
-    return;
+    return undefined;
   }
-  const reader = body.getReader();
-  const gone = () => void reader.cancel(req.signal.reason).catch(() => {});
-  req.signal.addEventListener('abort', gone, { once: true });
+  return sendBody(req, res, body.getReader());
+}
+
+async function sendBody(
+  req: NativeRequest,
+  res: NativeResponse,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<void> {
+  if (req.gone !== null) {
+    void reader.cancel(req.gone).catch(() => {});
+    throw req.gone;
+  }
+  // Not the request's signal: an AbortController per response would cost more than the rest.
+  req.onGone = (reason) => void reader.cancel(reason).catch(() => {});
   try {
     const first = await reader.read();
     if (first.done) {
@@ -42,15 +54,16 @@ export async function sendWebResponse(
     let chunk: Uint8Array | undefined = first.value;
     let next: Awaited<ReturnType<typeof reader.read>> = second;
     while (chunk !== undefined) {
-      if (req.signal.aborted) return;
+      if (req.gone !== null) throw req.gone;
       if (!res.write(chunk)) await res.waitForDrain();
       if (next.done) break;
       chunk = next.value;
       next = await reader.read();
     }
-    if (!req.signal.aborted) res.end();
+    if (req.gone !== null) throw req.gone;
+    res.end();
   } finally {
-    req.signal.removeEventListener('abort', gone);
+    req.onGone = null;
     reader.releaseLock();
   }
 }

@@ -68,6 +68,8 @@ export class Request {
   private abort: AbortController | null = null;
   /** Why the client went away while this request was in flight, or null. */
   private goneReason: Error | null = null;
+  /** @internal Called once if the client goes away; cheaper than `signal` for the server's own use. */
+  onGone: ((reason: Error) => void) | null = null;
 
   /** @internal Called by the connection for each new request. */
   init(source: RequestSource, method: string): void {
@@ -79,6 +81,7 @@ export class Request {
     this.queryCache = null;
     this.abort = null;
     this.goneReason = null;
+    this.onGone = null;
     this.escaped = false;
   }
 
@@ -209,10 +212,18 @@ export class Request {
     );
   }
 
+  /** @internal Why the client went away, or null while it is there. */
+  get gone(): Error | null {
+    return this.goneReason;
+  }
+
   /** @internal The client went away. */
   aborted(reason: Error): void {
     if (this.goneReason === null) this.goneReason = reason;
     if (this.abort !== null && !this.abort.signal.aborted) this.abort.abort(reason);
+    const onGone = this.onGone;
+    this.onGone = null;
+    onGone?.(reason);
   }
 
   /** Whether the request carries a body (a Content-Length above 0, or chunked). */
