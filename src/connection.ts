@@ -126,6 +126,8 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private requestStartedAt = 0;
   /** When the handler in flight last showed life (dispatch, the body's end, a write, a drain): handlerTimeout counts from it. */
   private handlerActiveAt = 0;
+  /** handlerTimeout for the request in flight: the server's, unless the handler set its own. */
+  private handlerTimeout = 0;
   private requests = 0;
   private keepAlive = true;
   private closeAfter = false;
@@ -391,6 +393,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     res.init(this, req.method === 'HEAD', head.minorVersion === 0);
     this.inFlight = true;
     this.handlerActiveAt = this.clock.now;
+    this.handlerTimeout = this.options.handlerTimeout;
     this.dispatch(req, res);
     return true;
   }
@@ -541,6 +544,18 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     this.reusable = false;
   }
 
+  /** Whether a request's response is still to end. */
+  get requestInFlight(): boolean {
+    return this.inFlight;
+  }
+
+  setHandlerTimeout(ms: number): void {
+    if (!this.inFlight || this.closing) return;
+    this.handlerTimeout = ms;
+    this.handlerActiveAt = this.clock.now; // counted from now, as Bun's server.timeout() does
+    this.updateDeadline();
+  }
+
   // ───────────────────────────── output ─────────────────────────────
 
   flushSoon(): void {
@@ -665,7 +680,9 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
         extensions = agreed.response;
       }
     }
-    this.output.append(switchingProtocols(req.header('sec-websocket-key')!, protocol, extensions));
+    this.output.append(
+      switchingProtocols(req.header('sec-websocket-key')!, protocol, extensions, res.upgradeHeaderLines()),
+    );
     res.markUpgraded();
     this.flush();
     const leftover =
@@ -744,7 +761,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
   /** The handler deadline passed: unless the handler showed life since, or waits on a slow client, it is stuck. */
   private checkHandler(): void {
-    const timeout = this.options.handlerTimeout;
+    const timeout = this.handlerTimeout;
     if (timeout === 0) return;
     if (this.waitingOnClient()) return; // streaming to a slow reader: sendTimeout's business
     const due = this.handlerActiveAt + timeout;
@@ -816,7 +833,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     if (this.reading === READ_BODY) {
       this.deadline = options.requestTimeout === 0 ? 0 : this.requestStartedAt + options.requestTimeout;
     } else if (this.inFlight) {
-      this.deadline = options.handlerTimeout === 0 ? 0 : this.handlerActiveAt + options.handlerTimeout;
+      this.deadline = this.handlerTimeout === 0 ? 0 : this.handlerActiveAt + this.handlerTimeout;
     } else if (this.headStarted) {
       this.deadline = options.headersTimeout === 0 ? 0 : this.headStartedAt + options.headersTimeout;
     }

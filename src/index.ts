@@ -1,4 +1,11 @@
-export type { FetchOptions, FetchServer } from './fetch/handler.ts';
+export type { FetchOptions } from './fetch/handler.ts';
+export type { RouteHandler, RouteParams, RouteRequest, Routes, RouteValue } from './fetch/routes.ts';
+export type {
+  FetchUpgradeOptions,
+  ServerWebSocket,
+  WebSocketHandler,
+  WebSocketPayload,
+} from './fetch/websocket.ts';
 export type { Handler } from './handler.ts';
 export { ConfigError, HttpError } from './http/errors.ts';
 export { Request } from './http/request.ts';

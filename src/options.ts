@@ -74,6 +74,12 @@ export interface ServerOptions {
   /** Bytes a WebSocket may have waiting to be sent; beyond it the peer is too slow and is disconnected (1008). Default 16 MiB. */
   wsMaxBufferedBytes?: number;
   /**
+   * What a send past `wsMaxBufferedBytes` does: `true` disconnects the peer as too slow (1008);
+   * `false` drops that message and keeps the connection. Default true (Bun.serve's
+   * `closeOnBackpressureLimit` in fetch mode, default false there).
+   */
+  wsCloseOnBackpressureLimit?: boolean;
+  /**
    * Negotiate permessage-deflate (RFC 7692) when the client offers it: `true`, or the parameters
    * (context takeover per direction, window bits 8–15, the size below which messages are sent
    * uncompressed, the zlib level). Default false.
@@ -125,6 +131,7 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   wsIdleTimeout: 120_000,
   wsCloseTimeout: 5_000,
   wsMaxBufferedBytes: 16 * 1024 * 1024,
+  wsCloseOnBackpressureLimit: true,
   wsPerMessageDeflate: false,
   wsInflateConcurrency: 4,
   wsInflateMaxBytes: 32 * 1024 * 1024,
@@ -193,6 +200,7 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   wsIdleTimeout: integer(0, 2 ** 31 - 1, 'never'),
   wsCloseTimeout: integer(1, 2 ** 31 - 1),
   wsMaxBufferedBytes: integer(1, Number.MAX_SAFE_INTEGER),
+  wsCloseOnBackpressureLimit: boolean,
   wsInflateConcurrency: integer(1, 1024),
   wsInflateMaxBytes: integer(1, Number.MAX_SAFE_INTEGER),
   wsPerMessageDeflate: (name, value) => {

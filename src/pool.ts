@@ -29,7 +29,10 @@ export type PoolMessage =
   /** A worker had an uncaught error: it keeps serving until the primary tells it to retire. */
   | { peregrine: 'crashed'; message: string }
   | { peregrine: 'retire' }
-  | { peregrine: 'shutdown' }
+  /** Primary → worker: stop gracefully; `timeout` in ms, the server's shutdownTimeout unless given. */
+  | { peregrine: 'shutdown'; timeout?: number }
+  /** Worker → primary: the program called `server.stop()` in a worker; stop the whole server. */
+  | { peregrine: 'stop'; closeActiveConnections: boolean }
   | { peregrine: 'stopped' }
   | BroadcastMessage;
 
@@ -129,8 +132,14 @@ export class WorkerPool {
     return total;
   }
 
-  /** Asks every worker to shut down gracefully; kills those still running after the deadline. */
-  async shutdown(): Promise<void> {
+  /** Set by the Server: a worker asked for the whole server to stop (`server.stop()` in a worker). */
+  onStopAsked: ((closeActiveConnections: boolean) => void) | null = null;
+
+  /**
+   * Asks every worker to shut down gracefully (within `timeout` ms, the server's shutdownTimeout
+   * unless given); kills those still running after the deadline.
+   */
+  async shutdown(timeout = this.options.shutdownTimeout): Promise<void> {
     this.stopping = true;
     for (const slot of this.slots) {
       if (slot.restartTimer !== null) clearTimeout(slot.restartTimer);
@@ -140,10 +149,10 @@ export class WorkerPool {
     const allExited = new Promise<void>((resolve) => {
       this.exited = resolve;
     });
-    for (const member of this.members) member.handle.post({ peregrine: 'shutdown' });
+    for (const member of this.members) member.handle.post({ peregrine: 'shutdown', timeout });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.options.shutdownTimeout + EXIT_GRACE_MS);
+      timer = setTimeout(resolve, timeout + EXIT_GRACE_MS);
     });
     await Promise.race([allExited, deadline]);
     clearTimeout(timer);
@@ -244,6 +253,8 @@ export class WorkerPool {
       else this.log(`peregrine: ${member.handle.label} could not start: ${text}`);
     } else if (kind === 'crashed') {
       this.onCrash(member, (message as { message: string }).message);
+    } else if (kind === 'stop') {
+      this.onStopAsked?.((message as { closeActiveConnections: boolean }).closeActiveConnections === true);
     }
   }
 

@@ -1,13 +1,21 @@
 import cluster from 'node:cluster';
 import { type AddressInfo, createServer } from 'node:net';
 import { parentPort } from 'node:worker_threads';
-import { type FetchOptions, fetchHandler, isFetchOptions } from './fetch/handler.ts';
+import { type FetchModeHandler, type FetchOptions, fetchHandler, isFetchOptions } from './fetch/handler.ts';
+import { WebRequest } from './fetch/web-request.ts';
+import {
+  bytesOf,
+  type FetchUpgradeOptions,
+  type WebSocketPayload,
+  webSocketServerOptions,
+} from './fetch/websocket.ts';
 import type { Handler } from './handler.ts';
 import { ConfigError } from './http/errors.ts';
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.ts';
 import { type PoolMessage, type PoolMode, RETIRE_GRACE_MS, WorkerPool } from './pool.ts';
 import { type WorkerContext, workerContext } from './shared.ts';
 import { HttpWorker, listenError } from './worker.ts';
+import { publish, subscriberCount } from './ws/topics.ts';
 
 /**
  * How the server runs: `'single'` (one event loop, the calling thread), `'threads'` (worker threads
@@ -16,28 +24,42 @@ import { HttpWorker, listenError } from './worker.ts';
  */
 export type ServerMode = 'single' | 'threads' | 'cluster' | 'worker';
 
-/** A running server, as returned by `serve()`. */
-export class Server {
+/**
+ * A running server, as returned by `serve()` — and, in fetch mode, the `server` that `fetch` gets,
+ * with Bun.serve's members. `WebSocketData` types `ws.data` (what `upgrade(request, { data })` gives).
+ *
+ * With several workers, each worker runs your program and gets its own Server (mode `'worker'`);
+ * the one in the primary starts and stops the workers.
+ */
+export class Server<WebSocketData = undefined> {
   readonly options: Readonly<ResolvedOptions>;
   readonly mode: ServerMode;
   private readonly local: HttpWorker | null;
   private readonly pool: WorkerPool | null;
   private readonly listenAddress: AddressInfo | null;
+  /** In a worker: tells the primary something (for `stop()`). */
+  private readonly post: ((message: PoolMessage) => void) | null;
   private readonly onSignal: (signal: NodeJS.Signals) => void;
   private signalled = false;
   private stopped: Promise<void> | null = null;
+  /** @internal Fetch mode's handler, for `upgrade()` and `reload()`. */
+  fetchMode: FetchModeHandler | null = null;
 
   /** @internal Use `serve()`. */
   constructor(
     options: ResolvedOptions,
     mode: ServerMode,
-    runner: { local: HttpWorker } | { pool: WorkerPool; address: AddressInfo },
+    runner:
+      | { local: HttpWorker; post?: (message: PoolMessage) => void }
+      | { pool: WorkerPool; address: AddressInfo },
   ) {
     this.options = options;
     this.mode = mode;
     this.local = 'local' in runner ? runner.local : null;
     this.pool = 'pool' in runner ? runner.pool : null;
     this.listenAddress = 'address' in runner ? runner.address : null;
+    this.post = 'post' in runner ? (runner.post ?? null) : null;
+    if (this.pool !== null) this.pool.onStopAsked = (closeActive) => void this.stop(closeActive);
     this.onSignal = (signal) => this.signal(signal);
     if (options.handleSignals && mode !== 'worker') {
       process.on('SIGINT', this.onSignal);
@@ -78,6 +100,106 @@ export class Server {
     return this.stopped;
   }
 
+  // ───────────── Bun.serve's members (fetch mode; the address ones work in every mode) ─────────────
+
+  /** The host name to reach the server at: `localhost` when it listens on every address. */
+  get hostname(): string {
+    return displayHost(this.address.address);
+  }
+
+  /** `http://hostname:port/`. */
+  get url(): URL {
+    const host = this.hostname;
+    return new URL(`http://${host.includes(':') ? `[${host}]` : host}:${this.port}/`);
+  }
+
+  /** Requests in flight in this worker (the primary of several workers has none of its own: 0). */
+  get pendingRequests(): number {
+    return this.local?.pendingRequests ?? 0;
+  }
+
+  /** Open WebSockets in this worker (the primary of several workers has none of its own: 0). */
+  get pendingWebSockets(): number {
+    return this.local?.pendingWebSockets ?? 0;
+  }
+
+  /**
+   * Turns `request` into a WebSocket handled by the `websocket` handlers: true when it did (`fetch`
+   * then returns undefined), false when the request is not a valid WebSocket handshake (answer it
+   * yourself, e.g. with a 400). `headers` go out with the 101; `data` becomes `ws.data`.
+   */
+  upgrade(request: Request, options: FetchUpgradeOptions<WebSocketData> = {}): boolean {
+    if (this.fetchMode === null)
+      throw new TypeError('server.upgrade() is for fetch mode: serve({ fetch, websocket })');
+    return this.fetchMode.upgrade(request, options);
+  }
+
+  /**
+   * Sends a message to every socket subscribed to `topic`, in every worker. Returns the bytes sent
+   * (the message is encoded once for all), or 0 for an empty topic name.
+   */
+  publish(topic: string, data: WebSocketPayload, _compress = false): number {
+    if (typeof topic !== 'string' || topic === '') return 0;
+    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : bytesOf(data);
+    publish(topic, payload, typeof data !== 'string');
+    return payload.byteLength;
+  }
+
+  /** Sockets of this worker subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return subscriberCount(topic);
+  }
+
+  /** The client's address for a request this server made, as Bun's `requestIP`; else null. */
+  requestIP(request: Request): { address: string; family: 'IPv4' | 'IPv6'; port: number } | null {
+    const req = WebRequest.nativeOf(request);
+    const address = req?.remoteAddress;
+    if (req === undefined || address === undefined) return null;
+    return { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port: req.remotePort ?? 0 };
+  }
+
+  /**
+   * Gives one request its own handler timeout, from now: `seconds` without its response making
+   * progress before it gets 503 (0: none). Ends with the response.
+   */
+  timeout(request: Request, seconds: number): void {
+    if (typeof seconds !== 'number' || !(seconds >= 0))
+      throw new RangeError(`timeout seconds must be >= 0, got ${seconds}`);
+    WebRequest.nativeOf(request)?.setTimeout(Math.min(Math.round(seconds * 1000), 2 ** 31 - 1));
+  }
+
+  /**
+   * Bun's name for `shutdown()`: stops the whole server, gracefully — or, with
+   * `closeActiveConnections`, closing the connections in flight at once. Called in a worker, it asks
+   * the primary to stop every worker.
+   */
+  stop(closeActiveConnections = false): Promise<void> {
+    if (this.post !== null) {
+      this.post({ peregrine: 'stop', closeActiveConnections });
+      return Promise.resolve();
+    }
+    if (!closeActiveConnections) return this.shutdown();
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+    this.stopped ??= this.local !== null ? this.local.shutdown(0) : this.pool!.shutdown(0);
+    return this.stopped;
+  }
+
+  /**
+   * Swaps in new `fetch`, `routes`, `error` and `websocket` handlers for what comes next, without
+   * dropping a connection (limits and options stay). Routes with Response values take over once
+   * those are read. In a worker it changes that worker's handlers: every worker runs your program,
+   * so a reload in its top-level code reaches them all.
+   */
+  reload(options: FetchOptions<WebSocketData>): this {
+    if (this.fetchMode === null) {
+      if (this.pool !== null) return this; // the primary of several workers answers no requests itself
+      throw new TypeError('server.reload() is for fetch mode');
+    }
+    this.fetchMode.reload(options as FetchOptions<unknown>);
+    return this;
+  }
+
   private signal(signal: NodeJS.Signals): void {
     if (this.signalled) {
       console.error(`peregrine: ${signal} again, exiting now`);
@@ -115,28 +237,34 @@ export async function serve<T = unknown>(handler: Handler<T>, options?: ServerOp
  * turns what it throws into one), as with Bun.serve; Peregrine's own options go in the same object
  * (`hostname` is taken for `host`).
  */
-export async function serve(options: FetchOptions & ServerOptions & { hostname?: string }): Promise<Server>;
+export async function serve<WebSocketData = undefined, Paths extends string = string>(
+  options: FetchOptions<WebSocketData, Paths> & ServerOptions & { hostname?: string },
+): Promise<Server<WebSocketData>>;
 export async function serve<T = unknown>(
-  first: Handler<T> | (FetchOptions & ServerOptions & { hostname?: string }),
+  first: Handler<T> | (FetchOptions<unknown> & ServerOptions & { hostname?: string }),
   second?: ServerOptions,
-): Promise<Server> {
+): Promise<Server<unknown>> {
   if (isFetchOptions(first)) {
-    const { fetch, error, routes, hostname, ...options } = first as FetchOptions &
+    const { fetch, error, routes, websocket, hostname, ...rest } = first as FetchOptions<unknown> &
       ServerOptions & { hostname?: string };
     const handler = fetchHandler({
       ...(fetch === undefined ? {} : { fetch }),
       ...(error === undefined ? {} : { error }),
       ...(routes === undefined ? {} : { routes }),
+      ...(websocket === undefined ? {} : { websocket }),
     });
-    return serveHandler(
-      handler,
-      hostname !== undefined && options.host === undefined ? { ...options, host: hostname } : options,
-    );
+    let options: ServerOptions = rest;
+    if (hostname !== undefined && options.host === undefined) options = { ...options, host: hostname };
+    if (websocket !== undefined) options = { ...options, ...webSocketServerOptions(websocket, options) };
+    const server = await serveHandler(handler, options);
+    server.fetchMode = handler;
+    handler.attach(server);
+    return server;
   }
   return serveHandler(first as Handler<T>, second);
 }
 
-async function serveHandler<T>(handler: Handler<T>, options?: ServerOptions): Promise<Server> {
+async function serveHandler<T>(handler: Handler<T>, options?: ServerOptions): Promise<Server<unknown>> {
   checkNodeVersion(process.versions.node);
   if (handler === null || typeof handler !== 'object' || typeof handler.handleRequest !== 'function') {
     throw new ConfigError(
@@ -209,7 +337,7 @@ async function serveAsThreadWorker(
   parentPort?.on('message', (message: PoolMessage) => obey(message, local, post));
   reportCrashes(own, post);
   post({ peregrine: 'listening' });
-  return new Server(own, 'worker', { local });
+  return new Server(own, 'worker', { local, post });
 }
 
 /** Serves inside a node:cluster worker process; the cluster primary hands it connections. */
@@ -226,7 +354,7 @@ async function serveAsClusterWorker(handler: Handler, options: ResolvedOptions):
   process.on('message', (message: PoolMessage) => obey(message, local, post));
   reportCrashes(own, post);
   post({ peregrine: 'listening' });
-  return new Server(own, 'worker', { local });
+  return new Server(own, 'worker', { local, post });
 }
 
 async function listenOrReport(local: HttpWorker, post: (message: PoolMessage) => void): Promise<void> {
@@ -244,7 +372,8 @@ function obey(
   local: HttpWorker,
   post: (message: PoolMessage) => void,
 ): void {
-  if (message?.peregrine === 'shutdown') void stopWorker(local, post, local.options.shutdownTimeout, 0);
+  if (message?.peregrine === 'shutdown')
+    void stopWorker(local, post, message.timeout ?? local.options.shutdownTimeout, 0);
   else if (message?.peregrine === 'retire')
     void stopWorker(local, post, RETIRE_GRACE_MS, 1, RETIRE_GRACE_MS / 2);
 }
@@ -316,12 +445,13 @@ function chooseMode(options: ResolvedOptions): Promise<PoolMode> {
 function logListening(server: Server): void {
   if (!server.options.log) return;
   const { address, port } = server.address;
-  const host =
-    address === '::' || address === '0.0.0.0'
-      ? 'localhost'
-      : address.includes(':')
-        ? `[${address}]`
-        : address;
+  const shown = displayHost(address);
+  const host = shown.includes(':') ? `[${shown}]` : shown;
   const workers = server.workers === 1 ? '1 worker' : `${server.workers} workers, ${server.mode}`;
   console.log(`peregrine: listening on http://${host}:${port} (${workers})`);
+}
+
+/** The host to show for a listening address: `localhost` for every address (`::`, `0.0.0.0`). */
+function displayHost(address: string): string {
+  return address === '::' || address === '0.0.0.0' ? 'localhost' : address;
 }

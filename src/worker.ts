@@ -53,6 +53,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       idleTimeout: options.wsIdleTimeout,
       closeTimeout: options.wsCloseTimeout,
       maxBufferedBytes: options.wsMaxBufferedBytes,
+      closeOnBackpressureLimit: options.wsCloseOnBackpressureLimit,
     };
     this.inflateLimiter = new InflateLimiter(options.wsInflateConcurrency, options.wsInflateMaxBytes);
     this.reusePort = placement.reusePort;
@@ -100,6 +101,21 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Requests whose response has not ended yet (counted when asked: nothing on the request path). */
+  get pendingRequests(): number {
+    let count = 0;
+    for (const tracked of this.connections)
+      if (tracked instanceof Connection && tracked.requestInFlight) count++;
+    return count;
+  }
+
+  /** Open WebSockets. */
+  get pendingWebSockets(): number {
+    let count = 0;
+    for (const tracked of this.connections) if (!(tracked instanceof Connection)) count++;
+    return count;
   }
 
   private accept(socket: Socket): void {

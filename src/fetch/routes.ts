@@ -1,19 +1,39 @@
 import { ConfigError } from '../http/errors.ts';
-import type { FetchServer } from './handler.ts';
+import type { Server } from '../server.ts';
 
-/** A request in a route handler: the Web `Request` with the route's `:params`, percent-decoded. */
-export type RouteRequest = Request & { params: Record<string, string> };
+/** The `:param` names in a route path, as a union: `'/users/:id/posts/:post'` → `'id' | 'post'`. */
+export type RouteParamNames<Path extends string> = Path extends `${string}:${infer Name}/${infer Rest}`
+  ? Name | RouteParamNames<`/${Rest}`>
+  : Path extends `${string}:${infer Name}`
+    ? Name
+    : never;
 
-export type RouteHandler = (request: RouteRequest, server: FetchServer) => Response | Promise<Response>;
+/** `request.params` for a route path: each `:param`, percent-decoded. */
+export type RouteParams<Path extends string = string> = string extends Path
+  ? Record<string, string>
+  : { [Name in RouteParamNames<Path>]: string };
 
-/** What a path maps to: a fixed response, a handler, or a handler per method. */
-export type RouteValue = Response | RouteHandler | Partial<Record<string, RouteHandler | Response>>;
+/** A request in a route handler (Bun's `BunRequest`): the Web `Request` with the route's `params`. */
+export type RouteRequest<Path extends string = string> = Request & { params: RouteParams<Path> };
 
-/** `routes` as Bun.serve takes it: `{ '/users/:id': …, '/static/*': … }`. */
-export type Routes = Record<string, RouteValue>;
+export type RouteHandler<Path extends string = string, WebSocketData = undefined> = (
+  request: RouteRequest<Path>,
+  server: Server<WebSocketData>,
+) => Response | Promise<Response | undefined> | undefined;
+
+/** What a path maps to: a fixed response, a handler, or a handler (or fixed response) per method. */
+export type RouteValue<Path extends string = string, WebSocketData = undefined> =
+  | Response
+  | RouteHandler<Path, WebSocketData>
+  | Partial<Record<string, RouteHandler<Path, WebSocketData> | Response>>;
+
+/** `routes` as Bun.serve takes it: `{ '/users/:id': …, '/static/*': … }`, params typed from each path. */
+export type Routes<WebSocketData = undefined, Paths extends string = string> = {
+  [Path in Paths]: RouteValue<Path, WebSocketData>;
+};
 
 /** A route's answer for one method: a handler, or a fixed response's bytes. */
-export type RouteTarget = RouteHandler | FixedResponse;
+export type RouteTarget = RouteHandler<string, unknown> | FixedResponse;
 
 /** A `Response` given as a route's value: read once at start-up, sent as the same bytes every time. */
 export interface FixedResponse {
@@ -179,7 +199,7 @@ export async function fixRoutes(routes: unknown): Promise<Record<string, Map<str
 }
 
 async function target(where: string, value: unknown): Promise<RouteTarget> {
-  if (typeof value === 'function') return value as RouteHandler;
+  if (typeof value === 'function') return value as RouteHandler<string, unknown>;
   if (value instanceof Response) {
     if (value.bodyUsed) throw new ConfigError(`route ${where}: the Response's body was already read`);
     const body = new Uint8Array(await value.arrayBuffer());

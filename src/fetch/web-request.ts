@@ -1,6 +1,7 @@
 import * as nodeStream from 'node:stream';
 import { type InspectOptions, inspect } from 'node:util';
 import type { Request as NativeRequest } from '../http/request.ts';
+import type { Response as NativeResponse } from '../http/response.ts';
 
 /**
  * The Web `Request` that fetch mode hands to `fetch` and routes: it answers `instanceof Request` and
@@ -18,6 +19,7 @@ const isDisturbed = (nodeStream as unknown as { isDisturbed(stream: ReadableStre
 
 export class WebRequest {
   readonly #native: NativeRequest;
+  readonly #response: NativeResponse;
   /** `http://host[:port]`, as the WHATWG URL parser would write it. */
   readonly #origin: string;
   #url: string | null = null;
@@ -30,8 +32,9 @@ export class WebRequest {
   /** The route's `:params` (set for route handlers; empty for `fetch`). */
   params: Record<string, string> = EMPTY_PARAMS;
 
-  constructor(native: NativeRequest, origin: string, url: string | null = null) {
+  constructor(native: NativeRequest, response: NativeResponse, origin: string, url: string | null = null) {
     this.#native = native;
+    this.#response = response;
     this.#origin = origin;
     this.#url = url;
   }
@@ -40,16 +43,16 @@ export class WebRequest {
    * The Web request for `native`, or null when no URL can be made from its target and `Host`
    * (the caller answers 400): authority-form and asterisk-form targets have none to give.
    */
-  static for(native: NativeRequest, scheme: 'http' | 'https'): WebRequest | null {
+  static for(native: NativeRequest, response: NativeResponse, scheme: 'http' | 'https'): WebRequest | null {
     const target = native.target;
     if (target.charCodeAt(0) === 0x2f) {
       const origin = originOf(scheme, native.header('host'));
-      return origin === null ? null : new WebRequest(native, origin);
+      return origin === null ? null : new WebRequest(native, response, origin);
     }
     if (!ABSOLUTE_FORM.test(target)) return null;
     try {
       const url = new URL(target); // absolute-form (RFC 9112 §3.2.2): its own URL, Host aside
-      return new WebRequest(native, url.origin, url.href);
+      return new WebRequest(native, response, url.origin, url.href);
     } catch {
       return null;
     }
@@ -57,7 +60,16 @@ export class WebRequest {
 
   /** The native request behind `request`, or undefined for a request this server did not make. */
   static nativeOf(request: unknown): NativeRequest | undefined {
-    return request instanceof WebRequest ? request.#native : undefined;
+    return typeof request === 'object' && request !== null && #native in request
+      ? (request as WebRequest).#native
+      : undefined;
+  }
+
+  /** The native response that answers `request`, or undefined for a request this server did not make. */
+  static responseOf(request: unknown): NativeResponse | undefined {
+    return typeof request === 'object' && request !== null && #response in request
+      ? (request as WebRequest).#response
+      : undefined;
   }
 
   get method(): string {

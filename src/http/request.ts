@@ -8,6 +8,8 @@ export interface RequestSource {
   readonly remotePort: number | undefined;
   /** Called the first time a handler asks for `signal`. */
   signalWanted(): void;
+  /** This request's handlerTimeout in ms (0 none), counted from now. */
+  setHandlerTimeout(ms: number): void;
 }
 
 /**
@@ -210,6 +212,16 @@ export class Request {
       this.goneReason !== null &&
       (error === this.goneReason || (error instanceof Error && error.name === 'AbortError'))
     );
+  }
+
+  /**
+   * Gives this request its own handlerTimeout, counted from now: `ms` without a sign of life from the
+   * handler (0: none) before it gets 503. Ends with the response.
+   */
+  setTimeout(ms: number): void {
+    if (!Number.isInteger(ms) || ms < 0)
+      throw new RangeError(`a timeout must be an integer number of ms >= 0, got ${ms}`);
+    this.source?.setHandlerTimeout(ms);
   }
 
   /** @internal Why the client went away, or null while it is there. */

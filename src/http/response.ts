@@ -31,6 +31,14 @@ export interface UpgradeOptions<T = unknown> {
   data?: T;
 }
 
+/** Headers of the 101 that the WebSocket handshake sets itself (RFC 6455 §4.2.2). */
+const HANDSHAKE_HEADERS = new Set([
+  'upgrade',
+  'sec-websocket-accept',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+]);
+
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values must be visible ASCII, space or tab (RFC 9110 §5.5; obs-text is not generated). */
 const BAD_VALUE_RE = /[^\t\x20-\x7e]/;
@@ -365,12 +373,27 @@ export class Response<T = unknown> {
   /**
    * Accepts a WebSocket handshake: sends `101 Switching Protocols` and returns the WebSocket (whose
    * hooks on your handler then run), or answers 400 / 426 itself and returns null when the request is
-   * not a valid handshake (RFC 6455 §4.2.1).
+   * not a valid handshake (RFC 6455 §4.2.1). Headers set on the response before (a `Set-Cookie`, say)
+   * go out with the 101.
    */
   upgrade(options: UpgradeOptions<T> = {}): WebSocket<T> | null {
     if (this.detached) return null;
     this.assertOpen();
     return this.sink!.upgrade(this, options) as WebSocket<T> | null;
+  }
+
+  /**
+   * @internal The headers set so far as header lines, for the 101 that accepts a WebSocket: those the
+   * handshake itself sets (Upgrade, Sec-WebSocket-Accept, -Extensions, -Protocol) are left out.
+   */
+  upgradeHeaderLines(): string {
+    let lines = '';
+    for (let i = 0; i < this.count; i++) {
+      const name = this.names[i]!;
+      if (HANDSHAKE_HEADERS.has(name.toLowerCase())) continue;
+      lines += `${name}: ${this.values[i]}\r\n`;
+    }
+    return lines;
   }
 
   /** @internal The connection answered with 101: the response is done and belongs to the WebSocket now. */

@@ -25,6 +25,11 @@ export interface WebSocketOptions {
   idleTimeout: number;
   closeTimeout: number;
   maxBufferedBytes: number;
+  /**
+   * Past `maxBufferedBytes`: true closes the socket as too slow (1008); false only drops the
+   * message (Bun.serve's `closeOnBackpressureLimit: false`).
+   */
+  closeOnBackpressureLimit: boolean;
 }
 
 /**
@@ -36,6 +41,10 @@ export interface WebSocketHooks<T = unknown> {
   handleWSMessage?(ws: WebSocket<T>, message: string | Buffer, isBinary: boolean): void;
   handleWSFrame?(ws: WebSocket<T>, fin: boolean, opcode: number, payload: Buffer): void;
   handleWSDrain?(ws: WebSocket<T>): void;
+  /** A ping arrived (it is answered with a pong whether or not this hook is there). */
+  handleWSPing?(ws: WebSocket<T>, payload: Buffer): void;
+  /** A pong arrived: an answer to a ping, or a heartbeat the peer sends unasked. */
+  handleWSPong?(ws: WebSocket<T>, payload: Buffer): void;
   handleWSClose?(ws: WebSocket<T>, code: number, reason: string): void;
 }
 
@@ -120,7 +129,7 @@ export class WebSocket<T = unknown> {
       {
         onMessage: (data, isBinary, compressed) => this.onMessage(data, isBinary, compressed),
         onPing: (data) => this.onPing(data),
-        onPong: () => {},
+        onPong: (data) => this.onPong(data),
         onClose: (code, reason) => this.onCloseFrame(code, reason),
         onFrame:
           this.hooks.handleWSFrame === undefined
@@ -158,8 +167,11 @@ export class WebSocket<T = unknown> {
     }
   }
 
-  /** A hook threw: report it and close with 1011, as an HTTP handler's error gets a 500. */
-  private hookFailed(error: unknown): void {
+  /**
+   * @internal A hook threw (or its promise rejected): report it and close with 1011, as an HTTP
+   * handler's error gets a 500.
+   */
+  hookFailed(error: unknown): void {
     this.owner.hookFailed(error);
     this.fail(CLOSE.internalError, 'internal error');
   }
@@ -167,6 +179,16 @@ export class WebSocket<T = unknown> {
   /** Bytes queued in the socket, not yet handed to the kernel. */
   get bufferedAmount(): number {
     return this.socket.writableLength;
+  }
+
+  /** As the browser's WebSocket numbers it: 1 open, 2 closing (a Close sent or received), 3 closed. */
+  get readyState(): 1 | 2 | 3 {
+    return this.state === OPEN ? 1 : this.state === CLOSING ? 2 : 3;
+  }
+
+  /** The topics this socket subscribes to. */
+  get subscriptions(): string[] {
+    return this.topics === null ? [] : [...this.topics];
   }
 
   /** Whether `close()` or `terminate()` has been called, or the peer has gone. */
@@ -182,7 +204,7 @@ export class WebSocket<T = unknown> {
     if (this.state !== OPEN) return 'dropped';
     const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
     if (this.bufferedAmount + payload.byteLength > this.options.maxBufferedBytes) {
-      this.tooSlow();
+      if (this.options.closeOnBackpressureLimit) this.tooSlow();
       return 'dropped';
     }
     const opcode = isBinary ? OPCODE.binary : OPCODE.text;
@@ -209,10 +231,20 @@ export class WebSocket<T = unknown> {
 
   /** Sends a ping (payload up to 125 bytes); the peer answers with a pong. */
   ping(payload: string | Uint8Array = ''): SendResult {
+    return this.control(OPCODE.ping, payload);
+  }
+
+  /** Sends an unsolicited pong (a one-way heartbeat, RFC 6455 §5.5.3); payload up to 125 bytes. */
+  pong(payload: string | Uint8Array = ''): SendResult {
+    return this.control(OPCODE.pong, payload);
+  }
+
+  private control(opcode: number, payload: string | Uint8Array): SendResult {
     if (this.state !== OPEN) return 'dropped';
     const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    if (data.byteLength > 125) throw new RangeError('a ping payload is at most 125 bytes');
-    this.writeFrame(OPCODE.ping, data, false);
+    if (data.byteLength > 125) throw new RangeError('a control frame payload is at most 125 bytes');
+    if (this.outbound !== null) this.enqueue(() => this.writeFrame(opcode, data, false));
+    else this.writeFrame(opcode, data, false);
     return this.pressure();
   }
 
@@ -331,6 +363,11 @@ export class WebSocket<T = unknown> {
 
   private onPing(data: Buffer): void {
     if (this.state === OPEN) this.writeFrame(OPCODE.pong, data, false);
+    this.hooks.handleWSPing?.(this, data);
+  }
+
+  private onPong(data: Buffer): void {
+    this.hooks.handleWSPong?.(this, data);
   }
 
   private onCloseFrame(code: number, reason: string): void {

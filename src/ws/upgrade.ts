@@ -58,13 +58,13 @@ export function acceptKey(key: string): string {
 }
 
 /** The 101 response head. */
-export function switchingProtocols(key: string, protocol: string, extensions: string): string {
+export function switchingProtocols(key: string, protocol: string, extensions: string, more = ''): string {
   let head =
     'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
     `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
   if (protocol !== '') head += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
   if (extensions !== '') head += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
-  return `${head}\r\n`;
+  return `${head}${more}\r\n`;
 }
 
 function hasToken(value: string | undefined, token: string): boolean {

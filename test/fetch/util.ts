@@ -2,9 +2,12 @@ import type { TestContext } from 'node:test';
 import { type FetchOptions, type Server, type ServerOptions, serve } from '../../src/index.ts';
 
 /** Starts a fetch-mode server on a free loopback port, shut down after the test; collects onError's errors. */
-export async function startFetch(t: TestContext, options: FetchOptions & ServerOptions) {
+export async function startFetch<Data = undefined>(
+  t: TestContext,
+  options: FetchOptions<Data> & ServerOptions,
+) {
   const errors: unknown[] = [];
-  const server: Server = await serve({
+  const server: Server<Data> = await serve<Data>({
     port: 0,
     hostname: '127.0.0.1',
     workers: 1,

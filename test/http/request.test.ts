@@ -7,7 +7,12 @@ import { Request, type RequestSource } from '../../src/http/request.ts';
 // a connection does it, then `init()` is called with a stand-in for the connection.
 
 const LIMITS: HeadLimits = { maxHeaderBytes: 16 * 1024, maxHeaderCount: 100, maxUrlLength: 8 * 1024 };
-const SOURCE: RequestSource = { remoteAddress: '192.0.2.1', remotePort: 4242, signalWanted() {} };
+const SOURCE: RequestSource = {
+  remoteAddress: '192.0.2.1',
+  remotePort: 4242,
+  signalWanted() {},
+  setHandlerTimeout() {},
+};
 
 /** A Request over `text`, parsed at `offset` in a buffer that holds other bytes before and after it. */
 function requestFor(text: string, req = new Request(), offset = 0): Request {

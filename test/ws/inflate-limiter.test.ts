@@ -262,7 +262,13 @@ describe('a WebSocket waiting for its turn to inflate', () => {
     const owner: WebSocketOwner = {
       clock: new Clock(),
       stopping: false,
-      wsOptions: { maxMessageBytes: MB, idleTimeout: 0, closeTimeout: 1000, maxBufferedBytes: MB },
+      wsOptions: {
+        maxMessageBytes: MB,
+        idleTimeout: 0,
+        closeTimeout: 1000,
+        maxBufferedBytes: MB,
+        closeOnBackpressureLimit: true,
+      },
       wsHooks: { handleWSMessage: (_ws, message) => received.push(String(message)) },
       webSocketClosed: () => {},
       hookFailed: (error) => {
