@@ -70,7 +70,7 @@ interface Current {
   websocket: WebSocketHandler<unknown> | undefined;
 }
 
-/** A native handler that runs a `fetch(request) → Response` app. */
+/** @internal A native handler that runs a `fetch(request) → Response` app. */
 export function fetchHandler(options: FetchOptions<unknown>): FetchModeHandler {
   checkHandlers(options);
   let current: Current = {

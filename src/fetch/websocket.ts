@@ -11,6 +11,11 @@ export type WebSocketPayload = string | ArrayBuffer | SharedArrayBuffer | ArrayB
  * `server.upgrade()` accepted, and their limits. `T` is the type of `ws.data`.
  */
 export interface WebSocketHandler<T = undefined> {
+  /**
+   * A type hint only, as in Bun: `data: {} as { user: string }` types `ws.data` (and what
+   * `server.upgrade()` must give) while `serve()` still infers each route's params.
+   */
+  data?: T;
   /** A message arrived: text as a string, binary as a Buffer (see `ws.binaryType`). */
   message(ws: ServerWebSocket<T>, message: string | Buffer): void | Promise<void>;
   open?(ws: ServerWebSocket<T>): void | Promise<void>;
