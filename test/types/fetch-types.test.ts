@@ -10,7 +10,7 @@ import { type RouteParams, serve } from '../../src/index.ts';
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const exact = <A, B>(_proof: Equal<A, B>) => {};
 exact<RouteParams<'/users/:id/posts/:post'>, { id: string; post: string }>(true);
-exact<RouteParams<'/files/*'>, {}>(true);
+exact<RouteParams<'/files/*'>, Record<never, string>>(true);
 exact<RouteParams<string>, Record<string, string>>(true);
 
 test('fetch-mode types: route params from the path, ws.data from the upgrade', {
