@@ -264,3 +264,58 @@ test('fetch mode: options are still checked; a fetch that is not a function is n
     /handleRequest\(req, res\) method, or options with a fetch\(request\) function or routes/,
   );
 });
+
+test('fetch mode: pipelined requests with async handlers of different speeds are answered in order', {
+  timeout: 20_000,
+}, async (t) => {
+  const h = await start(t, {
+    async fetch(request) {
+      const n = Number(new URL(request.url).searchParams.get('n'));
+      await new Promise((resolve) => setTimeout(resolve, (5 - n) * 15)); // the first is the slowest
+      return new Response(`answer ${n}`);
+    },
+  });
+  const port = Number(new URL(h.url('/')).port);
+  let pipelined = '';
+  for (let n = 0; n < 5; n++)
+    pipelined += `GET /?n=${n} HTTP/1.1\r\nHost: x\r\n${n === 4 ? 'Connection: close\r\n' : ''}\r\n`;
+  const raw = await exchange(port, pipelined, 5000);
+  assert.deepEqual(
+    [...raw.matchAll(/answer (\d)/g)].map((m) => m[1]),
+    ['0', '1', '2', '3', '4'],
+  );
+});
+
+test('fetch mode: 304 and 204 carry no body; HEAD of a streamed response sends the head only', {
+  timeout: 20_000,
+}, async (t) => {
+  const h = await start(t, {
+    fetch(request) {
+      const { pathname } = new URL(request.url);
+      if (pathname === '/304') return new Response(null, { status: 304, headers: { ETag: '"v1"' } });
+      if (pathname === '/204') return new Response(null, { status: 204 });
+      return new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('streamed'));
+            controller.close();
+          },
+        }),
+      );
+    },
+  });
+  const port = Number(new URL(h.url('/')).port);
+  const notModified = await exchange(port, 'GET /304 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.match(notModified, /^HTTP\/1\.1 304 Not Modified\r\n/);
+  assert.match(notModified, /\r\netag: "v1"\r\n/i);
+  assert.doesNotMatch(notModified, /content-length|transfer-encoding/i);
+  assert.ok(notModified.endsWith('\r\n\r\n'));
+  const noContent = await exchange(port, 'GET /204 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.match(noContent, /^HTTP\/1\.1 204 No Content\r\n/);
+  assert.doesNotMatch(noContent, /content-length|transfer-encoding/i);
+  const head = await exchange(port, 'HEAD /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.ok(head.endsWith('\r\n\r\n'), `no body after a HEAD response: ${JSON.stringify(head)}`);
+  const get = await exchange(port, 'GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.ok(get.endsWith('\r\n\r\nstreamed'), JSON.stringify(get));
+});
