@@ -199,3 +199,80 @@ test('websocket example: guests on different workers get distinct names', async 
     assert.equal(await stop(child), 0);
   }
 });
+
+test('hono example: a REST API with params, JSON bodies, validation errors and CORS', async () => {
+  const port = await freePort();
+  const child = await runExample('hono', port);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const created = await fetch(`${base}/todos`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: 'https://app.example' },
+      body: JSON.stringify({ title: '  write tests ' }),
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.headers.get('location'), '/todos/1');
+    assert.equal(created.headers.get('access-control-allow-origin'), '*');
+    assert.deepEqual(await created.json(), { id: 1, title: 'write tests', done: false });
+    const invalid = await fetch(`${base}/todos`, { method: 'POST', body: '{"title": 3, "done": "yes"}' });
+    assert.equal(invalid.status, 400);
+    assert.deepEqual(await invalid.json(), {
+      errors: ['title must be a non-empty string', 'done must be true or false'],
+    });
+    const notJson = await fetch(`${base}/todos`, { method: 'POST', body: '{' });
+    assert.deepEqual(await notJson.json(), { errors: ['the body must be a JSON object'] });
+    const patched = await fetch(`${base}/todos/1`, { method: 'PATCH', body: '{"done": true}' });
+    assert.deepEqual(await patched.json(), { id: 1, title: 'write tests', done: true });
+    assert.deepEqual(await (await fetch(`${base}/todos`)).json(), [
+      { id: 1, title: 'write tests', done: true },
+    ]);
+    const preflight = await fetch(`${base}/todos/1`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'DELETE' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /DELETE/);
+    assert.equal((await fetch(`${base}/todos/1`, { method: 'DELETE' })).status, 204);
+    const gone = await fetch(`${base}/todos/1`);
+    assert.equal(gone.status, 404);
+    assert.deepEqual(await gone.json(), { error: 'no such to-do' });
+    assert.deepEqual(await (await fetch(`${base}/nowhere`)).json(), { error: 'no route for GET /nowhere' });
+  } finally {
+    assert.equal(await stop(child), 0);
+  }
+});
+
+test('bun-style example: routes, a static page, and a WebSocket chat across two workers', async () => {
+  const port = await freePort();
+  const child = await runExample('bun-style', port, '2');
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const page = await fetch(`${base}/`);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await page.text(), /new WebSocket/);
+    assert.deepEqual(await (await fetch(`${base}/api/hello/w%C3%B6rld`)).json(), { hello: 'wörld' });
+    // A method no route takes goes to fetch, as in Bun (which answers 404 here).
+    assert.equal((await fetch(`${base}/api/status`, { method: 'POST' })).status, 404);
+    assert.deepEqual(await (await fetch(`${base}/api/status`)).json(), { pendingRequests: 1, webSockets: 0 });
+    assert.equal((await fetch(`${base}/chat`)).status, 400);
+    // Ten guests on fresh connections, so both workers take some: each hears everyone.
+    const guests = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const ws = new WebSocketClient(`ws://127.0.0.1:${port}/chat?name=g${i}`);
+        const heard: string[] = [];
+        ws.on('message', (data) => heard.push(String(data)));
+        await new Promise((resolve) => ws.once('open', resolve));
+        return { ws, heard };
+      }),
+    );
+    guests[3]!.ws.send('hello all');
+    const deadline = Date.now() + 5000;
+    while (guests.some((g) => !g.heard.includes('g3: hello all')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    for (const [i, guest] of guests.entries())
+      assert.ok(guest.heard.includes('g3: hello all'), `guest ${i}: ${guest.heard}`);
+    for (const { ws } of guests) ws.close();
+  } finally {
+    assert.equal(await stop(child), 0);
+  }
+});
