@@ -156,6 +156,23 @@ const RAW_NET: ServerSpec = { id: 'raw-net', label: 'raw node:net', script: 'raw
 /** uWebSockets.js, native, run on Node 20 (see prepareUws). */
 const UWS: ServerSpec = { id: 'uws', label: 'uWebSockets.js', script: 'uws.mjs' };
 const SIRV_STATIC: ServerSpec = { id: 'sirv', label: 'sirv', script: 'sirv-static.ts' };
+/** Peregrine in fetch mode: a Bun.serve-style `fetch` returning `new Response(…)` (fetch-app.ts). */
+const PEREGRINE_FETCH: ServerSpec = {
+  id: 'peregrine-fetch',
+  label: 'Peregrine fetch',
+  script: 'peregrine-fetch.ts',
+};
+/** Bun 1.4's own Bun.serve with the same `fetch` (the `bun` binary of @oven/bun-linux-x64). */
+const BUN: ServerSpec = { id: 'bun', label: 'Bun.serve', script: 'bun-serve.ts' };
+/** One Hono app (hono-app.ts) on Peregrine, on @hono/node-server and on srvx. */
+const HONO_PEREGRINE: ServerSpec = {
+  id: 'hono-peregrine',
+  label: 'Hono on Peregrine',
+  script: 'hono-peregrine.ts',
+};
+const HONO_NODE: ServerSpec = { id: 'hono-node', label: '@hono/node-server', script: 'hono-node-server.ts' };
+const HONO_SRVX: ServerSpec = { id: 'hono-srvx', label: 'srvx', script: 'hono-srvx.ts' };
+const BUN_BINARY = join(ROOT_DIR, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun');
 const SERVERS: readonly ServerSpec[] = [
   PEREGRINE,
   NODE_HTTP,
@@ -169,6 +186,11 @@ const SERVERS: readonly ServerSpec[] = [
   PEREGRINE_STATIC,
   NGINX_STATIC,
   SIRV_STATIC,
+  PEREGRINE_FETCH,
+  BUN,
+  HONO_PEREGRINE,
+  HONO_NODE,
+  HONO_SRVX,
 ];
 
 /** nginx servers: started from a generated config, not a bench/servers script. */
@@ -178,7 +200,7 @@ function isNginx(spec: ServerSpec): boolean {
 
 /** One results table: a Peregrine server against its peers on a list of workloads. */
 interface Section {
-  readonly id: 'comparison' | 'scaling' | 'websocket' | 'static' | 'idle';
+  readonly id: 'comparison' | 'scaling' | 'websocket' | 'static' | 'idle' | 'fetch' | 'hono';
   readonly peregrine: ServerSpec;
   /** The servers Peregrine is compared with, each with its own ratio column. */
   readonly peers: readonly ServerSpec[];
@@ -325,7 +347,47 @@ const IDLE: Section = {
   workloads: [{ kind: 'idle', name: 'idle 10k connections', connections: 10_000, workers: 1 }],
 };
 
-const SECTIONS: readonly Section[] = [COMPARISON, SCALING, WEBSOCKET, STATIC, IDLE];
+/** Fetch mode against Peregrine's own handler API and against Bun.serve, on the same two routes. */
+const FETCH: Section = {
+  id: 'fetch',
+  peregrine: PEREGRINE_FETCH,
+  peers: [PEREGRINE, BUN],
+  unit: 'req',
+  workloads: [
+    { kind: 'http', name: 'fetch plain /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1 },
+    {
+      kind: 'http',
+      name: 'fetch json /json',
+      path: '/json',
+      body: JSON_BODY,
+      pipeline: 1,
+      workers: 1,
+      contentType: 'application/json',
+    },
+  ],
+};
+
+/** One Hono app on Peregrine, @hono/node-server and srvx. */
+const HONO: Section = {
+  id: 'hono',
+  peregrine: HONO_PEREGRINE,
+  peers: [HONO_NODE, HONO_SRVX],
+  unit: 'req',
+  workloads: [
+    { kind: 'http', name: 'hono plain /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1 },
+    {
+      kind: 'http',
+      name: 'hono json /json',
+      path: '/json',
+      body: JSON_BODY,
+      pipeline: 1,
+      workers: 1,
+      contentType: 'application/json',
+    },
+  ],
+};
+
+const SECTIONS: readonly Section[] = [COMPARISON, SCALING, WEBSOCKET, STATIC, IDLE, FETCH, HONO];
 
 /** The own servers of a section: Peregrine, then its peers. */
 function sectionServers(section: Section): ServerSpec[] {
@@ -413,7 +475,9 @@ function selectSections(): SelectedSection[] {
         'only in the scaling section ("workers-1 plain /", "workers-2 plain /"); peregrine-ws and ws-echo ' +
         'only in the websocket section ("ws echo 32 B", "ws echo 64 KiB", "ws text 4 MiB in 64 B ' +
         'fragments"); peregrine-static, nginx and sirv ' +
-        'only in the static section ("static /6150.txt", "static /1mib.bin")',
+        'only in the static section ("static /6150.txt", "static /1mib.bin"); peregrine-fetch and bun only ' +
+        'in the fetch section ("fetch plain /", "fetch json /json", with peregrine); hono-peregrine, ' +
+        'hono-node and hono-srvx only in the hono section ("hono plain /", "hono json /json")',
     );
   }
   return selected;
@@ -504,6 +568,21 @@ function checkPrerequisites(config: Config): void {
   }
   if (config.sections.some((s) => s.servers.includes(FASTIFY)) && !canResolve('fastify')) {
     fail('the fastify server needs the `fastify` package (a devDependency): run `npm install` first.');
+  }
+  for (const [spec, name] of [
+    [HONO_PEREGRINE, 'hono'],
+    [HONO_NODE, '@hono/node-server'],
+    [HONO_SRVX, 'srvx'],
+  ] as const) {
+    if (config.sections.some((s) => s.servers.includes(spec)) && !canResolve(name))
+      fail(
+        `the ${spec.id} server needs the \`${name}\` package (a devDependency): run \`npm install\` first.`,
+      );
+  }
+  if (config.sections.some((s) => s.servers.includes(BUN)) && !isExecutable(BUN_BINARY)) {
+    fail(
+      `Bun.serve needs ${BUN_BINARY} (the @oven/bun-linux-x64 devDependency, Linux x64): run \`npm install\` first.`,
+    );
   }
   if (cpuCount() < 2) {
     fail(`needs at least 2 CPUs (server on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU}).`);
@@ -802,6 +881,7 @@ function spawnServer(spec: ServerSpec, workload: Workload, port: number): ChildP
   if (workload.kind === 'ws' && workload.maxMessageBytes !== undefined)
     env.WS_MAX_MESSAGE_BYTES = String(workload.maxMessageBytes);
   // --trace-gc prints a line per collection (worker threads' and cluster workers' too): counted below.
+  if (spec === BUN) return spawn('taskset', ['-c', cpus, BUN_BINARY, script], { cwd: ROOT_DIR, env, stdio });
   if (spec === UWS) {
     env.UWS_MODULE = UWS_MODULE;
     env.LARGE_BODY_FILE = join(benchTempDir ?? '', COMPARISON_LARGE_FILE);
@@ -837,7 +917,7 @@ async function startServer(spec: ServerSpec, workload: Workload, port: number): 
     port,
     isAlive: () => !hasExited(child),
     stderrTail: () => stderr.trim(),
-    minorGcs: () => (isNginx(spec) ? null : scavenges),
+    minorGcs: () => (isNginx(spec) || spec === BUN ? null : scavenges),
     stop: async () => {
       if (hasExited(child) || child.pid === undefined) return;
       child.kill('SIGTERM');
@@ -1683,6 +1763,27 @@ function websocketIntro(config: Config): string {
   );
 }
 
+/** What the fetch table measures, printed above it. */
+function fetchIntro(): string {
+  return (
+    `Fetch mode: one worker on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU}. Peregrine fetch runs a Bun.serve-style ` +
+    `\`fetch(request)\` (bench/servers/fetch-app.ts: \`new URL(request.url)\`, then \`new Response(body)\` or ` +
+    `\`Response.json(…)\`); Peregrine is its own handler API on the same routes; Bun.serve is Bun 1.4 running ` +
+    `the same fetch. Targets: ≥ 0.8× Peregrine's handler API, and the ratio to Bun.serve reported (goal ≥ 1.0×). ` +
+    `Bun is not Node: it has no minor-GC count. Where the time goes: bench/README.md.`
+  );
+}
+
+/** What the Hono table measures, printed above it. */
+function honoIntro(): string {
+  return (
+    `Hono: one app (bench/servers/hono-app.ts: \`c.text()\` on \`/\`, \`c.json()\` on \`/json\`) on Peregrine ` +
+    `(one worker), on @hono/node-server (set up as its README says, which replaces the global Request and ` +
+    `Response with lighter classes) and on srvx, on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU}. Targets: ≥ 2× ` +
+    `@hono/node-server, ≥ 1.5× srvx.`
+  );
+}
+
 /** What the static table measures, printed above it (with the reason if nginx was not run). */
 function staticIntro(config: Config): string {
   const connections = STATIC.workloads
@@ -1757,6 +1858,8 @@ function sectionReport(section: SectionResults, config: Config): string {
   if (section.selected.section.id === 'comparison') parts.unshift(`${comparisonIntro()}\n\n`);
   if (section.selected.section.id === 'scaling') parts.unshift(`${scalingIntro()}\n\n`);
   if (section.selected.section.id === 'websocket') parts.unshift(`${websocketIntro(config)}\n\n`);
+  if (section.selected.section.id === 'fetch') parts.unshift(`${fetchIntro()}\n\n`);
+  if (section.selected.section.id === 'hono') parts.unshift(`${honoIntro()}\n\n`);
   const scaling = scalingLine(section);
   if (scaling !== '') parts.push(`\n${scaling}`);
   if (failures !== '') parts.push(`\n${failures}`);

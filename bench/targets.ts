@@ -87,6 +87,36 @@ export const TARGETS: readonly Target[] = [
       return ratio === undefined ? undefined : 1 / ratio;
     },
   },
+  {
+    what: 'fetch plain / req/s over Peregrine handler API',
+    bound: 'min',
+    goal: 0.8,
+    measure: rate('fetch plain /', 'peregrine'),
+  },
+  {
+    what: 'fetch plain / req/s over Bun.serve',
+    bound: 'min',
+    goal: 1,
+    measure: rate('fetch plain /', 'bun'),
+  },
+  {
+    what: 'hono plain / req/s over @hono/node-server',
+    bound: 'min',
+    goal: 2,
+    measure: rate('hono plain /', 'hono-node'),
+  },
+  {
+    what: 'hono json /json req/s over @hono/node-server',
+    bound: 'min',
+    goal: 2,
+    measure: rate('hono json /json', 'hono-node'),
+  },
+  {
+    what: 'hono plain / req/s over srvx',
+    bound: 'min',
+    goal: 1.5,
+    measure: rate('hono plain /', 'hono-srvx'),
+  },
 ];
 
 export interface TargetResult {
