@@ -205,16 +205,19 @@ export function fetchHandler(options: FetchOptions<unknown>): FetchModeHandler {
       if (req === undefined || res === undefined || res.finished || res.headersSent) return false;
       if (checkUpgrade(req) !== null) return false; // not a valid handshake: the program answers
       let protocol = '';
+      const extra: [string, string][] = [];
       if (upgradeOptions.headers !== undefined) {
         for (const [name, value] of new Headers(upgradeOptions.headers)) {
           if (name === 'sec-websocket-protocol') protocol = value;
-          else res.appendHeader(name, value);
+          else extra.push([name, value]);
         }
       }
+      // Checked before anything is set on the response, which the program may still answer with.
       if (protocol !== '' && !offeredProtocols(req).includes(protocol))
         throw new TypeError(
           `Sec-WebSocket-Protocol ${JSON.stringify(protocol)} is not one the client offered`,
         );
+      for (const [name, value] of extra) res.appendHeader(name, value);
       const socket = new ServerWebSocket<unknown>(upgradeOptions.data, publishToSelf);
       const native = res.upgrade({ protocol, data: socket }) as NativeWebSocket<
         ServerWebSocket<unknown>

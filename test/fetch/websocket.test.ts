@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import WebSocketClient from 'ws';
 import { webSocketServerOptions } from '../../src/fetch/websocket.ts';
 import { ConfigError, type ServerWebSocket, type WebSocketHandler } from '../../src/index.ts';
+import { exchange } from '../helpers.ts';
 import { startFetch as start } from './util.ts';
 
 type Data = { name: string };
@@ -114,7 +115,9 @@ test('fetch mode WebSocket: a subprotocol the client offered, given as Sec-WebSo
     fetch(request, server) {
       const protocol = new URL(request.url).searchParams.get('p')!;
       try {
-        return server.upgrade(request, { headers: { 'Sec-WebSocket-Protocol': protocol } })
+        return server.upgrade(request, {
+          headers: { 'Sec-WebSocket-Protocol': protocol, 'X-Upgraded': 'yes' },
+        })
           ? undefined
           : new Response('no', { status: 400 });
       } catch (error) {
@@ -128,6 +131,15 @@ test('fetch mode WebSocket: a subprotocol the client offered, given as Sec-WebSo
   assert.equal(client.protocol, 'chat');
   client.close();
   await assert.rejects(open(`${base}?p=other`, ['chat']), /Unexpected server response: 409/);
+  // The refused upgrade set nothing on the response the program answered with instead.
+  const refused = await exchange(
+    h.server.port,
+    'GET /?p=other HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+      'Sec-WebSocket-Protocol: chat\r\nConnection: close\r\n\r\n',
+  );
+  assert.match(refused, /^HTTP\/1\.1 409 /);
+  assert.doesNotMatch(refused, /x-upgraded/i);
 });
 
 test('fetch mode WebSocket: send results, sendText/sendBinary, binaryType, cork, remoteAddress, close and terminate', {
