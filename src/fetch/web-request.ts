@@ -220,9 +220,11 @@ export class WebRequest {
     return `Request ${inspect(shown, { ...options, depth: options.depth ?? 2 })}`;
   }
 
+  /** Fetch gives GET and HEAD no body (whatever their spelling: `get` is GET, §2.2.1). */
   #hasBody(): boolean {
-    const native = this.#native;
-    return native.hasBody && native.method !== 'GET' && native.method !== 'HEAD';
+    if (!this.#native.hasBody) return false;
+    const method = this.method;
+    return method !== 'GET' && method !== 'HEAD';
   }
 
   /** The whole body, once: from the connection, or from the stream if `body` was asked for. */
