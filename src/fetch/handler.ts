@@ -140,14 +140,18 @@ export function fetchHandler(options: FetchOptions<unknown>): FetchModeHandler {
     return recover(req, res, failure, error);
   }
 
-  /** What fetch threw or rejected with goes to error(); without one (or for the client leaving), to the server's 500. */
+  /**
+   * What fetch threw or rejected with goes to error(); without one, to the server's 500. The client
+   * leaving, and an HttpError (a body past maxBodyBytes is a 413, a broken chunked body a 400, or one
+   * the program throws to choose a status), skip error(): the server answers with that status.
+   */
   function recover(
     req: NativeRequest,
     res: NativeResponse,
     failure: unknown,
     error: Current['error'],
   ): void | Promise<void> {
-    if (error === undefined || req.abortedWith(failure)) throw failure;
+    if (error === undefined || req.abortedWith(failure) || failure instanceof HttpError) throw failure;
     return respond(req, res, error(failure), 'error()', error);
   }
 

@@ -319,3 +319,45 @@ test('fetch mode: 304 and 204 carry no body; HEAD of a streamed response sends t
   const get = await exchange(port, 'GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   assert.ok(get.endsWith('\r\n\r\nstreamed'), JSON.stringify(get));
 });
+
+test('fetch mode: a body past maxBodyBytes is a 413 (declared: before fetch runs; chunked: however it is read), never sent to error()', {
+  timeout: 20_000,
+}, async (t) => {
+  const seen: string[] = [];
+  let reached = 0;
+  const h = await start(t, {
+    maxBodyBytes: 1000,
+    error: (error) => new Response(`error() got ${String(error)}`, { status: 500 }),
+    async fetch(request) {
+      reached++;
+      const how = new URL(request.url).searchParams.get('how');
+      if (how === 'stream') {
+        const reader = request.body!.getReader();
+        while (!(await reader.read()).done);
+      } else if (how === 'form') await request.formData();
+      else await request.text();
+      return new Response('read it all');
+    },
+  });
+  const declared = await fetch(h.url('/?how=text'), { method: 'POST', body: 'x'.repeat(5000) });
+  seen.push(`declared ${declared.status}`);
+  assert.equal(reached, 0);
+  for (const how of ['text', 'stream', 'form']) {
+    // Chunked, so the limit is found while the body streams in rather than from a Content-Length.
+    const chunked = await fetch(h.url(`/?how=${how}`), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 10; i++) controller.enqueue(new Uint8Array(300).fill(0x61));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    seen.push(`chunked ${how} ${chunked.status}`);
+  }
+  assert.deepEqual(seen, ['declared 413', 'chunked text 413', 'chunked stream 413', 'chunked form 413']);
+  assert.equal(reached, 3);
+  assert.deepEqual(h.errors, []); // a client's mistake, not the program's
+});
