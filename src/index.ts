@@ -1,3 +1,4 @@
+export type { BunServeOptions } from './fetch/bun-options.ts';
 export type { FetchOptions } from './fetch/handler.ts';
 export type { RouteHandler, RouteParams, RouteRequest, Routes, RouteValue } from './fetch/routes.ts';
 export type {

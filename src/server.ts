@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { type AddressInfo, createServer } from 'node:net';
 import { parentPort } from 'node:worker_threads';
+import { type BunServeOptions, fromBunOptions } from './fetch/bun-options.ts';
 import { type FetchModeHandler, type FetchOptions, fetchHandler, isFetchOptions } from './fetch/handler.ts';
 import { WebRequest } from './fetch/web-request.ts';
 import {
@@ -234,27 +235,27 @@ export class Server<WebSocketData = undefined> {
 export async function serve<T = unknown>(handler: Handler<T>, options?: ServerOptions): Promise<Server>;
 /**
  * Fetch mode: `fetch(request, server)` answers each Web `Request` with a `Response` (and `error`
- * turns what it throws into one), as with Bun.serve; Peregrine's own options go in the same object
- * (`hostname` is taken for `host`).
+ * turns what it throws into one), as with Bun.serve; Peregrine's own options go in the same object,
+ * and Bun's own server options stand for theirs (see BunServeOptions).
  */
 export async function serve<WebSocketData = undefined, Paths extends string = string>(
-  options: FetchOptions<WebSocketData, Paths> & ServerOptions & { hostname?: string },
+  options: FetchOptions<WebSocketData, Paths> & ServerOptions & BunServeOptions,
 ): Promise<Server<WebSocketData>>;
 export async function serve<T = unknown>(
-  first: Handler<T> | (FetchOptions<unknown> & ServerOptions & { hostname?: string }),
+  first: Handler<T> | (FetchOptions<unknown> & ServerOptions & BunServeOptions),
   second?: ServerOptions,
 ): Promise<Server<unknown>> {
   if (isFetchOptions(first)) {
-    const { fetch, error, routes, websocket, hostname, ...rest } = first as FetchOptions<unknown> &
-      ServerOptions & { hostname?: string };
+    const { fetch, error, routes, websocket, ...rest } = first as FetchOptions<unknown> &
+      ServerOptions &
+      BunServeOptions;
     const handler = fetchHandler({
       ...(fetch === undefined ? {} : { fetch }),
       ...(error === undefined ? {} : { error }),
       ...(routes === undefined ? {} : { routes }),
       ...(websocket === undefined ? {} : { websocket }),
     });
-    let options: ServerOptions = rest;
-    if (hostname !== undefined && options.host === undefined) options = { ...options, host: hostname };
+    let options = fromBunOptions(rest);
     if (websocket !== undefined) options = { ...options, ...webSocketServerOptions(websocket, options) };
     const server = await serveHandler(handler, options);
     server.fetchMode = handler;

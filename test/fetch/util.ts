@@ -1,10 +1,16 @@
 import type { TestContext } from 'node:test';
-import { type FetchOptions, type Server, type ServerOptions, serve } from '../../src/index.ts';
+import {
+  type BunServeOptions,
+  type FetchOptions,
+  type Server,
+  type ServerOptions,
+  serve,
+} from '../../src/index.ts';
 
 /** Starts a fetch-mode server on a free loopback port, shut down after the test; collects onError's errors. */
 export async function startFetch<Data = undefined>(
   t: TestContext,
-  options: FetchOptions<Data> & ServerOptions,
+  options: FetchOptions<Data> & ServerOptions & BunServeOptions,
 ) {
   const errors: unknown[] = [];
   const server: Server<Data> = await serve<Data>({
