@@ -26,6 +26,7 @@ export interface FetchOptions<WebSocketData = undefined, Paths extends string = 
    * successful `server.upgrade(request)`. Without it, those requests get 404.
    */
   fetch?(
+    this: Server<WebSocketData>,
     request: Request,
     server: Server<WebSocketData>,
   ): Response | undefined | Promise<Response | undefined>;
@@ -36,7 +37,7 @@ export interface FetchOptions<WebSocketData = undefined, Paths extends string = 
    */
   routes?: Routes<WebSocketData, Paths>;
   /** Turns what `fetch` or a route threw or rejected with into a response; without it, a 500. */
-  error?(error: unknown): Response | Promise<Response>;
+  error?(this: Server<WebSocketData>, error: unknown): Response | Promise<Response>;
   /** The handlers (and limits) of the WebSockets that `server.upgrade()` accepts. */
   websocket?: WebSocketHandler<WebSocketData>;
 }
@@ -101,7 +102,8 @@ export function fetchHandler(options: FetchOptions<unknown>): FetchModeHandler {
     if (params !== null) request.params = params;
     let result: unknown;
     try {
-      result = app(request as unknown as Request & { params: Record<string, string> }, server!);
+      // `this` is the server too, as Bun calls it (`this.upgrade(request)` works).
+      result = app.call(server!, request as unknown as Request & { params: Record<string, string> }, server!);
     } catch (failure) {
       return recover(req, res, failure, error);
     }
@@ -152,7 +154,7 @@ export function fetchHandler(options: FetchOptions<unknown>): FetchModeHandler {
     error: Current['error'],
   ): void | Promise<void> {
     if (error === undefined || req.abortedWith(failure) || failure instanceof HttpError) throw failure;
-    return respond(req, res, error(failure), 'error()', error);
+    return respond(req, res, error.call(server!, failure), 'error()', error);
   }
 
   const socketHooks = webSocketHooks<unknown>(

@@ -172,3 +172,19 @@ test('fetch mode with two workers: pub/sub reaches every worker; server.stop() i
     running.child.kill();
   }
 });
+
+test('fetch and error are called with the server as `this`, as Bun calls them', {
+  timeout: 20_000,
+}, async (t) => {
+  const h = await start(t, {
+    fetch(request) {
+      if (request.url.endsWith('/fail')) throw new Error('failed');
+      return new Response(String(this.port));
+    },
+    error() {
+      return new Response(`error() saw port ${this.port}`, { status: 500 });
+    },
+  });
+  assert.equal(await (await fetch(h.url('/'))).text(), String(h.server.port));
+  assert.equal(await (await fetch(h.url('/fail'))).text(), `error() saw port ${h.server.port}`);
+});
