@@ -3,6 +3,9 @@ import { type InspectOptions, inspect } from 'node:util';
 import type { Request as NativeRequest } from '../http/request.ts';
 import type { Response as NativeResponse } from '../http/response.ts';
 
+/** Whether a stream has been read from or cancelled (node:stream has it; its types do not). */
+const isDisturbed = (nodeStream as unknown as { isDisturbed(stream: ReadableStream): boolean }).isDisturbed;
+
 /**
  * The Web `Request` that fetch mode hands to `fetch` and routes: it answers `instanceof Request` and
  * every member of `Request.prototype`, but is made from the parsed head only as far as it is read.
@@ -14,9 +17,6 @@ import type { Response as NativeResponse } from '../http/response.ts';
  * for the platform's private state and throw. `request.clone()` gives a platform `Request` for those
  * (as does `new Request(request.url, request)`). The global classes are never replaced.
  */
-/** Whether a stream has been read from or cancelled (node:stream has it; its types do not). */
-const isDisturbed = (nodeStream as unknown as { isDisturbed(stream: ReadableStream): boolean }).isDisturbed;
-
 export class WebRequest {
   readonly #native: NativeRequest;
   readonly #response: NativeResponse;
