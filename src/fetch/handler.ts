@@ -5,7 +5,7 @@ import type { Response as NativeResponse } from '../http/response.ts';
 import type { Server } from '../server.ts';
 import type { WebSocket as NativeWebSocket } from '../ws/socket.ts';
 import { checkUpgrade, offeredProtocols } from '../ws/upgrade.ts';
-import { fixRoutes, isFixed, type RouteHandler, Router, type Routes } from './routes.ts';
+import { checkRoutes, fixRoutes, isFixed, type RouteHandler, Router, type Routes } from './routes.ts';
 import { WebRequest } from './web-request.ts';
 import { sendWebResponse } from './web-response.ts';
 import {
@@ -244,6 +244,7 @@ export function fetchHandler(options: FetchOptions<unknown>): FetchModeHandler {
         };
         return;
       }
+      checkRoutes(next.routes); // a bad route throws here, and nothing changes
       // Response values must be read before the new routes answer: until then the old ones do.
       const reading = fixRoutes(next.routes).then((fixed) => new Router(fixed));
       pendingRoutes = reading;

@@ -171,14 +171,32 @@ function pick(route: Route, method: string, params: Record<string, string>): Rou
  * Response body can be read only once). Throws a ConfigError for anything that is not a route.
  */
 export async function fixRoutes(routes: unknown): Promise<Record<string, Map<string, RouteTarget>>> {
+  const fixed: Record<string, Map<string, RouteTarget>> = {};
+  for (const [pattern, methods] of Object.entries(checkRoutes(routes))) {
+    const targets = new Map<string, RouteTarget>();
+    for (const [method, value] of methods)
+      targets.set(method, value instanceof Response ? await readFixed(value) : value);
+    fixed[pattern] = targets;
+  }
+  return fixed;
+}
+
+/** A route's value for one method, as given. */
+type RouteEntry = RouteHandler<string, unknown> | Response;
+
+/**
+ * Checks `routes` without reading anything: the shape, the methods, each value, and the paths (by
+ * building a Router from them). Throws a ConfigError for the first thing wrong.
+ */
+export function checkRoutes(routes: unknown): Record<string, Map<string, RouteEntry>> {
   if (routes === null || typeof routes !== 'object' || Array.isArray(routes)) {
     throw new ConfigError(`option 'routes' must be an object of paths, got ${typeof routes}`);
   }
-  const fixed: Record<string, Map<string, RouteTarget>> = {};
+  const checked: Record<string, Map<string, RouteEntry>> = {};
   for (const [pattern, value] of Object.entries(routes)) {
-    const methods = new Map<string, RouteTarget>();
+    const methods = new Map<string, RouteEntry>();
     if (typeof value === 'function' || value instanceof Response) {
-      methods.set('*', await target(pattern, value));
+      methods.set('*', entry(pattern, value));
     } else if (value !== null && typeof value === 'object') {
       for (const [method, handler] of Object.entries(value)) {
         if (!METHOD.test(method)) {
@@ -186,28 +204,34 @@ export async function fixRoutes(routes: unknown): Promise<Record<string, Map<str
             `route ${JSON.stringify(pattern)}: ${JSON.stringify(method)} is not an upper-case method`,
           );
         }
-        methods.set(method, await target(`${pattern} ${method}`, handler));
+        methods.set(method, entry(`${pattern} ${method}`, handler));
       }
     } else {
       throw new ConfigError(
         `route ${JSON.stringify(pattern)} must be a Response, a function or an object of methods`,
       );
     }
-    fixed[pattern] = methods;
+    checked[pattern] = methods;
   }
-  return fixed;
+  new Router(checked as Record<string, Map<string, RouteTarget>>); // the paths' own rules
+  return checked;
 }
 
-async function target(where: string, value: unknown): Promise<RouteTarget> {
+function entry(where: string, value: unknown): RouteEntry {
   if (typeof value === 'function') return value as RouteHandler<string, unknown>;
   if (value instanceof Response) {
     if (value.bodyUsed) throw new ConfigError(`route ${where}: the Response's body was already read`);
-    const body = new Uint8Array(await value.arrayBuffer());
-    return { status: value.status, headers: [...value.headers], body };
+    return value;
   }
   throw new ConfigError(
     `route ${where} must be a Response or a function, got ${value === null ? 'null' : typeof value}`,
   );
+}
+
+/** A Response value's status, headers and body, read once. */
+async function readFixed(response: Response): Promise<FixedResponse> {
+  const body = new Uint8Array(await response.arrayBuffer());
+  return { status: response.status, headers: [...response.headers], body };
 }
 
 export function isFixed(target: RouteTarget): target is FixedResponse {

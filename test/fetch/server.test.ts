@@ -102,6 +102,11 @@ test('server.reload() under traffic: new handlers for what comes next, no reques
   assert.equal(order, 'ABC');
   // A reload that leaves nothing to answer is refused, and the old handlers stay.
   assert.throws(() => h.server.reload({}), /fetch mode needs a fetch\(request\) function or routes/);
+  assert.throws(() => h.server.reload({ routes: { 'no-slash': new Response('x') } }), /must start with '\/'/);
+  assert.throws(
+    () => h.server.reload({ routes: { '/a': { get: () => new Response('') } } }),
+    /upper-case method/,
+  );
   assert.equal((await get(h.server.port, '/')).body, 'C');
 });
 
