@@ -106,7 +106,9 @@ export class WorkerPool {
   start(): Promise<void> {
     if (this.mode === 'cluster') {
       cluster.schedulingPolicy = cluster.SCHED_RR;
-      cluster.setupPrimary({ exec: this.script, args: process.argv.slice(2) });
+      // 'advanced': IPC messages are structured clones, as between threads, so bytes stay bytes (with
+      // JSON a published Uint8Array arrived as a plain object and crashed the worker delivering it).
+      cluster.setupPrimary({ exec: this.script, args: process.argv.slice(2), serialization: 'advanced' });
       // Processes share no BroadcastChannel: the primary relays channel() messages between them.
       setClusterRelay((message) => this.relay(message, null));
     }

@@ -138,45 +138,48 @@ test('server.stop(): graceful lets the request in flight finish; stop(true) cuts
   }
 });
 
-test('fetch mode with two workers: pub/sub reaches every worker; server.stop() in a worker stops them all', {
-  timeout: 60_000,
-}, async () => {
-  const running = await launchProgram(FIXTURE);
-  try {
-    const url = `ws://127.0.0.1:${running.port}/ws`;
-    // Connect until two sockets sit on different workers.
-    const sockets: { client: WebSocketClient; worker: string }[] = [];
-    const workers = new Set<string>();
-    for (let i = 0; i < 40 && workers.size < 2; i++) {
-      const client = new WebSocketClient(url);
-      await new Promise((resolve, reject) => {
-        client.once('open', resolve);
-        client.once('error', reject);
-      });
-      client.send('who');
-      const worker = await new Promise<string>((resolve) =>
-        client.once('message', (data: Buffer) => resolve(String(data))),
-      );
-      if (workers.has(worker)) client.close();
-      else {
-        workers.add(worker);
-        sockets.push({ client, worker });
+for (const mode of ['threads', 'cluster']) {
+  test(`fetch mode with two workers (${mode}): pub/sub reaches every worker; server.stop() in a worker stops them all`, {
+    timeout: 60_000,
+  }, async () => {
+    const running = await launchProgram(FIXTURE, { MODE: mode });
+    assert.equal(running.mode, mode);
+    try {
+      const url = `ws://127.0.0.1:${running.port}/ws`;
+      // Connect until two sockets sit on different workers.
+      const sockets: { client: WebSocketClient; worker: string }[] = [];
+      const workers = new Set<string>();
+      for (let i = 0; i < 40 && workers.size < 2; i++) {
+        const client = new WebSocketClient(url);
+        await new Promise((resolve, reject) => {
+          client.once('open', resolve);
+          client.once('error', reject);
+        });
+        client.send('who');
+        const worker = await new Promise<string>((resolve) =>
+          client.once('message', (data: Buffer) => resolve(String(data))),
+        );
+        if (workers.has(worker)) client.close();
+        else {
+          workers.add(worker);
+          sockets.push({ client, worker });
+        }
       }
+      assert.equal(workers.size, 2, 'connections reached two workers');
+      const [a, b] = sockets as [(typeof sockets)[0], (typeof sockets)[0]];
+      const heard = new Promise<string>((resolve) =>
+        b.client.once('message', (data: Buffer) => resolve(String(data))),
+      );
+      a.client.send('hello');
+      assert.match(await heard, /: hello$/);
+      for (const { client } of sockets) client.close();
+      assert.equal((await get(running.port, '/stop')).body, 'stopping');
+      assert.equal(await running.exited, 0);
+    } finally {
+      running.child.kill();
     }
-    assert.equal(workers.size, 2, 'connections reached two workers');
-    const [a, b] = sockets as [(typeof sockets)[0], (typeof sockets)[0]];
-    const heard = new Promise<string>((resolve) =>
-      b.client.once('message', (data: Buffer) => resolve(String(data))),
-    );
-    a.client.send('hello');
-    assert.match(await heard, /: hello$/);
-    for (const { client } of sockets) client.close();
-    assert.equal((await get(running.port, '/stop')).body, 'stopping');
-    assert.equal(await running.exited, 0);
-  } finally {
-    running.child.kill();
-  }
-});
+  });
+}
 
 test('fetch and error are called with the server as `this`, as Bun calls them', {
   timeout: 20_000,

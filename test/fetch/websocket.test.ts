@@ -384,3 +384,53 @@ test('fetch mode WebSocket: permessage-deflate when asked; compress on a send on
   client.send('plain');
   assert.equal((await next(client)).data.toString(), 'plain'.repeat(200));
 });
+
+test('fetch mode WebSocket: drain follows a send that returned -1; publishText and publishBinary', {
+  timeout: 20_000,
+}, async (t) => {
+  let drained = 0;
+  const results: number[] = [];
+  const h = await chat(t, {
+    open(ws) {
+      ws.subscribe('news');
+    },
+    message(ws, message) {
+      if (message === 'flood') {
+        // Until the socket's buffer is past its high-water mark: the last send says -1.
+        for (let i = 0; i < 1000; i++) {
+          const result = ws.send(new Uint8Array(64 * 1024));
+          results.push(result);
+          if (result === -1) break;
+        }
+      } else if (message === 'publish') {
+        results.push(ws.publishText('news', 'text news'), ws.publishBinary('news', new Uint8Array([7])));
+      }
+    },
+    drain(ws) {
+      drained++;
+      ws.send('drained');
+    },
+  });
+  const { client } = await h.ws('name=d');
+  const texts: string[] = [];
+  client.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary) texts.push(String(data));
+  });
+  client.send('flood');
+  await until(() => texts.includes('drained'), 'the drain handler');
+  assert.equal(results.at(-1), -1);
+  assert.ok(results.slice(0, -1).every((r) => r === 64 * 1024));
+  assert.equal(drained, 1);
+  // publishText/publishBinary reach the other subscribers, not the sender.
+  const other = (await h.ws('name=e')).client;
+  const heard: string[] = [];
+  other.on('message', (data: Buffer, isBinary: boolean) =>
+    heard.push(isBinary ? `[${[...data]}]` : String(data)),
+  );
+  await until(() => h.server.subscriberCount('news') === 2, 'two subscribers');
+  results.length = 0;
+  client.send('publish');
+  await until(() => heard.length === 2, 'both publications');
+  assert.deepEqual(heard, ['text news', '[7]']);
+  assert.deepEqual(results, [9, 1]);
+});

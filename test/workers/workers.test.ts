@@ -226,25 +226,29 @@ async function wsOnWorker(
   return { client, worker: await next(), next };
 }
 
-test('pub/sub reaches WebSocket subscribers on every worker', async () => {
-  const running = await launch({ WORKERS: '2' });
-  try {
-    // Connect until two sockets sit on different workers (the kernel spreads connections).
-    const sockets = [await wsOnWorker(running.port)];
-    for (let i = 0; i < 40 && new Set(sockets.map((s) => s.worker)).size < 2; i++)
-      sockets.push(await wsOnWorker(running.port));
-    const a = sockets[0]!;
-    const b = sockets.find((s) => s.worker !== a.worker);
-    assert.ok(b !== undefined, 'never reached a second worker');
-    b.client.send('sub news');
-    assert.equal(await b.next(), 'subscribed');
-    a.client.send('pub news across workers');
-    assert.equal(await b.next(), 'across workers');
-    for (const s of sockets) s.client.close();
-  } finally {
-    assert.equal(await stop(running), 0);
-  }
-});
+for (const mode of ['threads', 'cluster']) {
+  test(`pub/sub reaches WebSocket subscribers on every worker (${mode})`, { timeout: 30_000 }, async () => {
+    const running = await launch({ WORKERS: '2', MODE: mode });
+    try {
+      assert.equal(running.mode, mode);
+      // Connect until two sockets sit on different workers (the kernel spreads connections).
+      const sockets = [await wsOnWorker(running.port)];
+      for (let i = 0; i < 40 && new Set(sockets.map((s) => s.worker)).size < 2; i++)
+        sockets.push(await wsOnWorker(running.port));
+      const a = sockets[0]!;
+      const b = sockets.find((s) => s.worker !== a.worker);
+      assert.ok(b !== undefined, 'never reached a second worker');
+      b.client.send('sub news');
+      assert.equal(await b.next(), 'subscribed');
+      a.client.send('pub news across workers');
+      assert.equal(await b.next(), 'across workers');
+      for (const s of sockets) s.client.close();
+      assert.doesNotMatch(running.stderr(), /uncaught error/);
+    } finally {
+      assert.equal(await stop(running), 0);
+    }
+  });
+}
 
 test('cluster mode (forced on Linux) serves from several processes and shuts down cleanly', async () => {
   const running = await launch({ WORKERS: '2', MODE: 'cluster' });
