@@ -335,7 +335,7 @@ test('fetch mode WebSocket: limits — maxPayloadLength closes 1009; past backpr
 test('websocket options: Bun names stand for Peregrine options, Bun defaults, one of each only', () => {
   const message = () => {};
   assert.deepEqual(webSocketServerOptions({ message }, {}), {
-    wsMaxMessageBytes: 16 * 1024 * 1024,
+    wsMaxMessageBytes: 1024 * 1024, // Peregrine's default, not Bun's 16 MiB
     wsIdleTimeout: 120_000,
     wsMaxBufferedBytes: 16 * 1024 * 1024,
     wsCloseOnBackpressureLimit: false,
