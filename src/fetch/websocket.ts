@@ -236,7 +236,8 @@ const BUN_DEFAULT_BYTES = 16 * 1024 * 1024;
 
 /**
  * The server options a `websocket` handler's limits stand for. Each Bun name stands for one
- * Peregrine option; giving both is a ConfigError. Without either, Bun's default (Peregrine's for maxPayloadLength).
+ * Peregrine option; giving both is a ConfigError. Without either, Bun's default (Peregrine's for
+ * maxPayloadLength).
  */
 export function webSocketServerOptions(
   handler: WebSocketHandler<unknown>,
