@@ -434,3 +434,28 @@ test('fetch mode WebSocket: drain follows a send that returned -1; publishText a
   assert.deepEqual(heard, ['text news', '[7]']);
   assert.deepEqual(results, [9, 1]);
 });
+
+test('fetch mode WebSocket: an async fetch may upgrade after awaiting (a session lookup, say)', {
+  timeout: 20_000,
+}, async (t) => {
+  const h = await start<{ user: string }>(t, {
+    async fetch(request, server) {
+      await delay(20);
+      const user = request.headers.get('x-user') ?? 'nobody';
+      return server.upgrade(request, { data: { user } }) ? undefined : new Response('no', { status: 400 });
+    },
+    websocket: {
+      message(ws, message) {
+        ws.send(`${ws.data.user}: ${message}`);
+      },
+    },
+  });
+  const client = new WebSocketClient(h.url('/').replace('http', 'ws'), { headers: { 'X-User': 'ada' } });
+  await new Promise((resolve, reject) => {
+    client.once('open', resolve);
+    client.once('error', reject);
+  });
+  client.send('late upgrade');
+  assert.equal((await next(client)).data.toString(), 'ada: late upgrade');
+  client.close();
+});
