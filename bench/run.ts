@@ -347,24 +347,22 @@ const IDLE: Section = {
   workloads: [{ kind: 'idle', name: 'idle 10k connections', connections: 10_000, workers: 1 }],
 };
 
+/** The fetch and hono sections' two routes, `GET /` as text and `GET /json`, named `<prefix> …`. */
+function appWorkloads(prefix: string): HttpWorkload[] {
+  const one = { kind: 'http', pipeline: 1, workers: 1 } as const;
+  return [
+    { ...one, name: `${prefix} plain /`, path: '/', body: SMALL_BODY },
+    { ...one, name: `${prefix} json /json`, path: '/json', body: JSON_BODY, contentType: 'application/json' },
+  ];
+}
+
 /** Fetch mode against Peregrine's own handler API and against Bun.serve, on the same two routes. */
 const FETCH: Section = {
   id: 'fetch',
   peregrine: PEREGRINE_FETCH,
   peers: [PEREGRINE, BUN],
   unit: 'req',
-  workloads: [
-    { kind: 'http', name: 'fetch plain /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1 },
-    {
-      kind: 'http',
-      name: 'fetch json /json',
-      path: '/json',
-      body: JSON_BODY,
-      pipeline: 1,
-      workers: 1,
-      contentType: 'application/json',
-    },
-  ],
+  workloads: appWorkloads('fetch'),
 };
 
 /** One Hono app on Peregrine, @hono/node-server and srvx. */
@@ -373,18 +371,7 @@ const HONO: Section = {
   peregrine: HONO_PEREGRINE,
   peers: [HONO_NODE, HONO_SRVX],
   unit: 'req',
-  workloads: [
-    { kind: 'http', name: 'hono plain /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1 },
-    {
-      kind: 'http',
-      name: 'hono json /json',
-      path: '/json',
-      body: JSON_BODY,
-      pipeline: 1,
-      workers: 1,
-      contentType: 'application/json',
-    },
-  ],
+  workloads: appWorkloads('hono'),
 };
 
 const SECTIONS: readonly Section[] = [COMPARISON, SCALING, WEBSOCKET, STATIC, IDLE, FETCH, HONO];

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Handler } from './handler.ts';
+import { type Handler, isThenable } from './handler.ts';
 import { type BodySource, bodyTooLarge } from './http/body.ts';
 import { BODY_DONE, ChunkedDecoder, DATA_READY, NEED_MORE } from './http/chunked.ts';
 import type { Clock } from './http/clock.ts';
@@ -925,12 +925,6 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     this.wakeDrainWaiters();
     this.owner.connectionClosed(this);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function errorBody(status: number): string {

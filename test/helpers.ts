@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { type Agent, request as httpRequest } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Handler, Server, ServerOptions } from '../src/index.ts';
@@ -204,4 +205,24 @@ export async function runExample(name: string, port: number, workers = '1'): Pro
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
   });
   return child;
+}
+
+/** GET over a fresh connection (or the given keep-alive agent); resolves with status and body. */
+export function httpGet(
+  port: number,
+  path: string,
+  agent?: Agent,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: agent ?? false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -1,11 +1,19 @@
-import type { Handler } from '../handler.ts';
+import { type Handler, isThenable } from '../handler.ts';
 import { ConfigError, HttpError } from '../http/errors.ts';
 import type { Request as NativeRequest } from '../http/request.ts';
 import type { Response as NativeResponse } from '../http/response.ts';
 import type { Server } from '../server.ts';
 import type { WebSocket as NativeWebSocket } from '../ws/socket.ts';
 import { checkUpgrade, offeredProtocols } from '../ws/upgrade.ts';
-import { checkRoutes, fixRoutes, isFixed, type RouteHandler, Router, type Routes } from './routes.ts';
+import {
+  checkRoutes,
+  fixRoutes,
+  isFixed,
+  type RouteHandler,
+  Router,
+  type Routes,
+  readRoutes,
+} from './routes.ts';
 import { WebRequest } from './web-request.ts';
 import { sendWebResponse } from './web-response.ts';
 import {
@@ -184,10 +192,10 @@ export function fetchHandler(options: FetchOptions<unknown>): FetchModeHandler {
       if (match?.kind === 'found') {
         const target = match.target;
         if (!isFixed(target)) return answer(req, res, target, match.params, error);
-        // A fixed Response: its bytes, with no Request made at all.
+        // A fixed Response: its bytes, with no Request made at all — built whole once where it can be.
+        if (target.prebuilt !== null && res.endPrebuilt(target.prebuilt)) return;
         res.status = target.status;
-        for (const [name, value] of target.headers)
-          if (name !== 'transfer-encoding') res.appendHeader(name, value);
+        for (const [name, value] of target.headers) res.appendHeader(name, value);
         res.end(target.body);
         return;
       }
@@ -244,9 +252,9 @@ export function fetchHandler(options: FetchOptions<unknown>): FetchModeHandler {
         };
         return;
       }
-      checkRoutes(next.routes); // a bad route throws here, and nothing changes
+      const checked = checkRoutes(next.routes); // a bad route throws here, and nothing changes
       // Response values must be read before the new routes answer: until then the old ones do.
-      const reading = fixRoutes(next.routes).then((fixed) => new Router(fixed));
+      const reading = readRoutes(checked).then((fixed) => new Router(fixed));
       pendingRoutes = reading;
       reading.then(
         (router) => {
@@ -280,12 +288,6 @@ function checkHandlers(options: FetchOptions<unknown>): void {
   const websocket = options.websocket;
   if (websocket !== undefined && (websocket === null || typeof websocket.message !== 'function'))
     throw new ConfigError('websocket must be an object with a message(ws, message) function');
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function describe(value: unknown): string {

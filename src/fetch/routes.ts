@@ -1,4 +1,6 @@
 import { ConfigError } from '../http/errors.ts';
+import { PrebuiltResponse } from '../http/prebuilt.ts';
+import { isValidHeaderName, isValidHeaderValue } from '../http/response.ts';
 import type { Server } from '../server.ts';
 
 /** The `:param` names in a route path, as a union: `'/users/:id/posts/:post'` → `'id' | 'post'`. */
@@ -38,8 +40,11 @@ export type RouteTarget = RouteHandler<string, unknown> | FixedResponse;
 /** A `Response` given as a route's value: read once at start-up, sent as the same bytes every time. */
 export interface FixedResponse {
   readonly status: number;
+  /** Without Transfer-Encoding, which is the server's to choose. */
   readonly headers: readonly [string, string][];
   readonly body: Uint8Array;
+  /** The whole response as bytes, for the connections that can take them (see prebuild). */
+  readonly prebuilt: PrebuiltResponse | null;
 }
 
 interface Route {
@@ -168,11 +173,18 @@ function pick(route: Route, method: string, params: Record<string, string>): Rou
 
 /**
  * Checks `routes` and reads every `Response` value once, so that it is sent as prepared bytes (a
- * Response body can be read only once). Throws a ConfigError for anything that is not a route.
+ * Response body can be read only once). Rejects with a ConfigError for anything that is not a route.
  */
 export async function fixRoutes(routes: unknown): Promise<Record<string, Map<string, RouteTarget>>> {
+  return readRoutes(checkRoutes(routes));
+}
+
+/** Routes already checked (checkRoutes), with each `Response` value read into its bytes. */
+export async function readRoutes(
+  checked: Record<string, Map<string, RouteEntry>>,
+): Promise<Record<string, Map<string, RouteTarget>>> {
   const fixed: Record<string, Map<string, RouteTarget>> = {};
-  for (const [pattern, methods] of Object.entries(checkRoutes(routes))) {
+  for (const [pattern, methods] of Object.entries(checked)) {
     const targets = new Map<string, RouteTarget>();
     for (const [method, value] of methods)
       targets.set(method, value instanceof Response ? await readFixed(value) : value);
@@ -231,8 +243,31 @@ function entry(where: string, value: unknown): RouteEntry {
 /** A Response value's status, headers and body, read once. */
 async function readFixed(response: Response): Promise<FixedResponse> {
   const body = new Uint8Array(await response.arrayBuffer());
-  return { status: response.status, headers: [...response.headers], body };
+  const headers = [...response.headers].filter(([name]) => name !== 'transfer-encoding');
+  return { status: response.status, headers, body, prebuilt: prebuild(response.status, headers, body) };
 }
+
+/**
+ * A 200 whose headers the prebuilt path takes as they are (valid, none that the server manages),
+ * built once as a whole response, as the static file cache does; null for the others, which are
+ * sent through the ordinary path on every request.
+ */
+function prebuild(
+  status: number,
+  headers: readonly [string, string][],
+  body: Uint8Array,
+): PrebuiltResponse | null {
+  if (status !== 200) return null;
+  let lines = '';
+  for (const [name, value] of headers) {
+    if (MANAGED.has(name) || !isValidHeaderName(name) || !isValidHeaderValue(value)) return null;
+    lines += `${name}: ${value}\r\n`;
+  }
+  return PrebuiltResponse.fits(lines, body.byteLength) ? new PrebuiltResponse(lines, body) : null;
+}
+
+/** Headers the server writes itself around a prebuilt response. */
+const MANAGED = new Set(['content-length', 'connection', 'date', 'keep-alive']);
 
 export function isFixed(target: RouteTarget): target is FixedResponse {
   return typeof target !== 'function';

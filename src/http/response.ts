@@ -52,6 +52,10 @@ const DIGITS_RE = /^[0-9]+$/;
  * instead of a regular expression.
  */
 const CHECKED_SLOTS = 16;
+
+/** @internal For headers prepared ahead (prebuilt responses): the same rules as setHeader's. */
+export { isValidName as isValidHeaderName, isValidValue as isValidHeaderValue };
+
 const checkedNames: (string | undefined)[] = new Array<string | undefined>(CHECKED_SLOTS).fill(undefined);
 const checkedValues: (string | undefined)[] = new Array<string | undefined>(CHECKED_SLOTS).fill(undefined);
 

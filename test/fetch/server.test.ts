@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import WebSocketClient from 'ws';
+import { httpGet } from '../helpers.ts';
 import { launchProgram } from '../workers/launch.ts';
-import { startFetch as start } from './util.ts';
+import { startFetch as start, until } from './util.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/fetch-workers-server.ts', import.meta.url));
-
-/** GET over a keep-alive agent: status and body. */
-function get(port: number, path: string, agent?: Agent): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ port, host: '127.0.0.1', path, agent }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 test('server: url, hostname and port, as Bun names them', { timeout: 20_000 }, async (t) => {
   const h = await start(t, { fetch: (_request, server) => new Response(server.url.href) });
@@ -66,12 +54,12 @@ test('server.pendingRequests counts the requests in flight', { timeout: 20_000 }
     },
   });
   const slow = [fetch(h.url('/slow')), fetch(h.url('/slow'))];
-  for (let i = 0; i < 200 && h.server.pendingRequests < 2; i++) await delay(10);
+  await until(() => h.server.pendingRequests >= 2, 'two requests in flight');
   assert.equal(h.server.pendingRequests, 2);
   assert.equal(await (await fetch(h.url('/count'))).text(), '3'); // the two, and this one
   release();
   await Promise.all(slow);
-  for (let i = 0; i < 200 && h.server.pendingRequests > 0; i++) await delay(10);
+  await until(() => h.server.pendingRequests === 0, 'no request in flight');
   assert.equal(h.server.pendingRequests, 0);
 });
 
@@ -85,7 +73,7 @@ test('server.reload() under traffic: new handlers for what comes next, no reques
   let stop = false;
   const clients = Array.from({ length: 4 }, async () => {
     while (!stop) {
-      const { status, body } = await get(h.server.port, '/', agent);
+      const { status, body } = await httpGet(h.server.port, '/', agent);
       assert.equal(status, 200);
       answers.push(body);
     }
@@ -107,7 +95,7 @@ test('server.reload() under traffic: new handlers for what comes next, no reques
     () => h.server.reload({ routes: { '/a': { get: () => new Response('') } } }),
     /upper-case method/,
   );
-  assert.equal((await get(h.server.port, '/')).body, 'C');
+  assert.equal((await httpGet(h.server.port, '/')).body, 'C');
 });
 
 test('server.stop(): graceful lets the request in flight finish; stop(true) cuts it', {
@@ -173,7 +161,7 @@ for (const mode of ['threads', 'cluster']) {
       a.client.send('hello');
       assert.match(await heard, /: hello$/);
       for (const { client } of sockets) client.close();
-      assert.equal((await get(running.port, '/stop')).body, 'stopping');
+      assert.equal((await httpGet(running.port, '/stop')).body, 'stopping');
       assert.equal(await running.exited, 0);
     } finally {
       running.child.kill();

@@ -7,7 +7,7 @@ import WebSocketClient from 'ws';
 import { webSocketServerOptions } from '../../src/fetch/websocket.ts';
 import { ConfigError, type ServerWebSocket, type WebSocketHandler } from '../../src/index.ts';
 import { exchange } from '../helpers.ts';
-import { startFetch as start } from './util.ts';
+import { startFetch as start, until } from './util.ts';
 
 type Data = { name: string };
 
@@ -76,11 +76,6 @@ function closed(client: WebSocketClient): Promise<{ code: number; reason: string
   return new Promise((resolve) =>
     client.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })),
   );
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400 && !condition(); i++) await delay(10);
-  assert.ok(condition(), `timed out waiting for ${what}`);
 }
 
 test('fetch mode WebSocket: upgrade with data and headers; open, message, close with the code and reason', {

@@ -7,39 +7,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { startFetch as start } from '../fetch/util.ts';
+import { requestTarget, startFetch as start } from '../fetch/util.ts';
 import { RawClient } from '../helpers.ts';
 
 const visible = (chars: string) => fc.string({ unit: fc.constantFrom(...chars.split('')), maxLength: 12 });
-const targetPiece = fc.oneof(
-  visible("abcXYZ019-._~!$&'()*+,;=:@/?%"),
-  fc.constantFrom(
-    '/',
-    '.',
-    '..',
-    '/./',
-    '/../',
-    '%2e',
-    '%2E%2e',
-    '%',
-    '%zz',
-    '%41',
-    '?',
-    '??',
-    '#',
-    '\\',
-    '"',
-    '`',
-    '{',
-    '}',
-    '<',
-    '>',
-    '^',
-    '|',
-    '\u00e9',
-  ),
-);
-const target = fc.array(targetPiece, { maxLength: 8 }).map((pieces) => `/${pieces.join('')}`);
+const target = requestTarget(8);
 const host = fc.oneof(
   fc.constantFrom(
     'x',

@@ -1,32 +1,17 @@
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import WebSocketClient from 'ws';
+import { httpGet } from '../helpers.ts';
 import { launchProgram, type Running } from './launch.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/workers-server.ts', import.meta.url));
 
 /** Runs the multi-worker fixture as its own program and waits for its start-up line. */
 const launch = (env: Record<string, string> = {}) => launchProgram(FIXTURE, env);
-
-/** GET over a fresh connection (or the given keep-alive agent); resolves with status and body. */
-function get(port: number, path: string, agent?: Agent): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: agent ?? false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function stop(running: Running): Promise<number | null> {
   running.child.kill('SIGTERM');
@@ -39,7 +24,7 @@ test('with 2 workers, concurrent requests over many connections hit both, and th
     assert.equal(running.mode, 'threads');
     const agent = new Agent({ keepAlive: true, maxSockets: 40 });
     const total = 600;
-    const results = await Promise.all(Array.from({ length: total }, () => get(running.port, '/', agent)));
+    const results = await Promise.all(Array.from({ length: total }, () => httpGet(running.port, '/', agent)));
     agent.destroy();
     const workers = new Set(results.map((r) => r.body.split(' ')[1]));
     assert.equal(workers.size, 2, `requests reached ${[...workers].join(', ')}`);
@@ -49,7 +34,7 @@ test('with 2 workers, concurrent requests over many connections hit both, and th
       counts,
       Array.from({ length: total }, (_, i) => i + 1),
     );
-    assert.equal((await get(running.port, '/count')).body, String(total));
+    assert.equal((await httpGet(running.port, '/count')).body, String(total));
   } finally {
     assert.equal(await stop(running), 0);
   }
@@ -58,16 +43,16 @@ test('with 2 workers, concurrent requests over many connections hit both, and th
 test('a worker that crashes is logged and restarted; the other keeps serving', async () => {
   const running = await launch({ WORKERS: '2' });
   try {
-    const crashed = (await get(running.port, '/crash')).body;
+    const crashed = (await httpGet(running.port, '/crash')).body;
     await running.waitForStderr(/died \(Error: boom/);
     // Every request is answered meanwhile: by the other worker, or by the crashed one while it retires
     // (it serves on, each response with Connection: close, for about half a second).
-    for (let i = 0; i < 30; i++) assert.equal((await get(running.port, '/')).status, 200);
+    for (let i = 0; i < 30; i++) assert.equal((await httpGet(running.port, '/')).status, 200);
     await running.waitForStderr(/is back and listening/);
     await delay(1_200); // the crashed worker's retirement is over
     const seen = new Set<string>();
     for (let i = 0; i < 200 && seen.size < 2; i++)
-      seen.add((await get(running.port, '/')).body.split(' ')[1]!);
+      seen.add((await httpGet(running.port, '/')).body.split(' ')[1]!);
     assert.equal(seen.size, 2, 'the restarted worker serves again');
     assert.ok(!seen.has(crashed), 'the restarted worker is a new thread');
   } finally {
@@ -78,10 +63,10 @@ test('a worker that crashes is logged and restarted; the other keeps serving', a
 test('a worker over its heap limit is restarted too', async () => {
   const running = await launch({ WORKERS: '2', HEAP_MB: '32' });
   try {
-    await get(running.port, '/oom');
+    await httpGet(running.port, '/oom');
     await running.waitForStderr(/died \(.*(out of memory|ERR_WORKER_OUT_OF_MEMORY)/is, 20_000);
     await running.waitForStderr(/is back and listening/);
-    assert.equal((await get(running.port, '/')).status, 200);
+    assert.equal((await httpGet(running.port, '/')).status, 200);
   } finally {
     assert.equal(await stop(running), 0);
   }
@@ -117,10 +102,10 @@ test('a worker that keeps dying while the other serves is restarted with growing
     // and the retry must find a worker.
     let resets = 0;
     for (let i = 0; i < 200 && backoffs() < 4; i++) {
-      const response = await get(running.port, '/').catch(async (error: NodeJS.ErrnoException) => {
+      const response = await httpGet(running.port, '/').catch(async (error: NodeJS.ErrnoException) => {
         if (error.code !== 'ECONNRESET') throw error;
         resets++;
-        return get(running.port, '/');
+        return httpGet(running.port, '/');
       });
       assert.equal(response.status, 200, 'a request found no worker');
       await delay(50);
@@ -142,7 +127,7 @@ test('a worker that keeps dying while the other serves is restarted with growing
 
 test('SIGTERM during load: every request already received gets its full response, then exit 0', async () => {
   const running = await launch({ WORKERS: '2' });
-  const inFlight = Array.from({ length: 12 }, () => get(running.port, '/slow?ms=600'));
+  const inFlight = Array.from({ length: 12 }, () => httpGet(running.port, '/slow?ms=600'));
   await delay(250); // the requests are with the workers now
   running.child.kill('SIGTERM');
   const responses = await Promise.all(inFlight);
@@ -151,7 +136,7 @@ test('SIGTERM during load: every request already received gets its full response
     assert.match(r.body, /^slow \d+:\d+$/);
   }
   assert.equal(await running.exited, 0);
-  await assert.rejects(get(running.port, '/'), /ECONNREFUSED/);
+  await assert.rejects(httpGet(running.port, '/'), /ECONNREFUSED/);
   // Each worker ran init() before serving and deinit() after its shutdown; the primary ran neither.
   const lines = running.stderr().split('\n');
   const inits = lines.filter((l) => l.startsWith('init ')).map((l) => l.slice(5));
@@ -163,7 +148,7 @@ test('SIGTERM during load: every request already received gets its full response
 
 test('a second signal during a graceful shutdown exits at once', async () => {
   const running = await launch({ WORKERS: '2' });
-  const slow = get(running.port, '/slow?ms=4000').catch((error: Error) => error);
+  const slow = httpGet(running.port, '/slow?ms=4000').catch((error: Error) => error);
   await delay(200);
   running.child.kill('SIGTERM');
   await running.waitForStderr(/SIGTERM received, shutting down/);
@@ -192,10 +177,10 @@ test('a port already in use fails fast with a clear error', async () => {
 test('workers broadcast to each other over a channel', async () => {
   const running = await launch({ WORKERS: '2' });
   try {
-    await get(running.port, '/publish');
-    for (let i = 0; i < 100 && (await get(running.port, '/received')).body !== '1'; i++) await delay(20);
+    await httpGet(running.port, '/publish');
+    for (let i = 0; i < 100 && (await httpGet(running.port, '/received')).body !== '1'; i++) await delay(20);
     // One publish reaches the one other worker (a channel doesn't hear itself).
-    assert.equal((await get(running.port, '/received')).body, '1');
+    assert.equal((await httpGet(running.port, '/received')).body, '1');
   } finally {
     assert.equal(await stop(running), 0);
   }
@@ -255,7 +240,7 @@ test('cluster mode (forced on Linux) serves from several processes and shuts dow
   try {
     assert.equal(running.mode, 'cluster');
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-    const results = await Promise.all(Array.from({ length: 80 }, () => get(running.port, '/', agent)));
+    const results = await Promise.all(Array.from({ length: 80 }, () => httpGet(running.port, '/', agent)));
     agent.destroy();
     assert.ok(results.every((r) => r.status === 200));
     const pids = new Set(results.map((r) => r.body.split(' ')[1]!.split(':')[0]));
@@ -263,10 +248,10 @@ test('cluster mode (forced on Linux) serves from several processes and shuts dow
     assert.ok(!pids.has(String(running.child.pid)), 'the primary only hands connections out');
     // channel() crosses processes through the primary: a publish in one reaches the other, whose
     // own (per-process) counter then reads 1; round-robin lets us ask both.
-    await get(running.port, '/publish');
+    await httpGet(running.port, '/publish');
     let heard = false;
     for (let i = 0; i < 100 && !heard; i++) {
-      heard = (await get(running.port, '/received')).body === '1';
+      heard = (await httpGet(running.port, '/received')).body === '1';
       if (!heard) await delay(10);
     }
     assert.ok(heard, 'the other process received the broadcast');
