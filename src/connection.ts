@@ -2,10 +2,8 @@ import type { Socket } from 'node:net';
 import { type Handler, isThenable } from './handler.ts';
 import { type BodySource, bodyTooLarge } from './http/body.ts';
 import { BODY_DONE, ChunkedDecoder, DATA_READY, NEED_MORE } from './http/chunked.ts';
-import type { Clock } from './http/clock.ts';
 import { errorResponse } from './http/error-responses.ts';
 import { HttpError } from './http/errors.ts';
-import { Output } from './http/output.ts';
 import {
   CR,
   findHeadEnd,
@@ -18,7 +16,9 @@ import { Request, type RequestSource } from './http/request.ts';
 import { Response, type ResponseSink, type UpgradeOptions } from './http/response.ts';
 import { STATUS_REASONS } from './http/status.ts';
 import type { ResolvedOptions } from './options.ts';
-import { withSharedReads } from './shared-reads.ts';
+import type { Clock } from './transport/clock.ts';
+import { Output } from './transport/output.ts';
+import { withSharedReads } from './transport/shared-reads.ts';
 import { negotiateDeflate, PerMessageDeflate } from './ws/deflate.ts';
 import type { InflateLimiter } from './ws/inflate-limiter.ts';
 import { WebSocket, type WebSocketOwner } from './ws/socket.ts';

@@ -1,10 +1,10 @@
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { Connection, type ConnectionOwner } from './connection.ts';
 import type { Handler } from './handler.ts';
-import { Clock } from './http/clock.ts';
 import { ConfigError } from './http/errors.ts';
 import type { ResolvedOptions } from './options.ts';
-import { SHARED_READ_BYTES } from './shared-reads.ts';
+import { Clock } from './transport/clock.ts';
+import { SHARED_READ_BYTES } from './transport/shared-reads.ts';
 import { InflateLimiter } from './ws/inflate-limiter.ts';
 import type { WebSocket, WebSocketHooks, WebSocketOptions, WebSocketOwner } from './ws/socket.ts';
 

@@ -1,4 +1,4 @@
-import { COPY_LIMIT } from './output.ts';
+import { COPY_LIMIT } from '../transport/output.ts';
 import { statusLine } from './status.ts';
 
 /** A Date line of the usual length, replaced on first use. */

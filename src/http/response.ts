@@ -1,6 +1,6 @@
+import type { Clock } from '../transport/clock.ts';
+import { COPY_LIMIT, type Output } from '../transport/output.ts';
 import type { WebSocket } from '../ws/socket.ts';
-import type { Clock } from './clock.ts';
-import { COPY_LIMIT, type Output } from './output.ts';
 import type { PrebuiltResponse } from './prebuilt.ts';
 import { statusHasNoBody, statusLine } from './status.ts';
 

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
-import type { Clock } from '../http/clock.ts';
+import type { Clock } from '../transport/clock.ts';
 import type { PerMessageDeflate } from './deflate.ts';
 import { CLOSE, isValidCloseCode, WsError } from './errors.ts';
 import { Receiver } from './receiver.ts';

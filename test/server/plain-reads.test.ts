@@ -1,9 +1,9 @@
 /**
  * The same socket-level tests with shared reads turned off: each socket reads the plain way, a new
  * Buffer per read through 'data' events, as it does on a Node without the internals shared reads
- * need (see src/shared-reads.ts). Both paths must behave the same.
+ * need (see src/transport/shared-reads.ts). Both paths must behave the same.
  */
-import { useSharedReads } from '../../src/shared-reads.ts';
+import { useSharedReads } from '../../src/transport/shared-reads.ts';
 
 useSharedReads(false);
 

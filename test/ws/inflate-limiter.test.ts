@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { constants, deflateRawSync } from 'node:zlib';
-import { Clock } from '../../src/http/clock.ts';
+import { Clock } from '../../src/transport/clock.ts';
 import { type DeflateParams, PerMessageDeflate } from '../../src/ws/deflate.ts';
 import { WsError } from '../../src/ws/errors.ts';
 import { InflateLimiter, type InflateSlot } from '../../src/ws/inflate-limiter.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
-import { COPY_LIMIT, Output } from '../../src/http/output.ts';
+import { COPY_LIMIT, Output } from '../../src/transport/output.ts';
 
 /** A stand-in socket that records what is written, copying each write as the kernel would later. */
 class RecordingSocket {
