@@ -6,8 +6,7 @@
 // once (errors, the start-up line) is said by the primary.
 import { readFileSync, type Stats, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Request } from './http/request.ts';
-import { Response } from './http/response.ts';
+import type { Request, Response } from './handler.ts';
 import { serve } from './server.ts';
 import { isPrimary } from './shared.ts';
 import { AccessLog } from './static/access-log.ts';
@@ -192,17 +191,18 @@ function countBytes(res: Response): () => number {
   let bytes = 0;
   const size = (chunk: string | Uint8Array | undefined) =>
     chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+  const { write, end, endPrebuilt } = res;
   res.write = (chunk) => {
     bytes += size(chunk);
-    return Response.prototype.write.call(res, chunk);
+    return write.call(res, chunk);
   };
   res.end = (chunk) => {
     bytes += size(chunk);
-    Response.prototype.end.call(res, chunk);
+    end.call(res, chunk);
   };
   // DirServer answers a hot cached file with its prebuilt bytes, not end().
   res.endPrebuilt = (prebuilt) => {
-    const sent = Response.prototype.endPrebuilt.call(res, prebuilt);
+    const sent = endPrebuilt.call(res, prebuilt);
     if (sent) bytes += prebuilt.body.length;
     return sent;
   };

@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
-import { type Handler, isThenable } from './handler.ts';
+import { isThenable } from './handler.ts';
 import { type BodySource, bodyTooLarge } from './http/body.ts';
 import { BODY_DONE, ChunkedDecoder, DATA_READY, NEED_MORE } from './http/chunked.ts';
 import { errorResponse } from './http/error-responses.ts';
 import { HttpError } from './http/errors.ts';
+import type { RequestHandler, Takeover } from './http/exchange.ts';
 import {
   CR,
   findHeadEnd,
@@ -12,30 +13,26 @@ import {
   parseHead,
   skipLeadingEmptyLines,
 } from './http/parser.ts';
-import { Request, type RequestSource } from './http/request.ts';
-import { Response, type ResponseSink, type UpgradeOptions } from './http/response.ts';
+import { Http1Request, type RequestSource } from './http/request.ts';
+import { Http1Response, type ResponseSink } from './http/response.ts';
 import { STATUS_REASONS } from './http/status.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { Clock } from './transport/clock.ts';
+import type { Link } from './transport/link.ts';
 import { Output } from './transport/output.ts';
-import { withSharedReads } from './transport/shared-reads.ts';
-import { negotiateDeflate, PerMessageDeflate } from './ws/deflate.ts';
-import type { InflateLimiter } from './ws/inflate-limiter.ts';
-import { WebSocket, type WebSocketOwner } from './ws/socket.ts';
-import { checkUpgrade, offeredProtocols, switchingProtocols } from './ws/upgrade.ts';
+import type { Session } from './transport/session.ts';
 
 /** What a connection needs from the worker that owns it. */
 export interface ConnectionOwner {
   readonly options: ResolvedOptions;
-  readonly handler: Handler;
+  readonly handler: RequestHandler;
   readonly clock: Clock;
   readonly stopping: boolean;
-  /** The worker's one read buffer, which every connection's socket reads into when it can. */
-  readonly readBuffer: Buffer;
-  /** Bounds the worker's permessage-deflate decompressions (see InflateLimiter). */
-  readonly inflateLimiter: InflateLimiter;
-  connectionClosed(connection: Connection): void;
-  connectionUpgraded(connection: Connection, ws: WebSocket): void;
+  /**
+   * Takes a request's connection over to another protocol (`res.upgrade()`): answers the request
+   * itself, or calls `res.switchProtocols()`. The HTTP layer knows no other protocol.
+   */
+  upgrade(req: Http1Request, res: Http1Response, options: unknown): unknown;
 }
 
 // What the connection is reading.
@@ -68,16 +65,13 @@ function unsentOnSocket(socket: Socket): number {
   return socket.writableLength + (typeof queued === 'number' ? queued : 0);
 }
 
-/** Where a socket keeps its connection, for the shared listeners. */
-const CONNECTION = Symbol('peregrine.connection');
-type OwnedSocket = Socket & { [CONNECTION]?: Connection };
-
 /**
  * One socket's state machine: read → parse → dispatch → write, one request at a time.
  * Requests that arrive pipelined wait in the read buffer until the response before them has ended;
  * all responses produced while handling one read are written together.
  */
-export class Connection implements BodySource, RequestSource, ResponseSink {
+export class Connection implements Session, BodySource, RequestSource, ResponseSink {
+  readonly link: Link;
   readonly socket: Socket;
   readonly clock: Clock;
   /** Response bytes waiting to be written; one socket write per batch. */
@@ -92,8 +86,6 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
    * bytes last only until the next read, so what must outlive one is copied out (`keepInput`).
    */
   private readonly shared: Buffer | null;
-  /** The WebSocket this connection became, which its reads now go to (shared reads only). */
-  private upgradedTo: WebSocket | null = null;
 
   // Input: unconsumed bytes are buf[pos..end). Bytes handed to a request are never written again
   // (the shared read buffer excepted: see keepInput).
@@ -112,13 +104,13 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private reading = READ_HEAD;
   private bodyKind = BODY_NONE;
   private bodyRemaining = 0;
-  private bodyRequest: Request | null = null;
+  private bodyRequest: Http1Request | null = null;
   /** Made when the first chunked body arrives: most connections never see one. */
   private chunked: ChunkedDecoder | null = null;
   private continuePending = false;
 
-  private req: Request | null = null;
-  private res: Response | null = null;
+  private req: Http1Request | null = null;
+  private res: Http1Response | null = null;
   /** Whether req/res may be reused: the last handler finished synchronously and kept nothing. */
   private reusable = false;
   private inFlight = false;
@@ -131,7 +123,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private requests = 0;
   private keepAlive = true;
   private closeAfter = false;
-  private peerEnded = false;
+  private peerFinished = false;
 
   private processing = false;
   private paused = false;
@@ -143,25 +135,16 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   private closing = false;
   private closed = false;
 
-  /** `accepted` comes from a listener made with `pauseOnConnect`: it is not reading yet. */
-  constructor(accepted: Socket, owner: ConnectionOwner) {
-    const shared = withSharedReads(accepted, owner.readBuffer, (nread, buf) => this.onRead(nread, buf));
-    const socket = shared ?? accepted;
+  /** The session of a newly accepted link. */
+  constructor(link: Link, owner: ConnectionOwner) {
+    this.link = link;
+    const socket = link.socket;
     this.socket = socket;
-    this.shared = shared === null ? null : owner.readBuffer;
+    this.shared = link.sharedBuffer;
     this.owner = owner;
     this.options = owner.options;
     this.clock = owner.clock;
     this.output = new Output(socket);
-    (socket as OwnedSocket)[CONNECTION] = this;
-    socket.on('end', Connection.socketEnded);
-    socket.on('close', Connection.socketClosed);
-    socket.on('error', Connection.socketFailed);
-    socket.on('drain', Connection.socketDrained);
-    if (this.shared === null) {
-      socket.on('data', Connection.socketData);
-      socket.resume();
-    }
     this.setIdleDeadline();
   }
 
@@ -178,43 +161,14 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     return !this.inFlight && !this.headStarted && this.reading === READ_HEAD;
   }
 
-  // The socket's listeners: one set of functions for every socket (each finds its connection on the
-  // socket), rather than five bound functions per connection.
-  private static readonly socketData = function (this: Socket, chunk: Buffer): void {
-    (this as OwnedSocket)[CONNECTION]!.onData(chunk);
-  };
-  private static readonly socketEnded = function (this: Socket): void {
-    (this as OwnedSocket)[CONNECTION]!.onEnd();
-  };
-  private static readonly socketClosed = function (this: Socket): void {
-    (this as OwnedSocket)[CONNECTION]!.onClose();
-  };
-  private static readonly socketFailed = function (this: Socket): void {
-    (this as OwnedSocket)[CONNECTION]!.onError();
-  };
-  private static readonly socketDrained = function (this: Socket): void {
-    (this as OwnedSocket)[CONNECTION]!.onDrain();
-  };
-
   // ───────────────────────────── input ─────────────────────────────
 
-  private onData(chunk: Buffer): void {
+  /** A read: `buf[0..length)`, ours only until this returns when it is the shared read buffer. */
+  receive(buf: Buffer, length: number): void {
     if (this.reading === READ_NONE) return; // closing: discard
-    this.append(chunk, chunk.length);
+    this.append(buf, length);
     this.process();
-  }
-
-  /** A read into the shared buffer: `buf[0..nread)` is ours until this returns. */
-  private onRead(nread: number, buf: Buffer): void {
-    const ws = this.upgradedTo;
-    if (ws !== null) {
-      ws.receive(Buffer.from(buf.subarray(0, nread))); // the receiver may hold on to it
-      return;
-    }
-    if (this.reading === READ_NONE || nread <= 0) return; // closing: discard
-    this.append(buf, nread);
-    this.process();
-    this.keepInput(buf);
+    if (buf === this.shared) this.keepInput(buf);
   }
 
   /**
@@ -298,7 +252,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
       if (!this.startRequest()) break;
     }
     this.processing = false;
-    if (this.peerEnded) this.finishAfterPeerEnded();
+    if (this.peerFinished) this.finishAfterPeerEnded();
     if (this.pos >= this.end && this.buf !== null) this.releaseInput();
     // Idle, and the last request kept nothing: its head and body state and its response's header
     // arrays wait with the thread's spares, and the two small objects themselves are let go, so an
@@ -346,8 +300,8 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     let req = this.req;
     let res = this.res;
     if (req === null || res === null || !this.reusable) {
-      req = this.req = new Request();
-      res = this.res = new Response();
+      req = this.req = new Http1Request();
+      res = this.res = new Http1Response();
     }
     const status = parseHead(buf, this.pos, headEnd, req.head, options);
     if (status < 0) {
@@ -398,7 +352,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     return true;
   }
 
-  private dispatch(req: Request, res: Response): void {
+  private dispatch(req: Http1Request, res: Http1Response): void {
     this.dispatching = true;
     let result: unknown;
     try {
@@ -422,7 +376,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   }
 
   /** An async handler resolved. If it never started the response, end it for the handler. */
-  private handlerSettled(_req: Request, res: Response): void {
+  private handlerSettled(_req: Http1Request, res: Http1Response): void {
     if (!res.headersSent && this.res === res && !this.closed) {
       try {
         res.end();
@@ -433,7 +387,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   }
 
   /** A handler threw or rejected: answer with 500 (or the HttpError's status) if the head hasn't gone out. */
-  private handlerFailed(req: Request, res: Response, error: unknown): void {
+  private handlerFailed(req: Http1Request, res: Http1Response, error: unknown): void {
     const isHttpError = error instanceof HttpError;
     const gone = this.res !== res || this.closed; // the connection closed, or this request is long finished
     // A handler's own failure is reported even when nobody is left to answer, except the abort that
@@ -452,7 +406,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   }
 
   /** Answers `status` in the handler's place; what the handler still calls on `res` is ignored. */
-  private answerFor(req: Request, res: Response, status: number): void {
+  private answerFor(req: Http1Request, res: Http1Response, status: number): void {
     res.init(this, req.method === 'HEAD', req.version === '1.0');
     res.status = status;
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
@@ -497,7 +451,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   }
 
   /** Hands body bytes to the request: a view, or a copy when they are in the shared read buffer. */
-  private pushBody(req: Request, buf: Buffer, start: number, end: number): void {
+  private pushBody(req: Http1Request, buf: Buffer, start: number, end: number): void {
     const incoming = req.incoming;
     if (buf !== this.shared || incoming.discarding) incoming.push(buf.subarray(start, end));
     else incoming.push(Buffer.copyBytesFrom(buf, start, end - start));
@@ -591,7 +545,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     });
   }
 
-  private onDrain(): void {
+  drain(): void {
     this.writeCongestedFlag = false;
     this.sentAtCheck = -1;
     if (this.inFlight) this.handlerActiveAt = this.clock.now; // it was waiting for the client, not stuck
@@ -615,7 +569,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
   closesAfterResponse(requested: boolean): boolean {
     // A client that half-closed gets Connection: close on its last response; held pipelined requests
     // it sent before closing are still answered.
-    if (requested || !this.keepAlive || this.owner.stopping || (this.peerEnded && this.pos >= this.end))
+    if (requested || !this.keepAlive || this.owner.stopping || (this.peerFinished && this.pos >= this.end))
       this.closeAfter = true;
     // A body still arriving must be drained before the next request; if the client is waiting for
     // 100 Continue it may never send it, and a body larger than we buffer is not worth draining.
@@ -647,76 +601,27 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     this.destroy();
   }
 
-  /**
-   * Turns this connection into a WebSocket (RFC 6455 §4.2): answers 400/426 itself when the request is
-   * not a valid handshake, else sends 101 and hands the socket, and any bytes already read after the
-   * handshake, to a new WebSocket.
-   */
-  upgrade(res: Response, options: UpgradeOptions): WebSocket | null {
-    const req = this.req!;
-    const refusal = checkUpgrade(req);
-    if (refusal !== null) {
-      res.status = refusal.status;
-      for (const [name, value] of refusal.headers ?? []) res.setHeader(name, value);
-      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-      res.end(`${refusal.reason}\n`);
-      return null;
-    }
-    const protocol = options.protocol ?? '';
-    if (protocol !== '' && !offeredProtocols(req).includes(protocol)) {
-      throw new Error(`the client did not offer the subprotocol ${JSON.stringify(protocol)}`);
-    }
-    let deflate: PerMessageDeflate | null = null;
-    let extensions = '';
-    const wanted = this.options.wsPerMessageDeflate;
-    if (wanted !== false) {
-      const deflateOptions = {
-        ...(wanted === true ? {} : wanted),
-        maxInflatedBytes: this.options.wsMaxMessageBytes,
-      };
-      const agreed = negotiateDeflate(req.header('sec-websocket-extensions'), deflateOptions);
-      if (agreed !== null) {
-        deflate = new PerMessageDeflate(agreed.params, deflateOptions, this.owner.inflateLimiter);
-        extensions = agreed.response;
-      }
-    }
-    this.output.append(
-      switchingProtocols(req.header('sec-websocket-key')!, protocol, extensions, res.upgradeHeaderLines()),
-    );
-    res.markUpgraded();
+  upgrade(res: Http1Response, options: unknown): unknown {
+    return this.owner.upgrade(this.req!, res, options);
+  }
+
+  /** Answers the handshake with `head` and gives the link up to the protocol that takes it over. */
+  switchProtocols(head: string): Takeover {
+    this.output.append(head);
     this.flush();
     const leftover =
       this.buf !== null && this.pos < this.end
         ? Buffer.copyBytesFrom(this.buf, this.pos, this.end - this.pos)
         : null;
     this.handOver();
-    const ws = new WebSocket(this.socket, this.owner as unknown as WebSocketOwner, {
-      protocol,
-      extensions,
-      data: options.data,
-      deflate,
-    });
-    if (this.shared !== null) this.upgradedTo = ws; // its reads still arrive here
-    this.owner.connectionUpgraded(this, ws);
-    // The open hook runs once handleRequest has returned; frames that came with the handshake follow it.
-    queueMicrotask(() => {
-      ws.opened();
-      if (leftover !== null) ws.receive(leftover);
-    });
-    return ws;
+    return { link: this.link, leftover };
   }
 
-  /** Stops listening to the socket: a WebSocket owns it now. */
+  /** Speaks HTTP no more: another protocol's session takes the link. */
   private handOver(): void {
-    const socket = this.socket;
-    socket.off('data', Connection.socketData);
-    socket.off('end', Connection.socketEnded);
-    socket.off('close', Connection.socketClosed);
-    socket.off('error', Connection.socketFailed);
-    socket.off('drain', Connection.socketDrained);
     if (this.paused) {
       this.paused = false;
-      socket.resume();
+      this.socket.resume();
     }
     this.closed = true;
     this.closing = true;
@@ -807,7 +712,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     if (this.sentAtCheck !== -1 && pending === this.sentAtCheck) return true;
     this.sentAtCheck = pending;
     const timeout = this.options.sendTimeout;
-    this.deadline = timeout === 0 ? 0 : this.clock.now + timeout; // 0: onDrain re-arms
+    this.deadline = timeout === 0 ? 0 : this.clock.now + timeout; // 0: drain() re-arms
     return false;
   }
 
@@ -871,14 +776,13 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
 
   destroy(): void {
     if (this.closed) return;
-    this.socket.destroy();
-    this.onClose();
+    this.link.destroy(); // calls socketClosed()
   }
 
-  private onEnd(): void {
+  peerEnded(): void {
     // The client half-closed (or closed: TCP can't tell the two apart until we write). Its handler's
     // signal aborts, but every request it sent completely is still answered.
-    this.peerEnded = true;
+    this.peerFinished = true;
     if (this.closing) {
       this.destroy();
       return;
@@ -906,11 +810,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     }
   }
 
-  private onError(): void {
-    // ECONNRESET and friends: the 'close' event follows and cleans up.
-  }
-
-  private onClose(): void {
+  socketClosed(): void {
     if (this.closed) return;
     this.closed = true;
     this.closing = true;
@@ -923,7 +823,6 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
         new HttpError(400, 'the client closed the connection before the body was complete', { close: true }),
       );
     this.wakeDrainWaiters();
-    this.owner.connectionClosed(this);
   }
 }
 

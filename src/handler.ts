@@ -1,6 +1,14 @@
-import type { Request } from './http/request.ts';
-import type { Response } from './http/response.ts';
-import type { WebSocketHooks } from './ws/socket.ts';
+import type { Response as HttpResponse, Request } from './http/exchange.ts';
+import type { WebSocket, WebSocketHooks } from './ws/socket.ts';
+import type { UpgradeOptions } from './ws/upgrade.ts';
+
+export type { Request } from './http/exchange.ts';
+
+/**
+ * The response a handler writes (see the HTTP layer's Response interface for its members), whose
+ * `upgrade()` makes a WebSocket: `T` is the type of its `ws.data`.
+ */
+export type Response<T = unknown> = HttpResponse<WebSocket<T>, UpgradeOptions<T>>;
 
 /**
  * Your server's logic. One handler instance serves every request of a worker.

@@ -7,10 +7,8 @@ export type {
   WebSocketHandler,
   WebSocketPayload,
 } from './fetch/websocket.ts';
-export type { Handler } from './handler.ts';
+export type { Handler, Request, Response } from './handler.ts';
 export { ConfigError, HttpError } from './http/errors.ts';
-export { Request } from './http/request.ts';
-export { Response, type UpgradeOptions } from './http/response.ts';
 export { DEFAULTS, type ServerOptions, type WsDeflateOptions } from './options.ts';
 export { Server, type ServerMode, serve } from './server.ts';
 export { type Channel, channel, isPrimary, sharedMemory } from './shared.ts';
@@ -20,4 +18,4 @@ export { FileServer, type FileServerOptions } from './static/file-server.ts';
 export { CLOSE, WsError } from './ws/errors.ts';
 export type { SendResult, WebSocket, WebSocketHooks } from './ws/socket.ts';
 export { publish, subscriberCount } from './ws/topics.ts';
-export { offeredProtocols } from './ws/upgrade.ts';
+export { offeredProtocols, type UpgradeOptions } from './ws/upgrade.ts';

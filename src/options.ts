@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './http/errors.ts';
-import type { Request } from './http/request.ts';
+import type { Request } from './http/exchange.ts';
 import { type DeflateOptions, validateDeflateOptions } from './ws/deflate.ts';
 
 /** Server configuration. Every field is optional; the defaults are listed in `DEFAULTS`. */

@@ -1,7 +1,6 @@
 import { type Handler, isThenable } from '../handler.ts';
 import { ConfigError, HttpError } from '../http/errors.ts';
-import type { Request as NativeRequest } from '../http/request.ts';
-import type { Response as NativeResponse } from '../http/response.ts';
+import type { Request as NativeRequest, Response as NativeResponse } from '../http/exchange.ts';
 import type { Server } from '../server.ts';
 import type { WebSocket as NativeWebSocket } from '../ws/socket.ts';
 import { checkUpgrade, offeredProtocols } from '../ws/upgrade.ts';

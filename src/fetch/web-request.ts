@@ -1,7 +1,6 @@
 import * as nodeStream from 'node:stream';
 import { type InspectOptions, inspect } from 'node:util';
-import type { Request as NativeRequest } from '../http/request.ts';
-import type { Response as NativeResponse } from '../http/response.ts';
+import type { Request as NativeRequest, Response as NativeResponse } from '../http/exchange.ts';
 
 /** Whether a stream has been read from or cancelled (node:stream has it; its types do not). */
 const isDisturbed = (nodeStream as unknown as { isDisturbed(stream: ReadableStream): boolean }).isDisturbed;

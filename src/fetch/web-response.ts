@@ -1,5 +1,4 @@
-import type { Request as NativeRequest } from '../http/request.ts';
-import type { Response as NativeResponse } from '../http/response.ts';
+import type { Request as NativeRequest, Response as NativeResponse } from '../http/exchange.ts';
 
 /**
  * Sends a Web `Response` through a native response: status, every header (each `Set-Cookie` on its

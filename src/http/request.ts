@@ -1,5 +1,6 @@
 import { IncomingBody } from './body.ts';
 import { HttpError } from './errors.ts';
+import type { Request } from './exchange.ts';
 import { LOWER, ParsedHead, TargetForm } from './parser.ts';
 
 /** @internal What a request needs from the connection it arrived on. */
@@ -47,11 +48,11 @@ function pathString(buf: Buffer, start: number, end: number): string {
 }
 
 /**
- * One HTTP request. It reads straight from the buffer the head arrived in and makes strings only when
+ * One HTTP/1 request (see the Request interface). It reads straight from the buffer the head arrived in and makes strings only when
  * asked. It stays valid until its response has ended, across every `await`: the buffers it points
  * into are never written again.
  */
-export class Request {
+export class Http1Request implements Request {
   /** The method, e.g. `GET` (case-sensitive, RFC 9110 §9.1). */
   method = 'GET';
   /** `'1.1'` or `'1.0'`. */

@@ -1,6 +1,6 @@
 import type { Clock } from '../transport/clock.ts';
 import { COPY_LIMIT, type Output } from '../transport/output.ts';
-import type { WebSocket } from '../ws/socket.ts';
+import type { Response, Takeover } from './exchange.ts';
 import type { PrebuiltResponse } from './prebuilt.ts';
 import { statusHasNoBody, statusLine } from './status.ts';
 
@@ -19,25 +19,14 @@ export interface ResponseSink {
   abortConnection(): void;
   readonly writeCongested: boolean;
   waitForDrain(): Promise<void>;
-  /** Answers the handshake (101, or 400/426) and hands the socket to a WebSocket. */
-  upgrade(res: Response, options: UpgradeOptions): WebSocket | null;
+  /**
+   * `res.upgrade(options)`: passed on to whoever the server set to take connections over (today a
+   * WebSocket handshake), which answers the request itself or calls `switchProtocols`.
+   */
+  upgrade(res: Http1Response, options: unknown): unknown;
+  /** Sends `head` (a whole response head, e.g. a 101), then gives up the connection: see Takeover. */
+  switchProtocols(head: string): Takeover;
 }
-
-/** What `res.upgrade()` takes. */
-export interface UpgradeOptions<T = unknown> {
-  /** The subprotocol to agree on: one of those the client offered (`offeredProtocols(req)`). */
-  protocol?: string;
-  /** Per-connection data, available as `ws.data`. */
-  data?: T;
-}
-
-/** Headers of the 101 that the WebSocket handshake sets itself (RFC 6455 §4.2.2). */
-const HANDSHAKE_HEADERS = new Set([
-  'upgrade',
-  'sec-websocket-accept',
-  'sec-websocket-extensions',
-  'sec-websocket-protocol',
-]);
 
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values must be visible ASCII, space or tab (RFC 9110 §5.5; obs-text is not generated). */
@@ -133,7 +122,7 @@ const PARKED_HEADERS: string[] = Object.freeze([] as string[]) as string[];
  * The response to one request: status, headers and a body, serialised into one socket write where
  * possible. `Date`, `Content-Length`, `Connection` and `Transfer-Encoding` are managed for you.
  */
-export class Response<T = unknown> {
+export class Http1Response implements Response {
   /** The status code, 200 unless set. Must be 200–999 (1xx are sent by Peregrine itself). */
   status = 200;
   /**
@@ -380,30 +369,35 @@ export class Response<T = unknown> {
    * not a valid handshake (RFC 6455 §4.2.1). Headers set on the response before (a `Set-Cookie`, say)
    * go out with the 101.
    */
-  upgrade(options: UpgradeOptions<T> = {}): WebSocket<T> | null {
+  upgrade(options: object = {}): unknown {
     if (this.detached) return null;
     this.assertOpen();
-    return this.sink!.upgrade(this, options) as WebSocket<T> | null;
+    return this.sink!.upgrade(this, options);
   }
 
   /**
-   * @internal The headers set so far as header lines, for the 101 that accepts a WebSocket: those the
-   * handshake itself sets (Upgrade, Sec-WebSocket-Accept, -Extensions, -Protocol) are left out.
+   * @internal The headers set so far as header lines (`Name: value\r\n` each), except those named in
+   * `skip` (lower case): for a protocol handshake's response, which sets some itself.
    */
-  upgradeHeaderLines(): string {
+  headerLines(skip: ReadonlySet<string>): string {
     let lines = '';
     for (let i = 0; i < this.count; i++) {
       const name = this.names[i]!;
-      if (HANDSHAKE_HEADERS.has(name.toLowerCase())) continue;
+      if (skip.has(name.toLowerCase())) continue;
       lines += `${name}: ${this.values[i]}\r\n`;
     }
     return lines;
   }
 
-  /** @internal The connection answered with 101: the response is done and belongs to the WebSocket now. */
-  markUpgraded(): void {
+  /**
+   * @internal Answers with `head` (a whole response head, e.g. a 101) and gives the connection up: the
+   * response is done, and whatever the handler still calls on it is ignored.
+   */
+  switchProtocols(head: string): Takeover {
+    this.assertOpen();
     this.state = STATE_ENDED;
     this.detached = true;
+    return this.sink!.switchProtocols(head);
   }
 
   /** Sends `value` as JSON with `Content-Type: application/json`. */

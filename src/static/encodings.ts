@@ -1,4 +1,4 @@
-import type { Response } from '../http/response.ts';
+import type { Response } from '../http/exchange.ts';
 
 /**
  * Content negotiation for precompressed files (RFC 9110 §12.5.3 Accept-Encoding, §12.5.5 Vary).

@@ -3,9 +3,8 @@ import { type Stats, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../http/errors.ts';
+import type { Request, Response } from '../http/exchange.ts';
 import { PrebuiltResponse } from '../http/prebuilt.ts';
-import type { Request } from '../http/request.ts';
-import type { Response } from '../http/response.ts';
 import { acceptedCodings, varyOnAcceptEncoding } from './encodings.ts';
 import {
   type CachedFile,

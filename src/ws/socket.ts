@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { Clock } from '../transport/clock.ts';
+import type { Link } from '../transport/link.ts';
 import type { PerMessageDeflate } from './deflate.ts';
 import { CLOSE, isValidCloseCode, WsError } from './errors.ts';
 import { Receiver } from './receiver.ts';
@@ -13,8 +14,6 @@ export interface WebSocketOwner {
   readonly stopping: boolean;
   readonly wsOptions: WebSocketOptions;
   readonly wsHooks: WebSocketHooks;
-  /** The socket has closed: stop tracking it. */
-  webSocketClosed(ws: WebSocket): void;
   /** A WebSocket hook threw. */
   hookFailed(error: unknown): void;
 }
@@ -80,6 +79,7 @@ export class WebSocket<T = unknown> {
   readonly remoteAddress: string | undefined;
   /** @internal When the current timeout expires (clock ms), or 0; checked by the worker's timer. */
   deadline = 0;
+  private readonly link: Link;
   private readonly socket: Socket;
   private readonly owner: WebSocketOwner;
   private readonly options: WebSocketOptions;
@@ -110,12 +110,17 @@ export class WebSocket<T = unknown> {
     this.socket.uncork();
   };
 
-  /** @internal A WebSocket is made by `res.upgrade()`. */
+  /**
+   * @internal A WebSocket is made by `res.upgrade()`; it becomes the link's session (see
+   * acceptWebSocket), which hands it the socket's events.
+   */
   constructor(
-    socket: Socket,
+    link: Link,
     owner: WebSocketOwner,
     init: { protocol: string; extensions: string; data: T; deflate: PerMessageDeflate | null },
   ) {
+    this.link = link;
+    const socket = link.socket;
     this.socket = socket;
     this.owner = owner;
     this.options = owner.wsOptions;
@@ -139,17 +144,19 @@ export class WebSocket<T = unknown> {
       },
       { maxMessageBytes: this.options.maxMessageBytes, perMessageDeflate: init.deflate !== null },
     );
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('drain', () => this.onDrain());
-    socket.on('error', () => {});
-    socket.on('end', () => this.onEnd());
-    socket.on('close', () => this.onSocketClose());
     this.heard();
   }
 
-  /** @internal Bytes from the socket (or left over from the handshake's read). */
-  receive(chunk: Buffer): void {
-    if (this.state === CLOSED || chunk.length === 0) return;
+  /** @internal Bytes from the socket (or left over from the handshake's read): `bytes[0..length)`. */
+  receive(bytes: Buffer, length: number): void {
+    if (this.state === CLOSED || length === 0) return;
+    // The receiver may hold on to a partial frame: bytes in the shared read buffer are copied.
+    const chunk =
+      bytes === this.link.sharedBuffer
+        ? Buffer.copyBytesFrom(bytes, 0, length)
+        : length === bytes.length
+          ? bytes
+          : bytes.subarray(0, length);
     this.heard();
     try {
       this.receiver.write(chunk);
@@ -398,12 +405,13 @@ export class WebSocket<T = unknown> {
     this.endSocket();
   }
 
-  private onEnd(): void {
-    // The peer closed its side: nothing more will come.
+  /** @internal The peer closed its side: nothing more will come. */
+  peerEnded(): void {
     if (!this.closeSent) this.socket.end();
   }
 
-  private onSocketClose(): void {
+  /** @internal */
+  socketClosed(): void {
     this.state = CLOSED;
     this.deadline = 0;
     const received = this.receivedClose;
@@ -413,7 +421,6 @@ export class WebSocket<T = unknown> {
     this.topics = null;
     this.deflate?.close();
     if (this.needsDrain) this.drained();
-    this.owner.webSocketClosed(this);
   }
 
   private report(code: number, reason: string): void {
@@ -469,7 +476,8 @@ export class WebSocket<T = unknown> {
     return 'buffered';
   }
 
-  private onDrain(): void {
+  /** @internal The socket's write queue emptied. */
+  drain(): void {
     if (!this.needsDrain || this.bufferedAmount > HIGH_WATER) return;
     this.drained();
   }
@@ -522,11 +530,6 @@ export class WebSocket<T = unknown> {
   /** @internal Server shutdown: close with 1001 and let the handshake finish (or time out). */
   shutdown(): void {
     if (this.state === OPEN) this.close(CLOSE.goingAway, 'server shutting down');
-  }
-
-  /** @internal */
-  destroy(): void {
-    this.terminate();
   }
 }
 

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Request } from '../http/request.ts';
+import type { Request, Response } from '../http/exchange.ts';
+import { type DeflateOptions, negotiateDeflate, PerMessageDeflate } from './deflate.ts';
+import type { InflateLimiter } from './inflate-limiter.ts';
+import { WebSocket, type WebSocketOwner } from './socket.ts';
 
 /**
  * The opening handshake, server side (RFC 6455 §4.2): which requests may become WebSockets, and the
@@ -10,6 +13,87 @@ import type { Request } from '../http/request.ts';
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** base64 of exactly 16 bytes: 22 significant characters, then "==" (RFC 6455 §4.1). */
 const KEY_RE = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+
+/** What `res.upgrade()` takes. */
+export interface UpgradeOptions<T = unknown> {
+  /** The subprotocol to agree on: one of those the client offered (`offeredProtocols(req)`). */
+  protocol?: string;
+  /** Per-connection data, available as `ws.data`. */
+  data?: T;
+}
+
+/** @internal What the handshake needs from the worker, beyond what each WebSocket needs. */
+export interface HandshakeOwner extends WebSocketOwner {
+  readonly options: {
+    readonly wsPerMessageDeflate: boolean | Partial<DeflateOptions>;
+    readonly wsMaxMessageBytes: number;
+  };
+  /** Bounds the worker's permessage-deflate decompressions (see InflateLimiter). */
+  readonly inflateLimiter: InflateLimiter;
+}
+
+/** Headers of the 101 that the handshake sets itself (RFC 6455 §4.2.2): the handler's own are left out. */
+const HANDSHAKE_HEADERS: ReadonlySet<string> = new Set([
+  'upgrade',
+  'sec-websocket-accept',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+]);
+
+/**
+ * @internal Turns a request into a WebSocket (RFC 6455 §4.2): answers 400/426 itself when the request is not a
+ * valid handshake, else sends 101 with the headers the handler set, takes the connection over from
+ * HTTP and makes the WebSocket its session. Bytes that came right after the handshake follow the
+ * open hook.
+ */
+export function acceptWebSocket(
+  this: HandshakeOwner,
+  req: Request,
+  res: Response,
+  options: UpgradeOptions,
+): WebSocket | null {
+  const refusal = checkUpgrade(req);
+  if (refusal !== null) {
+    res.status = refusal.status;
+    for (const [name, value] of refusal.headers ?? []) res.setHeader(name, value);
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.end(`${refusal.reason}\n`);
+    return null;
+  }
+  const protocol = options.protocol ?? '';
+  if (protocol !== '' && !offeredProtocols(req).includes(protocol)) {
+    throw new Error(`the client did not offer the subprotocol ${JSON.stringify(protocol)}`);
+  }
+  let deflate: PerMessageDeflate | null = null;
+  let extensions = '';
+  const wanted = this.options.wsPerMessageDeflate;
+  if (wanted !== false) {
+    const deflateOptions = {
+      ...(wanted === true ? {} : wanted),
+      maxInflatedBytes: this.options.wsMaxMessageBytes,
+    };
+    const agreed = negotiateDeflate(req.header('sec-websocket-extensions'), deflateOptions);
+    if (agreed !== null) {
+      deflate = new PerMessageDeflate(agreed.params, deflateOptions, this.inflateLimiter);
+      extensions = agreed.response;
+    }
+  }
+  const head = switchingProtocols(
+    req.header('sec-websocket-key')!,
+    protocol,
+    extensions,
+    res.headerLines(HANDSHAKE_HEADERS),
+  );
+  const { link, leftover } = res.switchProtocols(head);
+  const ws = new WebSocket(link, this, { protocol, extensions, data: options.data, deflate });
+  link.swap(ws);
+  // The open hook runs once handleRequest has returned; frames that came with the handshake follow it.
+  queueMicrotask(() => {
+    ws.opened();
+    if (leftover !== null) ws.receive(leftover, leftover.length);
+  });
+  return ws;
+}
 
 /** Why a request can't be upgraded: the status (and headers) to answer with. */
 export interface UpgradeRefusal {
@@ -25,7 +109,8 @@ export function checkUpgrade(req: Request): UpgradeRefusal | null {
   if (req.hasBody) return { status: 400, reason: 'a WebSocket handshake carries no body' };
   if (!hasToken(req.header('upgrade'), 'websocket'))
     return { status: 400, reason: 'missing Upgrade: websocket' };
-  if (!req.head.connectionUpgrade) return { status: 400, reason: 'missing Connection: upgrade' };
+  if (!hasToken(req.header('connection'), 'upgrade'))
+    return { status: 400, reason: 'missing Connection: upgrade' };
   const version = req.header('sec-websocket-version');
   if (version !== '13') {
     // RFC 6455 §4.4: answer with the versions we speak.

@@ -14,7 +14,7 @@ import {
   skipLeadingEmptyLines,
   TargetForm,
 } from '../../src/http/parser.ts';
-import { Request } from '../../src/http/request.ts';
+import { Http1Request as Request } from '../../src/http/request.ts';
 
 // Every case runs three ways and must come out the same: the whole head in one buffer; fed one byte
 // at a time as a connection would (findHeadEnd called with a growing `end` and `from` = the previous

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { findHeadEnd, type HeadLimits, methodString, parseHead } from '../../src/http/parser.ts';
-import { Request, type RequestSource } from '../../src/http/request.ts';
+import { Http1Request as Request, type RequestSource } from '../../src/http/request.ts';
 
 // Request's accessors over a parsed head, without a socket: the head is parsed into `req.head` the way
 // a connection does it, then `init()` is called with a stand-in for the connection.

@@ -4,6 +4,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { constants, deflateRawSync } from 'node:zlib';
 import { Clock } from '../../src/transport/clock.ts';
+import { Link } from '../../src/transport/link.ts';
 import { type DeflateParams, PerMessageDeflate } from '../../src/ws/deflate.ts';
 import { WsError } from '../../src/ws/errors.ts';
 import { InflateLimiter, type InflateSlot } from '../../src/ws/inflate-limiter.ts';
@@ -270,17 +271,18 @@ describe('a WebSocket waiting for its turn to inflate', () => {
         closeOnBackpressureLimit: true,
       },
       wsHooks: { handleWSMessage: (_ws, message) => received.push(String(message)) },
-      webSocketClosed: () => {},
       hookFailed: (error) => {
         throw error;
       },
     };
-    const ws = new WebSocket(socket, owner, {
+    const link = new Link(socket, null, { linkClosed: () => {} });
+    const ws = new WebSocket(link, owner, {
       protocol: '',
       extensions: 'permessage-deflate',
       data: undefined,
       deflate: new PerMessageDeflate(PARAMS, { maxInflatedBytes: MB }, limiter),
     });
+    link.swap(ws);
     try {
       const busy = holder(limiter); // another connection's inflation holds the only slot
       client.write(clientFrame(0x1, compressed(Buffer.from('first')), true));

@@ -1,0 +1,101 @@
+import type { Socket } from 'node:net';
+import type { Session } from './session.ts';
+import { withSharedReads } from './shared-reads.ts';
+
+/** What a link tells the listener that accepted it. */
+export interface LinkOwner {
+  linkClosed(link: Link): void;
+}
+
+/** Where a socket keeps its link: one set of listener functions serves every socket. */
+const LINK = Symbol('peregrine.link');
+type LinkedSocket = Socket & { [LINK]?: Link };
+
+/** Before the first session is attached: nothing can arrive yet (the socket starts reading later). */
+const NO_SESSION: Session = {
+  receive() {},
+  drain() {},
+  peerEnded() {},
+  socketClosed() {},
+  deadline: 0,
+  timedOut() {},
+  shutdown() {},
+};
+
+/**
+ * One accepted socket and the session that speaks its protocol. The link owns the socket's events and
+ * hands them to the current session; an upgrade (HTTP/1 → WebSocket) swaps the session in place.
+ */
+export class Link {
+  readonly socket: Socket;
+  /**
+   * The worker's read buffer when this socket reads into it, or null when each read is a new Buffer
+   * (the plain path). Bytes in it last only until the next read.
+   */
+  readonly sharedBuffer: Buffer | null;
+  session: Session = NO_SESSION;
+  private readonly owner: LinkOwner;
+  private isClosed = false;
+
+  /** `accepted` comes from a listener made with `pauseOnConnect`: it is not reading yet. */
+  constructor(accepted: Socket, readBuffer: Buffer | null, owner: LinkOwner) {
+    const shared =
+      readBuffer === null
+        ? null
+        : withSharedReads(accepted, readBuffer, (nread, buf) => {
+            if (nread > 0) this.session.receive(buf, nread);
+          });
+    const socket = shared ?? accepted;
+    this.socket = socket;
+    this.sharedBuffer = shared === null ? null : readBuffer;
+    this.owner = owner;
+    (socket as LinkedSocket)[LINK] = this;
+    socket.on('end', Link.socketEnded);
+    socket.on('close', Link.socketClosed);
+    socket.on('error', Link.socketFailed);
+    socket.on('drain', Link.socketDrained);
+    if (shared === null) {
+      socket.on('data', Link.socketData);
+      socket.resume();
+    }
+  }
+
+  /** The protocol changed: from now on the socket's events go to `session`. */
+  swap(session: Session): void {
+    this.session = session;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Closes the socket at once; the session hears `socketClosed()` now, not when the socket's event comes. */
+  destroy(): void {
+    if (this.isClosed) return;
+    this.socket.destroy();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.session.socketClosed();
+    this.owner.linkClosed(this);
+  }
+
+  private static readonly socketData = function (this: Socket, chunk: Buffer): void {
+    (this as LinkedSocket)[LINK]!.session.receive(chunk, chunk.length);
+  };
+  private static readonly socketEnded = function (this: Socket): void {
+    (this as LinkedSocket)[LINK]!.session.peerEnded();
+  };
+  private static readonly socketClosed = function (this: Socket): void {
+    (this as LinkedSocket)[LINK]!.onClose();
+  };
+  private static readonly socketFailed = function (this: Socket): void {
+    // ECONNRESET and friends: the 'close' event follows and cleans up.
+  };
+  private static readonly socketDrained = function (this: Socket): void {
+    (this as LinkedSocket)[LINK]!.session.drain();
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * A protocol's side of one connection: HTTP/1, a WebSocket, later HTTP/2. The transport (Link)
+ * delivers its socket's events to the current session, and a protocol upgrade swaps the session
+ * (`Link.swap`) instead of routing the new protocol's bytes through the old one.
+ */
+export interface Session {
+  /**
+   * `bytes[0..length)` arrived. When `bytes` is the worker's shared read buffer (`Link.sharedBuffer`)
+   * they are valid only until this returns: whatever must outlive the call is copied.
+   */
+  receive(bytes: Buffer, length: number): void;
+  /** The socket's write queue has emptied. */
+  drain(): void;
+  /** The peer ended its side (FIN): nothing more will arrive. */
+  peerEnded(): void;
+  /** The socket has closed, by either side: let go of everything. Called once. */
+  socketClosed(): void;
+  /** When this session's current timeout expires (clock ms), or 0. The listener's timer checks it. */
+  readonly deadline: number;
+  /** `deadline` has passed. */
+  timedOut(): void;
+  /** Graceful shutdown: finish what is in flight, then close. */
+  shutdown(): void;
+}
