@@ -3,13 +3,18 @@ import { Connection, type ConnectionOwner } from './connection.ts';
 import type { Handler } from './handler.ts';
 import { ConfigError } from './http/errors.ts';
 import type { ResolvedOptions } from './options.ts';
+import { channelRelay } from './pubsub-relay.ts';
 import type { Clock } from './transport/clock.ts';
 import { Listener, SINGLE, type WorkerPlacement } from './transport/listener.ts';
 import { InflateLimiter } from './ws/inflate-limiter.ts';
 import { WebSocket, type WebSocketHooks, type WebSocketOptions, type WebSocketOwner } from './ws/socket.ts';
+import { useTopicRelay } from './ws/topics.ts';
 import { acceptWebSocket } from './ws/upgrade.ts';
 
 export type { WorkerPlacement } from './transport/listener.ts';
+
+// Pub/sub reaches the other workers over the channel that connects them.
+useTopicRelay(channelRelay());
 
 /**
  * One event loop's share of the server: the transport (its listener and connections) and the

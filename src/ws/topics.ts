@@ -1,9 +1,7 @@
-import { type Channel, channel } from '../shared.ts';
-
 /**
  * Pub/sub: sockets subscribe to topics; a message published to a topic reaches every subscriber in
- * every worker. Each worker keeps its own subscribers; publishing also posts the message on a channel
- * so the other workers deliver it to theirs.
+ * every worker. Each worker keeps its own subscribers; a relay that the worker layer provides
+ * (`useTopicRelay`) carries each publication to the other workers, which deliver it to theirs.
  */
 
 /** What a subscriber must be able to do. */
@@ -11,24 +9,31 @@ export interface Subscriber {
   deliver(message: string | Uint8Array, isBinary: boolean): void;
 }
 
-const topics = new Map<string, Set<Subscriber>>();
-let bus: Channel | null = null;
-
-interface Publication {
-  topic: string;
-  message: string | Uint8Array;
-  isBinary: boolean;
+/** @internal How publications reach the other workers: provided by the worker layer. */
+export interface TopicRelay {
+  /** Starts listening: publications made in other workers go to `deliver` from now on. */
+  connect(deliver: (topic: string, message: string | Uint8Array, isBinary: boolean) => void): void;
+  /** Sends a publication made here to the other workers. */
+  post(topic: string, message: string | Uint8Array, isBinary: boolean): void;
 }
 
-function connectBus(): Channel {
-  if (bus === null) {
-    bus = channel('peregrine:pubsub');
-    bus.onmessage = (event) => {
-      const { topic, message, isBinary } = event.data as Publication;
-      deliverLocally(topic, message, isBinary, null);
-    };
+const topics = new Map<string, Set<Subscriber>>();
+let relay: TopicRelay | null = null;
+let connected = false;
+
+/** @internal Sets how publications travel between workers; without one they stay in this worker. */
+export function useTopicRelay(to: TopicRelay): void {
+  relay = to;
+  connected = false;
+}
+
+/** Listens to other workers' publications, from the first subscription or publication on. */
+function connectRelay(): TopicRelay | null {
+  if (relay !== null && !connected) {
+    connected = true;
+    relay.connect((topic, message, isBinary) => deliverLocally(topic, message, isBinary, null));
   }
-  return bus;
+  return relay;
 }
 
 export function subscribe(topic: string, subscriber: Subscriber): void {
@@ -38,7 +43,7 @@ export function subscribe(topic: string, subscriber: Subscriber): void {
     topics.set(topic, set);
   }
   set.add(subscriber);
-  connectBus();
+  connectRelay();
 }
 
 export function unsubscribe(topic: string, subscriber: Subscriber): void {
@@ -77,6 +82,5 @@ export function publish(
   // Encode once for every subscriber, not once each.
   const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
   deliverLocally(topic, payload, isBinary, except);
-  const publication: Publication = { topic, message: payload, isBinary };
-  connectBus().postMessage(publication);
+  connectRelay()?.post(topic, payload, isBinary);
 }
