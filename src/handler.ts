@@ -32,10 +32,3 @@ export interface Handler<T = unknown> extends WebSocketHooks<T> {
   // handleWSClose. A request becomes a WebSocket when handleRequest calls `res.upgrade()`.
   deinit?(): void | Promise<void>;
 }
-
-/** @internal Whether a handler returned a promise (or any thenable) rather than finishing at once. */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
-  );
-}

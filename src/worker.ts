@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import { Connection, type ConnectionOwner } from './connection.ts';
 import type { Handler } from './handler.ts';
+import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
 import { ConfigError } from './http/errors.ts';
 import type { ResolvedOptions } from './options.ts';
 import { channelRelay } from './pubsub-relay.ts';
@@ -54,7 +54,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
         tickMs: tickInterval(options),
         placement,
       },
-      (link) => new Connection(link, this),
+      (link) => new Http1Connection(link, this),
     );
     this.clock = this.listener.clock;
   }
@@ -92,7 +92,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   get pendingRequests(): number {
     let count = 0;
     for (const session of this.listener.sessions())
-      if (session instanceof Connection && session.requestInFlight) count++;
+      if (session instanceof Http1Connection && session.requestInFlight) count++;
     return count;
   }
 

@@ -1,4 +1,5 @@
-import { type Handler, isThenable } from '../handler.ts';
+import type { Handler } from '../handler.ts';
+import { isThenable } from '../http/dispatch.ts';
 import { ConfigError, HttpError } from '../http/errors.ts';
 import type { Request as NativeRequest, Response as NativeResponse } from '../http/exchange.ts';
 import type { Server } from '../server.ts';

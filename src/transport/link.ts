@@ -65,6 +65,18 @@ export class Link {
     this.session = session;
   }
 
+  /**
+   * Bytes the socket has not yet handed to the kernel. Nothing is written while a session waits for
+   * a slow reader, so a change means the client took some. `writableLength` alone moves only when a
+   * whole write completes (one 32 MiB body is one write); libuv's own queue size, which the handle
+   * exposes, moves with every partial write.
+   */
+  get unsent(): number {
+    const socket = this.socket as Socket & { _handle?: { writeQueueSize?: number } };
+    const queued = socket._handle?.writeQueueSize;
+    return socket.writableLength + (typeof queued === 'number' ? queued : 0);
+  }
+
   get closed(): boolean {
     return this.isClosed;
   }
