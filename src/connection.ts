@@ -491,7 +491,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
       this.bodyFailed(
         result === -413
           ? bodyTooLarge(this.options.maxBodyBytes)
-          : new HttpError(-result, decoder.error, { code: 'ERR_BAD_CHUNK', close: true }),
+          : new HttpError(-result, decoder.error, { code: 'ERR_PEREGRINE_BAD_CHUNK', close: true }),
       );
     }
   }
@@ -775,7 +775,7 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     const error = new HttpError(
       503,
       `${req.method} ${req.path}: the handler did not end its response within ${timeout} ms (handlerTimeout); ${started ? 'closed the connection' : 'answered 503'}`,
-      { code: 'ERR_HANDLER_TIMEOUT', close: true },
+      { code: 'ERR_PEREGRINE_HANDLER_TIMEOUT', close: true },
     );
     this.options.onError(error, req);
     req.aborted(error); // the handler's req.signal says why

@@ -1,7 +1,7 @@
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { Connection, type ConnectionOwner } from './connection.ts';
+import { listenError } from './errors.ts';
 import type { Handler } from './handler.ts';
-import { ConfigError } from './http/errors.ts';
 import type { ResolvedOptions } from './options.ts';
 import { Clock } from './transport/clock.ts';
 import { SHARED_READ_BYTES } from './transport/shared-reads.ts';
@@ -245,14 +245,4 @@ function tickInterval(options: ResolvedOptions): number {
     if (t > 0 && t < shortest * 4) shortest = Math.max(10, Math.floor(t / 4));
   }
   return shortest;
-}
-
-export function listenError(error: NodeJS.ErrnoException, port: number, host: string | undefined): Error {
-  const where = `${host ?? '*'}:${port}`;
-  if (error.code === 'EADDRINUSE')
-    return new ConfigError(`cannot listen on ${where}: the address is already in use`);
-  if (error.code === 'EACCES') return new ConfigError(`cannot listen on ${where}: permission denied`);
-  if (error.code === 'EADDRNOTAVAIL')
-    return new ConfigError(`cannot listen on ${where}: no such local address`);
-  return error;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type Stats, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ConfigError } from '../http/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { PrebuiltResponse } from '../http/prebuilt.ts';
 import type { Request } from '../http/request.ts';
 import type { Response } from '../http/response.ts';

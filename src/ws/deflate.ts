@@ -293,7 +293,11 @@ function zlibWindowBits(bits: number): number {
 }
 
 function closedError(): WsError {
-  return new WsError('WS_ERR_DEFLATE_CLOSED', CLOSE.internalError, 'permessage-deflate context is closed');
+  return new WsError(
+    'ERR_PEREGRINE_WS_DEFLATE_CLOSED',
+    CLOSE.internalError,
+    'permessage-deflate context is closed',
+  );
 }
 
 type ZStream = DeflateRaw | InflateRaw;
@@ -421,7 +425,7 @@ class Lane {
         this.fail(
           job,
           new WsError(
-            'WS_ERR_MESSAGE_TOO_BIG',
+            'ERR_PEREGRINE_WS_MESSAGE_TOO_BIG',
             CLOSE.messageTooBig,
             `decompressed message exceeds ${this.limit} bytes`,
           ),
@@ -459,14 +463,18 @@ class Lane {
     else if (this.inflate) {
       job.reject(
         new WsError(
-          'WS_ERR_INFLATE_FAILED',
+          'ERR_PEREGRINE_WS_INFLATE_FAILED',
           CLOSE.invalidPayload,
           `invalid compressed data: ${error.message}`,
         ),
       );
     } else {
       job.reject(
-        new WsError('WS_ERR_DEFLATE_FAILED', CLOSE.internalError, `compression failed: ${error.message}`),
+        new WsError(
+          'ERR_PEREGRINE_WS_DEFLATE_FAILED',
+          CLOSE.internalError,
+          `compression failed: ${error.message}`,
+        ),
       );
     }
   }
@@ -490,8 +498,8 @@ class Lane {
  * permessage-deflate for one connection, server side. compress() turns a whole message into the
  * payload to send with RSV1 set; decompress() turns the payload of a received message with RSV1
  * set back into the message. Calls in each direction may overlap: they are queued and settle in
- * call order. Errors are WsErrors: WS_ERR_MESSAGE_TOO_BIG (1009) when a message inflates past
- * maxInflatedBytes, WS_ERR_INFLATE_FAILED (1007) for invalid compressed data, WS_ERR_DEFLATE_CLOSED
+ * call order. Errors are WsErrors: ERR_PEREGRINE_WS_MESSAGE_TOO_BIG (1009) when a message inflates past
+ * maxInflatedBytes, ERR_PEREGRINE_WS_INFLATE_FAILED (1007) for invalid compressed data, ERR_PEREGRINE_WS_DEFLATE_CLOSED
  * (1011) after close(). After a failed message the direction's context starts afresh.
  */
 export class PerMessageDeflate {
@@ -546,14 +554,14 @@ export class PerMessageDeflate {
 
   /**
    * Stops decompressing: the message being inflated and those queued reject with
-   * WS_ERR_DEFLATE_CLOSED, and their slots go to other connections. Compression goes on (a failing
+   * ERR_PEREGRINE_WS_DEFLATE_CLOSED, and their slots go to other connections. Compression goes on (a failing
    * connection still sends its Close after what it queued). Idempotent.
    */
   stopInflating(): void {
     this.inflater.close();
   }
 
-  /** Frees the zlib streams; pending and later calls reject with WS_ERR_DEFLATE_CLOSED. Idempotent. */
+  /** Frees the zlib streams; pending and later calls reject with ERR_PEREGRINE_WS_DEFLATE_CLOSED. Idempotent. */
   close(): void {
     this.deflater.close();
     this.inflater.close();

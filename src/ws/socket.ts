@@ -313,7 +313,7 @@ export class WebSocket<T = unknown> {
         this.heard(); // waiting for a turn to inflate is not the peer's silence
         if (!isBinary && !isUtf8(inflated)) {
           item.error = new WsError(
-            'WS_ERR_INVALID_UTF8',
+            'ERR_PEREGRINE_WS_INVALID_UTF8',
             CLOSE.invalidPayload,
             'invalid UTF-8 in a text message',
           );
@@ -327,7 +327,7 @@ export class WebSocket<T = unknown> {
         item.error =
           error instanceof WsError
             ? error
-            : new WsError('WS_ERR_INFLATE', CLOSE.invalidPayload, String(error));
+            : new WsError('ERR_PEREGRINE_WS_INFLATE', CLOSE.invalidPayload, String(error));
         item.ready = true;
         this.deliverInbound();
       },
