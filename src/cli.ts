@@ -8,6 +8,7 @@ import { readFileSync, type Stats, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Request } from './http/request.ts';
 import { Response } from './http/response.ts';
+import { isCacheControlValue } from './http/tokens.ts';
 import { serve } from './server.ts';
 import { isPrimary } from './shared.ts';
 import { AccessLog } from './static/access-log.ts';
@@ -127,7 +128,7 @@ function parseArguments(args: string[], env: NodeJS.ProcessEnv): CliOptions {
         break;
       case '--cache-control': {
         const cacheControl = value();
-        if (cacheControl.trim() === '' || !/^[\t\x20-\x7e]*$/.test(cacheControl)) {
+        if (!isCacheControlValue(cacheControl)) {
           throw new ArgumentError(
             `--cache-control must be a non-empty header value of visible ASCII characters, got ${JSON.stringify(cacheControl)}`,
           );

@@ -14,7 +14,7 @@ import {
 } from './http/parser.ts';
 import { Request, type RequestSource } from './http/request.ts';
 import { Response, type ResponseSink, type UpgradeOptions } from './http/response.ts';
-import { STATUS_REASONS } from './http/status.ts';
+import { errorBody } from './http/status.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { Clock } from './transport/clock.ts';
 import { Output } from './transport/output.ts';
@@ -925,8 +925,4 @@ export class Connection implements BodySource, RequestSource, ResponseSink {
     this.wakeDrainWaiters();
     this.owner.connectionClosed(this);
   }
-}
-
-function errorBody(status: number): string {
-  return `${status} ${STATUS_REASONS[status] ?? 'Error'}\n`;
 }

@@ -4,6 +4,7 @@ import { COPY_LIMIT, type Output } from '../transport/output.ts';
 import type { WebSocket } from '../ws/socket.ts';
 import type { PrebuiltResponse } from './prebuilt.ts';
 import { statusHasNoBody, statusLine } from './status.ts';
+import { isSendableValue, isToken } from './tokens.ts';
 
 /** @internal What a response needs from the connection that sends it. */
 export interface ResponseSink {
@@ -40,9 +41,6 @@ const HANDSHAKE_HEADERS = new Set([
   'sec-websocket-protocol',
 ]);
 
-const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values must be visible ASCII, space or tab (RFC 9110 §5.5; obs-text is not generated). */
-const BAD_VALUE_RE = /[^\t\x20-\x7e]/;
 /** Strings shorter than this are joined with the head; longer ones are encoded into the output slab. */
 const SHORT_TEXT = 1024;
 const DIGITS_RE = /^[0-9]+$/;
@@ -64,7 +62,7 @@ const checkedValues: (string | undefined)[] = new Array<string | undefined>(CHEC
 function isValidName(name: string): boolean {
   const slot = name.length & (CHECKED_SLOTS - 1);
   if (checkedNames[slot] === name) return true;
-  if (!TOKEN_RE.test(name)) return false;
+  if (!isToken(name)) return false;
   checkedNames[slot] = name;
   return true;
 }
@@ -73,7 +71,7 @@ function isValidName(name: string): boolean {
 function isValidValue(text: string): boolean {
   const slot = text.length & (CHECKED_SLOTS - 1);
   if (checkedValues[slot] === text) return true;
-  if (BAD_VALUE_RE.test(text)) return false;
+  if (!isSendableValue(text)) return false;
   // Only short values are kept: a long one would stay alive here, and comparing it costs as much.
   if (text.length <= 256) checkedValues[slot] = text;
   return true;

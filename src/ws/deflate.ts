@@ -1,4 +1,5 @@
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
+import { isToken } from '../http/tokens.ts';
 import { CLOSE, WsError } from './errors.ts';
 import type { InflateLimiter, InflateSlot } from './inflate-limiter.ts';
 
@@ -88,8 +89,6 @@ export function shouldCompress(length: number, options: Pick<DeflateOptions, 'th
 // ---------------------------------------------------------------------------------------------
 // Negotiation
 
-// RFC 7230 tchar.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 7692 §7.1.2: a decimal integer from 8 to 15 without leading zeroes.
 const WINDOW_BITS = /^(?:[89]|1[0-5])$/;
 
@@ -137,7 +136,7 @@ function parseElement(element: string): ExtensionOffer | null | undefined {
       pos++;
     }
     const text = element.slice(start, pos);
-    return TOKEN.test(text) ? text : null;
+    return isToken(text) ? text : null;
   };
   const quoted = (): string | null => {
     pos++; // opening quote
@@ -146,7 +145,7 @@ function parseElement(element: string): ExtensionOffer | null | undefined {
       const c = element.charCodeAt(pos);
       if (c === 0x22) {
         pos++;
-        return TOKEN.test(value) ? value : null;
+        return isToken(value) ? value : null;
       }
       if (c === 0x5c) {
         pos++;
