@@ -81,11 +81,6 @@ export function validateDeflateOptions(options: DeflateOptions): void {
   }
 }
 
-/** Whether a message of `length` bytes is worth compressing under `options.threshold`. */
-export function shouldCompress(length: number, options: Pick<DeflateOptions, 'threshold'>): boolean {
-  return length >= (options.threshold ?? DEFAULT_THRESHOLD);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Negotiation
 

@@ -17,7 +17,6 @@ import {
   negotiateDeflate,
   PerMessageDeflate,
   parseExtensions,
-  shouldCompress,
   validateDeflateOptions,
 } from '../../src/ws/deflate.ts';
 import { WsError } from '../../src/ws/errors.ts';
@@ -479,7 +478,7 @@ describe('negotiateDeflate', () => {
   });
 });
 
-describe('parseExtensions and shouldCompress', () => {
+describe('parseExtensions and the threshold', () => {
   test('parseExtensions keeps order, lower-cases names, unescapes values, marks malformed elements', () => {
     assert.deepEqual(parseExtensions('Foo; A=1; b="x\\y", bar, ,baz;;, qux'), [
       {
@@ -497,12 +496,7 @@ describe('parseExtensions and shouldCompress', () => {
     assert.deepEqual(parseExtensions(''), []);
   });
 
-  test('shouldCompress uses the threshold, 1024 by default', () => {
-    assert.equal(shouldCompress(1023, {}), false);
-    assert.equal(shouldCompress(1024, {}), true);
-    assert.equal(shouldCompress(0, { threshold: 0 }), true);
-    assert.equal(shouldCompress(99, { threshold: 100 }), false);
-    assert.equal(shouldCompress(100, { threshold: 100 }), true);
+  test('the compression threshold is 1024 by default', () => {
     const d = new PerMessageDeflate(DEFAULTS, OPTIONS);
     assert.equal(d.threshold, 1024);
     assert.equal(new PerMessageDeflate(DEFAULTS, { ...OPTIONS, threshold: 0 }).threshold, 0);
