@@ -7,6 +7,7 @@
 import { readFileSync, type Stats, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Request, Response } from './handler.ts';
+import { isCacheControlValue } from './http/tokens.ts';
 import { serve } from './server.ts';
 import { isPrimary } from './shared.ts';
 import { AccessLog } from './static/access-log.ts';
@@ -53,18 +54,19 @@ interface CliOptions {
   version: boolean;
 }
 
-class UsageError extends Error {}
+/** A command-line argument the CLI doesn't accept (printed with the usage hint, never thrown on). */
+class ArgumentError extends Error {}
 
 function integerValue(flag: string, value: string, min: number, max: number): number {
   if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(
+    throw new ArgumentError(
       `${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
     );
   }
   return Number(value);
 }
 
-/** Parses the arguments after the script name. Throws a UsageError for anything it doesn't know. */
+/** Parses the arguments after the script name. Throws an ArgumentError for anything it doesn't know. */
 function parseArguments(args: string[], env: NodeJS.ProcessEnv): CliOptions {
   const options: CliOptions = {
     dir: '.',
@@ -86,7 +88,7 @@ function parseArguments(args: string[], env: NodeJS.ProcessEnv): CliOptions {
     const arg = args[i]!;
     if (onlyPositional || !arg.startsWith('-') || arg === '-') {
       if (dir !== undefined)
-        throw new UsageError(
+        throw new ArgumentError(
           `only one directory can be served, got ${JSON.stringify(dir)} and ${JSON.stringify(arg)}`,
         );
       dir = arg;
@@ -102,12 +104,12 @@ function parseArguments(args: string[], env: NodeJS.ProcessEnv): CliOptions {
     const value = (): string => {
       if (inline !== undefined) return inline;
       const next = args[i + 1];
-      if (next === undefined) throw new UsageError(`${flag} needs a value`);
+      if (next === undefined) throw new ArgumentError(`${flag} needs a value`);
       i++;
       return next;
     };
     const noValue = () => {
-      if (inline !== undefined) throw new UsageError(`${flag} takes no value, got ${JSON.stringify(arg)}`);
+      if (inline !== undefined) throw new ArgumentError(`${flag} takes no value, got ${JSON.stringify(arg)}`);
     };
     switch (flag) {
       case '--port':
@@ -116,7 +118,7 @@ function parseArguments(args: string[], env: NodeJS.ProcessEnv): CliOptions {
         break;
       case '--host': {
         const host = value();
-        if (host === '') throw new UsageError('--host must not be empty');
+        if (host === '') throw new ArgumentError('--host must not be empty');
         options.host = host;
         break;
       }
@@ -125,8 +127,8 @@ function parseArguments(args: string[], env: NodeJS.ProcessEnv): CliOptions {
         break;
       case '--cache-control': {
         const cacheControl = value();
-        if (cacheControl.trim() === '' || !/^[\t\x20-\x7e]*$/.test(cacheControl)) {
-          throw new UsageError(
+        if (!isCacheControlValue(cacheControl)) {
+          throw new ArgumentError(
             `--cache-control must be a non-empty header value of visible ASCII characters, got ${JSON.stringify(cacheControl)}`,
           );
         }
@@ -165,7 +167,7 @@ function parseArguments(args: string[], env: NodeJS.ProcessEnv): CliOptions {
         options.version = true;
         break;
       default:
-        throw new UsageError(`unknown option ${JSON.stringify(flag)}`);
+        throw new ArgumentError(`unknown option ${JSON.stringify(flag)}`);
     }
   }
   if (dir !== undefined) options.dir = dir;
@@ -214,7 +216,7 @@ async function main(): Promise<void> {
   try {
     options = parseArguments(process.argv.slice(2), process.env);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
+    if (!(error instanceof ArgumentError)) throw error;
     if (isPrimary()) console.error(`peregrine: ${error.message}\nRun 'peregrine --help' for the options.`);
     process.exit(2);
   }

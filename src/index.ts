@@ -1,3 +1,10 @@
+export {
+  ConfigError,
+  ListenError,
+  type ListenErrorCode,
+  PeregrineError,
+  UsageError,
+} from './errors.ts';
 export type { BunServeOptions } from './fetch/bun-options.ts';
 export type { FetchOptions } from './fetch/handler.ts';
 export type { RouteHandler, RouteParams, RouteRequest, Routes, RouteValue } from './fetch/routes.ts';
@@ -8,7 +15,7 @@ export type {
   WebSocketPayload,
 } from './fetch/websocket.ts';
 export type { Handler, Request, Response } from './handler.ts';
-export { ConfigError, HttpError } from './http/errors.ts';
+export { HttpError } from './http/errors.ts';
 export { DEFAULTS, type ServerOptions, type WsDeflateOptions } from './options.ts';
 export { Server, type ServerMode, serve } from './server.ts';
 export { type Channel, channel, isPrimary, sharedMemory } from './shared.ts';

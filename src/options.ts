@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { ConfigError } from './http/errors.ts';
+import { ConfigError } from './errors.ts';
 import type { Request } from './http/exchange.ts';
 import { type DeflateOptions, validateDeflateOptions } from './ws/deflate.ts';
 
@@ -42,7 +42,7 @@ export interface ServerOptions {
    * Milliseconds a handler may go without ending its response, counted from the request (and its body)
    * and from each write since: past it, the client gets 503 (or, once the response has started, the
    * connection is closed), `req.signal` aborts, and `onError` gets an HttpError with code
-   * ERR_HANDLER_TIMEOUT naming the method and path. Waiting for a slow client to read is not counted.
+   * ERR_PEREGRINE_HANDLER_TIMEOUT naming the method and path. Waiting for a slow client to read is not counted.
    * 0 = no limit. Default 60000.
    */
   handlerTimeout?: number;
@@ -139,7 +139,7 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
 });
 
 function defaultOnError(error: unknown, request: Request | undefined): void {
-  if ((error as { code?: unknown } | null)?.code === 'ERR_HANDLER_TIMEOUT') {
+  if ((error as { code?: unknown } | null)?.code === 'ERR_PEREGRINE_HANDLER_TIMEOUT') {
     console.warn(`peregrine: ${(error as Error).message}`); // the message says it all; no stack
     return;
   }

@@ -1,5 +1,6 @@
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import { Worker } from 'node:worker_threads';
+import { ListenError } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
 import {
   type BroadcastMessage,
@@ -250,7 +251,9 @@ export class WorkerPool {
       this.retireDying();
     } else if (kind === 'failed') {
       const { message: text, code } = message as { message: string; code?: string };
-      const error = Object.assign(new Error(text), code === undefined ? {} : { code });
+      const error = ListenError.isListenCode(code)
+        ? new ListenError(code, text)
+        : Object.assign(new Error(text), code === undefined ? {} : { code });
       if (this.startupSettled !== null) this.startupSettled(error);
       else this.log(`peregrine: ${member.handle.label} could not start: ${text}`);
     } else if (kind === 'crashed') {

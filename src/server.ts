@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { type AddressInfo, createServer } from 'node:net';
 import { parentPort } from 'node:worker_threads';
+import { ConfigError, listenError, UsageError } from './errors.ts';
 import { type BunServeOptions, fromBunOptions } from './fetch/bun-options.ts';
 import { type FetchModeHandler, type FetchOptions, fetchHandler, isFetchOptions } from './fetch/handler.ts';
 import { WebRequest } from './fetch/web-request.ts';
@@ -11,11 +12,10 @@ import {
   webSocketServerOptions,
 } from './fetch/websocket.ts';
 import type { Handler } from './handler.ts';
-import { ConfigError } from './http/errors.ts';
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.ts';
 import { type PoolMessage, type PoolMode, RETIRE_GRACE_MS, WorkerPool } from './pool.ts';
 import { type WorkerContext, workerContext } from './shared.ts';
-import { HttpWorker, listenError } from './worker.ts';
+import { HttpWorker } from './worker.ts';
 import { publish, subscriberCount } from './ws/topics.ts';
 
 /**
@@ -71,7 +71,7 @@ export class Server<WebSocketData = undefined> {
   /** The address the server listens on (useful with `port: 0`). */
   get address(): AddressInfo {
     const address = this.local === null ? this.listenAddress : this.local.address;
-    if (address === null) throw new Error('the server is not listening');
+    if (address === null) throw new UsageError('ERR_PEREGRINE_NOT_LISTENING', 'the server is not listening');
     return address;
   }
 
@@ -131,7 +131,10 @@ export class Server<WebSocketData = undefined> {
    */
   upgrade(request: Request, options: FetchUpgradeOptions<WebSocketData> = {}): boolean {
     if (this.fetchMode === null)
-      throw new TypeError('server.upgrade() is for fetch mode: serve({ fetch, websocket })');
+      throw new UsageError(
+        'ERR_PEREGRINE_NOT_FETCH_MODE',
+        'server.upgrade() is for fetch mode: serve({ fetch, websocket })',
+      );
     return this.fetchMode.upgrade(request, options);
   }
 
@@ -165,7 +168,7 @@ export class Server<WebSocketData = undefined> {
    */
   timeout(request: Request, seconds: number): void {
     if (typeof seconds !== 'number' || !(seconds >= 0))
-      throw new RangeError(`timeout seconds must be >= 0, got ${seconds}`);
+      throw new UsageError('ERR_PEREGRINE_INVALID_ARGUMENT', `timeout seconds must be >= 0, got ${seconds}`);
     WebRequest.nativeOf(request)?.setTimeout(Math.min(Math.round(seconds * 1000), 2 ** 31 - 1));
   }
 
@@ -195,7 +198,7 @@ export class Server<WebSocketData = undefined> {
   reload(options: FetchOptions<WebSocketData>): this {
     if (this.fetchMode === null) {
       if (this.pool !== null) return this; // the primary of several workers answers no requests itself
-      throw new TypeError('server.reload() is for fetch mode');
+      throw new UsageError('ERR_PEREGRINE_NOT_FETCH_MODE', 'server.reload() is for fetch mode');
     }
     this.fetchMode.reload(options as FetchOptions<unknown>);
     return this;

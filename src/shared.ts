@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { BroadcastChannel, isMainThread, workerData } from 'node:worker_threads';
-import { ConfigError } from './http/errors.ts';
+import { ConfigError } from './errors.ts';
 
 /**
  * State that workers share on purpose. Workers share nothing by accident: each runs your program in

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
+import { listenError } from './errors.ts';
 import type { Handler } from './handler.ts';
 import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
-import { ConfigError } from './http/errors.ts';
 import type { ResolvedOptions } from './options.ts';
 import { channelRelay } from './pubsub-relay.ts';
 import type { Clock } from './transport/clock.ts';
@@ -139,14 +139,4 @@ function tickInterval(options: ResolvedOptions): number {
     if (t > 0 && t < shortest * 4) shortest = Math.max(10, Math.floor(t / 4));
   }
   return shortest;
-}
-
-export function listenError(error: NodeJS.ErrnoException, port: number, host: string | undefined): Error {
-  const where = `${host ?? '*'}:${port}`;
-  if (error.code === 'EADDRINUSE')
-    return new ConfigError(`cannot listen on ${where}: the address is already in use`);
-  if (error.code === 'EACCES') return new ConfigError(`cannot listen on ${where}: permission denied`);
-  if (error.code === 'EADDRNOTAVAIL')
-    return new ConfigError(`cannot listen on ${where}: no such local address`);
-  return error;
 }

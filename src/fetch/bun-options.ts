@@ -1,4 +1,4 @@
-import { ConfigError } from '../http/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { ServerOptions } from '../options.ts';
 
 /**

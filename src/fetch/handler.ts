@@ -1,6 +1,7 @@
+import { ConfigError, UsageError } from '../errors.ts';
 import type { Handler } from '../handler.ts';
 import { isThenable } from '../http/dispatch.ts';
-import { ConfigError, HttpError } from '../http/errors.ts';
+import { HttpError } from '../http/errors.ts';
 import type { Request as NativeRequest, Response as NativeResponse } from '../http/exchange.ts';
 import type { Server } from '../server.ts';
 import type { WebSocket as NativeWebSocket } from '../ws/socket.ts';
@@ -211,7 +212,8 @@ export function fetchHandler(options: FetchOptions<unknown>): FetchModeHandler {
     },
     upgrade(request, upgradeOptions) {
       if (current.websocket === undefined)
-        throw new TypeError(
+        throw new UsageError(
+          'ERR_PEREGRINE_NO_WEBSOCKET_HANDLER',
           'server.upgrade() needs a websocket handler: serve({ fetch, websocket: { message } })',
         );
       const req = WebRequest.nativeOf(request);
@@ -228,7 +230,8 @@ export function fetchHandler(options: FetchOptions<unknown>): FetchModeHandler {
       }
       // Checked before anything is set on the response, which the program may still answer with.
       if (protocol !== '' && !offeredProtocols(req).includes(protocol))
-        throw new TypeError(
+        throw new UsageError(
+          'ERR_PEREGRINE_PROTOCOL_NOT_OFFERED',
           `Sec-WebSocket-Protocol ${JSON.stringify(protocol)} is not one the client offered`,
         );
       for (const [name, value] of extra) res.appendHeader(name, value);

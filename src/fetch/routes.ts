@@ -1,4 +1,4 @@
-import { ConfigError } from '../http/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { PrebuiltResponse } from '../http/prebuilt.ts';
 import { isValidHeaderName, isValidHeaderValue } from '../http/response.ts';
 import type { Server } from '../server.ts';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../http/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { DEFAULTS, type ServerOptions } from '../options.ts';
 import type { WebSocket as NativeWebSocket, SendResult, WebSocketHooks } from '../ws/socket.ts';
 import { publish } from '../ws/topics.ts';

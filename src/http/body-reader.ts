@@ -72,7 +72,7 @@ export class BodyReader {
     if (result === NEED_MORE) return BODY_PIECE;
     return result === -413
       ? bodyTooLarge(this.maxBodyBytes)
-      : new HttpError(-result, decoder.error, { code: 'ERR_BAD_CHUNK', close: true });
+      : new HttpError(-result, decoder.error, { code: 'ERR_PEREGRINE_BAD_CHUNK', close: true });
   }
 }
 

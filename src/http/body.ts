@@ -192,7 +192,7 @@ export class IncomingBody {
 
 export function bodyTooLarge(limit: number): HttpError {
   return new HttpError(413, `request body larger than maxBodyBytes (${limit})`, {
-    code: 'ERR_BODY_TOO_LARGE',
+    code: 'ERR_PEREGRINE_BODY_TOO_LARGE',
     close: true,
   });
 }

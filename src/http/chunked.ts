@@ -1,4 +1,5 @@
-import { CR, FIELD_VALUE, LF, TOKEN } from './parser.ts';
+import { CR, LF } from './parser.ts';
+import { FIELD_VALUE, TOKEN } from './tokens.ts';
 
 /**
  * A streaming decoder for the chunked transfer coding (RFC 9112 §7.1). It is a state machine over

@@ -491,7 +491,9 @@ export class Http1Connection implements Session, BodySource, RequestSource, Disp
     if (state >= CLOSING) {
       this.destroy();
     } else if (state === RESPONDING_BODY) {
-      this.bodyFailed(new HttpError(408, 'request body timed out', { close: true }));
+      this.bodyFailed(
+        new HttpError(408, 'request body timed out', { code: 'ERR_PEREGRINE_BODY_TIMEOUT', close: true }),
+      );
       this.flush();
     } else if (state >= RESPONDING) {
       this.checkHandler();
@@ -520,7 +522,7 @@ export class Http1Connection implements Session, BodySource, RequestSource, Disp
     const error = new HttpError(
       503,
       `${req.method} ${req.path}: the handler did not end its response within ${timeout} ms (handlerTimeout); ${started ? 'closed the connection' : 'answered 503'}`,
-      { code: 'ERR_HANDLER_TIMEOUT', close: true },
+      { code: 'ERR_PEREGRINE_HANDLER_TIMEOUT', close: true },
     );
     this.options.onError(error, req);
     req.aborted(error); // the handler's req.signal says why
@@ -647,7 +649,10 @@ export class Http1Connection implements Session, BodySource, RequestSource, Disp
     if (this.input.holding && state >= DISCARDING_BODY) return;
     if (state === RESPONDING_BODY || state === DISCARDING_BODY) {
       this.bodyFailed(
-        new HttpError(400, 'the client closed the connection before the body was complete', { close: true }),
+        new HttpError(400, 'the client closed the connection before the body was complete', {
+          code: 'ERR_PEREGRINE_CLIENT_GONE',
+          close: true,
+        }),
       );
       this.flush();
     } else if (state < DISCARDING_BODY) {
@@ -667,7 +672,10 @@ export class Http1Connection implements Session, BodySource, RequestSource, Disp
     if (bodyRequest !== null) {
       this.body!.request = null;
       bodyRequest.incoming.fail(
-        new HttpError(400, 'the client closed the connection before the body was complete', { close: true }),
+        new HttpError(400, 'the client closed the connection before the body was complete', {
+          code: 'ERR_PEREGRINE_CLIENT_GONE',
+          close: true,
+        }),
       );
     }
     this.wakeDrainWaiters();

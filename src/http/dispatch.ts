@@ -2,7 +2,7 @@ import { HttpError } from './errors.ts';
 import type { RequestHandler } from './exchange.ts';
 import type { Http1Request } from './request.ts';
 import type { Http1Response, ResponseSink } from './response.ts';
-import { STATUS_REASONS } from './status.ts';
+import { errorBody } from './status.ts';
 
 /**
  * Handing a request to the handler, and answering in its place when it fails: a 500 (or the status
@@ -93,6 +93,6 @@ export function answerFor(host: DispatchHost, req: Http1Request, res: Http1Respo
   res.init(host, req.method === 'HEAD', req.version === '1.0');
   res.status = status;
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  res.end(`${status} ${STATUS_REASONS[status] ?? 'Error'}\n`);
+  res.end(errorBody(status));
   res.detach();
 }

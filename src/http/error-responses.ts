@@ -1,4 +1,4 @@
-import { STATUS_REASONS } from './status.ts';
+import { errorBody, reasonPhrase } from './status.ts';
 
 /**
  * Complete responses for errors found before a handler runs (bad framing, limits, timeouts). They all
@@ -9,12 +9,11 @@ const tails: string[] = [];
 export function errorResponse(status: number, dateLine: string): string {
   let tail = tails[status];
   if (tail === undefined) {
-    const reason = STATUS_REASONS[status] ?? 'Error';
-    const body = `${status} ${reason}\n`;
+    const body = errorBody(status);
     tail =
       'Content-Type: text/plain; charset=utf-8\r\n' +
       `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
     tails[status] = tail;
   }
-  return `HTTP/1.1 ${status} ${STATUS_REASONS[status] ?? 'Error'}\r\n${dateLine}${tail}`;
+  return `HTTP/1.1 ${status} ${reasonPhrase(status, 'Error')}\r\n${dateLine}${tail}`;
 }

@@ -1,3 +1,4 @@
+import { FIELD_VALUE, TOKEN } from './tokens.ts';
 /**
  * The request-head parser (RFC 9112 §2–§7). It works straight on the read buffer: a parsed head is a set
  * of offsets into that buffer, and strings are only made when a handler asks for them.
@@ -15,23 +16,10 @@ const SP = 0x20;
 const HTAB = 0x09;
 const COLON = 0x3a;
 
-/** RFC 9110 §5.6.2 tchar. */
-export const TOKEN = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TOKEN[c] = 1;
-
 /** Bytes allowed in a request-target: visible ASCII except '#' (a fragment is never sent, RFC 9112 §3.2). */
 const TARGET = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
 TARGET[0x23] = 0;
-
-/** RFC 9110 §5.5 field-value bytes: HTAB, SP, VCHAR and obs-text. No CTL, so no CR, LF or NUL. */
-export const FIELD_VALUE = new Uint8Array(256);
-FIELD_VALUE[HTAB] = 1;
-for (let c = 0x20; c <= 0x7e; c++) FIELD_VALUE[c] = 1;
-for (let c = 0x80; c <= 0xff; c++) FIELD_VALUE[c] = 1;
 
 /** Bytes allowed in a Host value: reg-name, IP-literal and port characters (RFC 3986 §3.2.2). */
 const HOST = new Uint8Array(256);

@@ -1,3 +1,4 @@
+import { UsageError } from '../errors.ts';
 import { IncomingBody } from './body.ts';
 import { HttpError } from './errors.ts';
 import type { Request } from './exchange.ts';
@@ -150,14 +151,14 @@ export class Http1Request implements Request {
   /** The name of the i-th header field, as sent (no case change). */
   headerName(i: number): string {
     const h = this.head;
-    if (i < 0 || i >= h.fieldCount) throw new RangeError(`header index ${i} out of range`);
+    if (i < 0 || i >= h.fieldCount) throw badIndex(i);
     return h.buf.toString('latin1', h.fields[i * 4]!, h.fields[i * 4 + 1]!);
   }
 
   /** The value of the i-th header field, without surrounding whitespace. */
   headerValue(i: number): string {
     const h = this.head;
-    if (i < 0 || i >= h.fieldCount) throw new RangeError(`header index ${i} out of range`);
+    if (i < 0 || i >= h.fieldCount) throw badIndex(i);
     return h.buf.toString('latin1', h.fields[i * 4 + 2]!, h.fields[i * 4 + 3]!);
   }
 
@@ -221,7 +222,10 @@ export class Http1Request implements Request {
    */
   setTimeout(ms: number): void {
     if (!Number.isInteger(ms) || ms < 0)
-      throw new RangeError(`a timeout must be an integer number of ms >= 0, got ${ms}`);
+      throw new UsageError(
+        'ERR_PEREGRINE_INVALID_ARGUMENT',
+        `a timeout must be an integer number of ms >= 0, got ${ms}`,
+      );
     this.source?.setHandlerTimeout(ms);
   }
 
@@ -268,13 +272,17 @@ export class Http1Request implements Request {
     try {
       return JSON.parse(text);
     } catch (error) {
-      throw new HttpError(400, 'request body is not valid JSON', { code: 'ERR_INVALID_JSON', cause: error });
+      throw new HttpError(400, 'request body is not valid JSON', {
+        code: 'ERR_PEREGRINE_INVALID_JSON',
+        cause: error,
+      });
     }
   }
 
   /** The body as it arrives, chunk by chunk, with backpressure: `for await (const chunk of req.stream())`. */
   stream(): AsyncIterableIterator<Buffer> {
-    if (this.incoming === PARKED_BODY) throw new Error('the request has ended');
+    if (this.incoming === PARKED_BODY)
+      throw new UsageError('ERR_PEREGRINE_REQUEST_ENDED', 'the request has ended');
     this.escaped = true;
     return this.incoming.stream();
   }
@@ -287,4 +295,8 @@ function nameMatches(buf: Buffer, start: number, end: number, name: string): boo
     if (LOWER[buf[start + k]!] !== (c < 256 ? LOWER[c] : -1)) return false;
   }
   return true;
+}
+
+function badIndex(i: number): UsageError {
+  return new UsageError('ERR_PEREGRINE_INVALID_ARGUMENT', `header index ${i} out of range`);
 }

@@ -1,8 +1,10 @@
+import { UsageError } from '../errors.ts';
 import type { Clock } from '../transport/clock.ts';
 import { COPY_LIMIT, type Output } from '../transport/output.ts';
 import type { Response, Takeover } from './exchange.ts';
 import type { PrebuiltResponse } from './prebuilt.ts';
 import { statusHasNoBody, statusLine } from './status.ts';
+import { isSendableValue, isToken } from './tokens.ts';
 
 /** @internal What a response needs from the connection that sends it. */
 export interface ResponseSink {
@@ -28,9 +30,6 @@ export interface ResponseSink {
   switchProtocols(head: string): Takeover;
 }
 
-const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values must be visible ASCII, space or tab (RFC 9110 §5.5; obs-text is not generated). */
-const BAD_VALUE_RE = /[^\t\x20-\x7e]/;
 /** Strings shorter than this are joined with the head; longer ones are encoded into the output slab. */
 const SHORT_TEXT = 1024;
 const DIGITS_RE = /^[0-9]+$/;
@@ -52,7 +51,7 @@ const checkedValues: (string | undefined)[] = new Array<string | undefined>(CHEC
 function isValidName(name: string): boolean {
   const slot = name.length & (CHECKED_SLOTS - 1);
   if (checkedNames[slot] === name) return true;
-  if (!TOKEN_RE.test(name)) return false;
+  if (!isToken(name)) return false;
   checkedNames[slot] = name;
   return true;
 }
@@ -61,7 +60,7 @@ function isValidName(name: string): boolean {
 function isValidValue(text: string): boolean {
   const slot = text.length & (CHECKED_SLOTS - 1);
   if (checkedValues[slot] === text) return true;
-  if (BAD_VALUE_RE.test(text)) return false;
+  if (!isSendableValue(text)) return false;
   // Only short values are kept: a long one would stay alive here, and comparing it costs as much.
   if (text.length <= 256) checkedValues[slot] = text;
   return true;
@@ -346,7 +345,10 @@ export class Http1Response implements Response {
       if (body !== undefined) length = typeof body === 'string' ? utf8Length(body) : body.byteLength;
       // HEAD, 204 and 304 send no body, so a declared length describes what GET would send (RFC 9110 §8.6).
       if (declared !== -1 && declared !== length && !noBody) {
-        throw new Error(`Content-Length was set to ${declared} but the body is ${length} bytes`);
+        throw new UsageError(
+          'ERR_PEREGRINE_CONTENT_LENGTH_MISMATCH',
+          `Content-Length was set to ${declared} but the body is ${length} bytes`,
+        );
       }
       const head = this.head(declared !== -1 ? declared : length, false);
       if (noBody || length === 0) out.append(head);
@@ -425,12 +427,18 @@ export class Http1Response implements Response {
       this.state = STATE_STREAMING;
       if (noBody) this.isHead = true;
     } else if (this.state === STATE_ENDED) {
-      throw new Error('write after end: the response has already ended');
+      throw new UsageError(
+        'ERR_PEREGRINE_WRITE_AFTER_END',
+        'write after end: the response has already ended',
+      );
     }
     const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
     this.written += length;
     if (this.declaredLength !== -1 && this.written > this.declaredLength) {
-      throw new Error(`wrote ${this.written} bytes, more than the Content-Length of ${this.declaredLength}`);
+      throw new UsageError(
+        'ERR_PEREGRINE_CONTENT_LENGTH_MISMATCH',
+        `wrote ${this.written} bytes, more than the Content-Length of ${this.declaredLength}`,
+      );
     }
     if (length === 0 || this.isHead) {
       // Nothing to frame, but a head this write started must still go out now.
@@ -459,7 +467,8 @@ export class Http1Response implements Response {
     if (this.declaredLength !== -1 && this.written !== this.declaredLength && !this.isHead) {
       // The client was promised more bytes than exist: the only honest end is to close.
       sink.abortConnection();
-      throw new Error(
+      throw new UsageError(
+        'ERR_PEREGRINE_CONTENT_LENGTH_MISMATCH',
         `the body was ${this.written} bytes, less than the Content-Length of ${this.declaredLength}`,
       );
     }
@@ -523,14 +532,18 @@ export class Http1Response implements Response {
   private checkStatus(): number {
     const status = this.status;
     if (!Number.isInteger(status) || status < 200 || status > 999) {
-      throw new RangeError(`status must be an integer from 200 to 999, got ${String(status)}`);
+      throw new UsageError(
+        'ERR_PEREGRINE_INVALID_STATUS',
+        `status must be an integer from 200 to 999, got ${String(status)}`,
+      );
     }
     return status;
   }
 
   private assertOpen(): void {
     if (this.state !== STATE_OPEN) {
-      throw new Error(
+      throw new UsageError(
+        'ERR_PEREGRINE_HEADERS_SENT',
         this.state === STATE_ENDED ? 'the response has already ended' : 'the headers have already been sent',
       );
     }
@@ -539,10 +552,13 @@ export class Http1Response implements Response {
   private checkHeader(name: string, value: string | number): string {
     this.assertOpen();
     if (typeof name !== 'string' || !isValidName(name))
-      throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
+      throw new UsageError('ERR_PEREGRINE_INVALID_HEADER', `invalid header name: ${JSON.stringify(name)}`);
     const text = typeof value === 'number' ? String(value) : value;
     if (typeof text !== 'string' || !isValidValue(text)) {
-      throw new TypeError(`invalid value for header ${name}: ${JSON.stringify(value)}`);
+      throw new UsageError(
+        'ERR_PEREGRINE_INVALID_HEADER',
+        `invalid value for header ${name}: ${JSON.stringify(value)}`,
+      );
     }
     return text;
   }
@@ -559,12 +575,17 @@ export class Http1Response implements Response {
         return true;
       case 14:
         if (name.toLowerCase() !== 'content-length') return false;
-        if (!DIGITS_RE.test(value)) throw new TypeError(`invalid Content-Length: ${JSON.stringify(value)}`);
+        if (!DIGITS_RE.test(value))
+          throw new UsageError(
+            'ERR_PEREGRINE_INVALID_HEADER',
+            `invalid Content-Length: ${JSON.stringify(value)}`,
+          );
         this.declaredLength = Number(value);
         return true;
       case 17:
         if (name.toLowerCase() !== 'transfer-encoding') return false;
-        throw new TypeError(
+        throw new UsageError(
+          'ERR_PEREGRINE_MANAGED_HEADER',
           'Transfer-Encoding is managed by Peregrine: call write() to stream a chunked body',
         );
       default:
@@ -593,16 +614,15 @@ export class Http1Response implements Response {
  * at the call as node:http does, so the handler's mistake becomes a 500 and a logged error instead
  * of a malformed response.
  */
-function invalidBody(name: string, value: unknown): TypeError {
+function invalidBody(name: string, value: unknown): UsageError {
   let received: string;
   if (value === null) received = 'null';
   else if (typeof value === 'object' || typeof value === 'function')
     received = `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
   else received = `type ${typeof value} (${String(value).slice(0, 32)})`;
-  const error = new TypeError(
+  return new UsageError(
+    'ERR_PEREGRINE_INVALID_BODY',
     `The "${name}" argument must be of type string or an instance of Uint8Array (Buffer). Received ${received}` +
       (typeof value === 'object' && value !== null ? '; to send JSON, use res.json(value)' : ''),
   );
-  (error as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
-  return error;
 }

@@ -54,9 +54,19 @@ for (const code of Object.keys(STATUS_REASONS)) {
   statusLines[n] = `HTTP/1.1 ${n} ${STATUS_REASONS[n]}\r\n`;
 }
 
+/** The reason phrase of a status code (`Not Found`), or `fallback` for a code without one. */
+export function reasonPhrase(code: number, fallback = 'Unknown'): string {
+  return STATUS_REASONS[code] ?? fallback;
+}
+
 /** "HTTP/1.1 200 OK\r\n" for a status code; unknown codes in 200..999 get a generic reason. */
 export function statusLine(code: number): string {
-  return statusLines[code] ?? `HTTP/1.1 ${code} ${STATUS_REASONS[code] ?? 'Unknown'}\r\n`;
+  return statusLines[code] ?? `HTTP/1.1 ${code} ${reasonPhrase(code)}\r\n`;
+}
+
+/** The plain-text body Peregrine answers an error with when the handler gives none: `404 Not Found\n`. */
+export function errorBody(status: number): string {
+  return `${status} ${reasonPhrase(status, 'Error')}\n`;
 }
 
 /** RFC 9110 §6.4.1: these responses never carry content. */

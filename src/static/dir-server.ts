@@ -1,7 +1,7 @@
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { ConfigError } from '../http/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { Request, Response } from '../http/exchange.ts';
 import type { FileCache } from './file-cache.ts';
 import {
@@ -69,8 +69,6 @@ function hotPath(path: string, type: string): HotPath {
 
 /** Request paths remembered at most; past that the map starts again (many spellings of few files). */
 const MAX_HOT_PATHS = 4096;
-
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found' };
 
 /** A prefix path segment: unreserved characters, sub-delims, ':', '@' and percent-escapes. */
 const PREFIX_SEGMENT = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+$/;
@@ -182,7 +180,7 @@ export class DirServer {
     const resolved = resolveRequestPath(rest, { hideDotfiles: this.hideDotfiles });
     if (!resolved.ok) {
       if (resolved.status === 404) this.notFound(res);
-      else plain(res, resolved.status, STATUS_TEXT[resolved.status] ?? 'Error');
+      else plain(res, resolved.status);
       return true;
     }
     const segments = resolved.segments;
@@ -222,7 +220,7 @@ export class DirServer {
   private notFound(res: Response): void {
     const page = this.notFoundPage === null ? null : this.readNotFoundPage(this.notFoundPage);
     if (page === null) {
-      plain(res, 404, 'Not Found');
+      plain(res, 404);
       return;
     }
     res.status = 404;
@@ -383,7 +381,7 @@ export class DirServer {
     // A 301 is cacheable by default, and for as long as a cache likes (RFC 9111 §4.2.2): say that it
     // must be checked again, since the directory may turn into a file.
     res.setHeader('Cache-Control', 'no-cache');
-    plain(res, 301, 'Moved Permanently');
+    plain(res, 301);
   }
 }
 

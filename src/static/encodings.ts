@@ -4,12 +4,6 @@ import type { Response } from '../http/exchange.ts';
  * Content negotiation for precompressed files (RFC 9110 §12.5.3 Accept-Encoding, §12.5.5 Vary).
  */
 
-/** The codings we look for, in order of preference, with the file suffix of each variant. */
-export const PRECOMPRESSED: readonly { readonly coding: 'br' | 'gzip'; readonly suffix: string }[] = [
-  { coding: 'br', suffix: '.br' },
-  { coding: 'gzip', suffix: '.gz' },
-];
-
 /** A qvalue (RFC 9110 §12.4.2): 0 to 1 with at most three decimals. */
 const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
 

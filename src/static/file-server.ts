@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { type Stats, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ConfigError } from '../http/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { Request, Response } from '../http/exchange.ts';
 import { PrebuiltResponse } from '../http/prebuilt.ts';
+import { reasonPhrase } from '../http/status.ts';
+import { isCacheControlValue } from '../http/tokens.ts';
 import { acceptedCodings, varyOnAcceptEncoding } from './encodings.ts';
 import {
   type CachedFile,
@@ -78,7 +80,7 @@ export function sendOptionsFrom(options: FileServerOptions, owner: string): Send
 /** Checks a Cache-Control option: a non-empty string of visible ASCII, spaces and tabs. */
 export function checkCacheControl(value: unknown, owner: string): string {
   if (value === undefined) return DEFAULT_CACHE_CONTROL;
-  if (typeof value !== 'string' || value.trim() === '' || !/^[\t\x20-\x7e]*$/.test(value)) {
+  if (typeof value !== 'string' || !isCacheControlValue(value)) {
     throw new ConfigError(
       `${owner} option 'cacheControl' must be a non-empty string of visible ASCII characters, got ${JSON.stringify(value)}`,
     );
@@ -130,18 +132,18 @@ export function notModified(req: Request, etag: string, mtimeMs: number): boolea
   return Math.floor(mtimeMs / 1000) * 1000 <= since;
 }
 
-/** Ends a response with a short plain-text body. */
-export function plain(res: Response, status: number, text: string): void {
+/** Ends a response with its status's reason phrase (`Not Found`) as a plain-text body. */
+export function plain(res: Response, status: number): void {
   res.status = status;
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  res.end(text);
+  res.end(reasonPhrase(status, 'Error'));
 }
 
 /** 405 for anything but GET and HEAD. Returns true when it answered. */
 export function refuseMethod(req: Request, res: Response): boolean {
   if (req.method === 'GET' || req.method === 'HEAD') return false;
   res.setHeader('Allow', 'GET, HEAD');
-  plain(res, 405, 'Method Not Allowed');
+  plain(res, 405);
   return true;
 }
 
@@ -453,7 +455,7 @@ function respond(
   if (range === 'unsatisfiable') {
     res.removeHeader('Content-Encoding');
     res.setHeader('Content-Range', `bytes */${size}`);
-    plain(res, 416, 'Range Not Satisfiable');
+    plain(res, 416);
     return;
   }
   if (range === null) {
@@ -684,11 +686,11 @@ export class FileServer {
     const sent = file !== null && sendFile(req, res, file, this.type, this.sendOptions, findVariant);
     if (sent === true) return;
     if (sent === false) {
-      plain(res, 404, 'Not Found');
+      plain(res, 404);
       return;
     }
     return sent.then((done) => {
-      if (!done) plain(res, 404, 'Not Found');
+      if (!done) plain(res, 404);
     });
   }
 

@@ -1,4 +1,5 @@
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
+import { isToken } from '../http/tokens.ts';
 import { CLOSE, WsError } from './errors.ts';
 import type { InflateLimiter, InflateSlot } from './inflate-limiter.ts';
 
@@ -80,16 +81,9 @@ export function validateDeflateOptions(options: DeflateOptions): void {
   }
 }
 
-/** Whether a message of `length` bytes is worth compressing under `options.threshold`. */
-export function shouldCompress(length: number, options: Pick<DeflateOptions, 'threshold'>): boolean {
-  return length >= (options.threshold ?? DEFAULT_THRESHOLD);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Negotiation
 
-// RFC 7230 tchar.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 7692 §7.1.2: a decimal integer from 8 to 15 without leading zeroes.
 const WINDOW_BITS = /^(?:[89]|1[0-5])$/;
 
@@ -137,7 +131,7 @@ function parseElement(element: string): ExtensionOffer | null | undefined {
       pos++;
     }
     const text = element.slice(start, pos);
-    return TOKEN.test(text) ? text : null;
+    return isToken(text) ? text : null;
   };
   const quoted = (): string | null => {
     pos++; // opening quote
@@ -146,7 +140,7 @@ function parseElement(element: string): ExtensionOffer | null | undefined {
       const c = element.charCodeAt(pos);
       if (c === 0x22) {
         pos++;
-        return TOKEN.test(value) ? value : null;
+        return isToken(value) ? value : null;
       }
       if (c === 0x5c) {
         pos++;
@@ -293,7 +287,11 @@ function zlibWindowBits(bits: number): number {
 }
 
 function closedError(): WsError {
-  return new WsError('WS_ERR_DEFLATE_CLOSED', CLOSE.internalError, 'permessage-deflate context is closed');
+  return new WsError(
+    'ERR_PEREGRINE_WS_DEFLATE_CLOSED',
+    CLOSE.internalError,
+    'permessage-deflate context is closed',
+  );
 }
 
 type ZStream = DeflateRaw | InflateRaw;
@@ -421,7 +419,7 @@ class Lane {
         this.fail(
           job,
           new WsError(
-            'WS_ERR_MESSAGE_TOO_BIG',
+            'ERR_PEREGRINE_WS_MESSAGE_TOO_BIG',
             CLOSE.messageTooBig,
             `decompressed message exceeds ${this.limit} bytes`,
           ),
@@ -459,14 +457,18 @@ class Lane {
     else if (this.inflate) {
       job.reject(
         new WsError(
-          'WS_ERR_INFLATE_FAILED',
+          'ERR_PEREGRINE_WS_INFLATE_FAILED',
           CLOSE.invalidPayload,
           `invalid compressed data: ${error.message}`,
         ),
       );
     } else {
       job.reject(
-        new WsError('WS_ERR_DEFLATE_FAILED', CLOSE.internalError, `compression failed: ${error.message}`),
+        new WsError(
+          'ERR_PEREGRINE_WS_DEFLATE_FAILED',
+          CLOSE.internalError,
+          `compression failed: ${error.message}`,
+        ),
       );
     }
   }
@@ -490,8 +492,8 @@ class Lane {
  * permessage-deflate for one connection, server side. compress() turns a whole message into the
  * payload to send with RSV1 set; decompress() turns the payload of a received message with RSV1
  * set back into the message. Calls in each direction may overlap: they are queued and settle in
- * call order. Errors are WsErrors: WS_ERR_MESSAGE_TOO_BIG (1009) when a message inflates past
- * maxInflatedBytes, WS_ERR_INFLATE_FAILED (1007) for invalid compressed data, WS_ERR_DEFLATE_CLOSED
+ * call order. Errors are WsErrors: ERR_PEREGRINE_WS_MESSAGE_TOO_BIG (1009) when a message inflates past
+ * maxInflatedBytes, ERR_PEREGRINE_WS_INFLATE_FAILED (1007) for invalid compressed data, ERR_PEREGRINE_WS_DEFLATE_CLOSED
  * (1011) after close(). After a failed message the direction's context starts afresh.
  */
 export class PerMessageDeflate {
@@ -546,14 +548,14 @@ export class PerMessageDeflate {
 
   /**
    * Stops decompressing: the message being inflated and those queued reject with
-   * WS_ERR_DEFLATE_CLOSED, and their slots go to other connections. Compression goes on (a failing
+   * ERR_PEREGRINE_WS_DEFLATE_CLOSED, and their slots go to other connections. Compression goes on (a failing
    * connection still sends its Close after what it queued). Idempotent.
    */
   stopInflating(): void {
     this.inflater.close();
   }
 
-  /** Frees the zlib streams; pending and later calls reject with WS_ERR_DEFLATE_CLOSED. Idempotent. */
+  /** Frees the zlib streams; pending and later calls reject with ERR_PEREGRINE_WS_DEFLATE_CLOSED. Idempotent. */
   close(): void {
     this.deflater.close();
     this.inflater.close();

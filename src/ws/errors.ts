@@ -1,15 +1,15 @@
+import { PeregrineError } from '../errors.ts';
+
 /**
- * A WebSocket protocol violation by the peer. Every error has a stable `code` and the close code
- * (RFC 6455 §7.4.1) the connection is closed with.
+ * A WebSocket protocol violation by the peer. Every error has a stable `code` (`ERR_PEREGRINE_WS_…`)
+ * and the close code (RFC 6455 §7.4.1) the connection is closed with.
  */
-export class WsError extends Error {
-  readonly code: string;
+export class WsError extends PeregrineError {
   readonly closeCode: number;
 
-  constructor(code: string, closeCode: number, message: string) {
-    super(message);
+  constructor(code: `ERR_PEREGRINE_WS_${string}`, closeCode: number, message: string) {
+    super(code, message);
     this.name = 'WsError';
-    this.code = code;
     this.closeCode = closeCode;
   }
 }

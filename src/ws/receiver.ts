@@ -25,11 +25,11 @@
  * propagates out of `write`.
  *
  * Error codes (all close with 1002 unless noted):
- * WS_ERR_UNMASKED_FRAME, WS_ERR_UNEXPECTED_RSV_2_3, WS_ERR_UNEXPECTED_RSV_1, WS_ERR_INVALID_OPCODE,
- * WS_ERR_FRAGMENTED_CONTROL_FRAME, WS_ERR_CONTROL_FRAME_TOO_LONG, WS_ERR_UNEXPECTED_CONTINUATION,
- * WS_ERR_EXPECTED_CONTINUATION, WS_ERR_INVALID_LENGTH, WS_ERR_UNSUPPORTED_LENGTH (1009),
- * WS_ERR_MESSAGE_TOO_BIG (1009), WS_ERR_INVALID_UTF8 (1007), WS_ERR_INVALID_CLOSE_PAYLOAD,
- * WS_ERR_INVALID_CLOSE_CODE, WS_ERR_INVALID_CLOSE_REASON (1007).
+ * ERR_PEREGRINE_WS_UNMASKED_FRAME, ERR_PEREGRINE_WS_UNEXPECTED_RSV_2_3, ERR_PEREGRINE_WS_UNEXPECTED_RSV_1, ERR_PEREGRINE_WS_INVALID_OPCODE,
+ * ERR_PEREGRINE_WS_FRAGMENTED_CONTROL_FRAME, ERR_PEREGRINE_WS_CONTROL_FRAME_TOO_LONG, ERR_PEREGRINE_WS_UNEXPECTED_CONTINUATION,
+ * ERR_PEREGRINE_WS_EXPECTED_CONTINUATION, ERR_PEREGRINE_WS_INVALID_LENGTH, ERR_PEREGRINE_WS_UNSUPPORTED_LENGTH (1009),
+ * ERR_PEREGRINE_WS_MESSAGE_TOO_BIG (1009), ERR_PEREGRINE_WS_INVALID_UTF8 (1007), ERR_PEREGRINE_WS_INVALID_CLOSE_PAYLOAD,
+ * ERR_PEREGRINE_WS_INVALID_CLOSE_CODE, ERR_PEREGRINE_WS_INVALID_CLOSE_REASON (1007).
  */
 
 import { isUtf8 } from 'node:buffer';
@@ -253,29 +253,33 @@ export class Receiver {
     const length = b1 & 0x7f;
 
     if ((b0 & 0x30) !== 0) {
-      return this.fail('WS_ERR_UNEXPECTED_RSV_2_3', CLOSE.protocolError, 'RSV2 and RSV3 must be clear');
+      return this.fail(
+        'ERR_PEREGRINE_WS_UNEXPECTED_RSV_2_3',
+        CLOSE.protocolError,
+        'RSV2 and RSV3 must be clear',
+      );
     }
     if (opcode >= OP_CLOSE) {
       if (opcode > OP_PONG) {
-        return this.fail('WS_ERR_INVALID_OPCODE', CLOSE.protocolError, `Invalid opcode ${opcode}`);
+        return this.fail('ERR_PEREGRINE_WS_INVALID_OPCODE', CLOSE.protocolError, `Invalid opcode ${opcode}`);
       }
       if (!fin) {
         return this.fail(
-          'WS_ERR_FRAGMENTED_CONTROL_FRAME',
+          'ERR_PEREGRINE_WS_FRAGMENTED_CONTROL_FRAME',
           CLOSE.protocolError,
           'FIN must be set on a control frame',
         );
       }
       if (length > 125) {
         return this.fail(
-          'WS_ERR_CONTROL_FRAME_TOO_LONG',
+          'ERR_PEREGRINE_WS_CONTROL_FRAME_TOO_LONG',
           CLOSE.protocolError,
           'A control frame payload must be at most 125 bytes',
         );
       }
       if (rsv1) {
         return this.fail(
-          'WS_ERR_UNEXPECTED_RSV_1',
+          'ERR_PEREGRINE_WS_UNEXPECTED_RSV_1',
           CLOSE.protocolError,
           'RSV1 must be clear on a control frame',
         );
@@ -283,14 +287,14 @@ export class Receiver {
     } else if (opcode === OP_CONTINUATION) {
       if (this.messageOpcode === 0) {
         return this.fail(
-          'WS_ERR_UNEXPECTED_CONTINUATION',
+          'ERR_PEREGRINE_WS_UNEXPECTED_CONTINUATION',
           CLOSE.protocolError,
           'A continuation frame without a message in progress',
         );
       }
       if (rsv1) {
         return this.fail(
-          'WS_ERR_UNEXPECTED_RSV_1',
+          'ERR_PEREGRINE_WS_UNEXPECTED_RSV_1',
           CLOSE.protocolError,
           'RSV1 must be clear on a continuation frame',
         );
@@ -298,14 +302,14 @@ export class Receiver {
     } else if (opcode <= OP_BINARY) {
       if (this.messageOpcode !== 0) {
         return this.fail(
-          'WS_ERR_EXPECTED_CONTINUATION',
+          'ERR_PEREGRINE_WS_EXPECTED_CONTINUATION',
           CLOSE.protocolError,
           'A new data frame while a fragmented message is in progress',
         );
       }
       if (rsv1 && !this.perMessageDeflate) {
         return this.fail(
-          'WS_ERR_UNEXPECTED_RSV_1',
+          'ERR_PEREGRINE_WS_UNEXPECTED_RSV_1',
           CLOSE.protocolError,
           'RSV1 must be clear (permessage-deflate is not in use)',
         );
@@ -313,10 +317,14 @@ export class Receiver {
       this.messageOpcode = opcode;
       this.compressed = rsv1;
     } else {
-      return this.fail('WS_ERR_INVALID_OPCODE', CLOSE.protocolError, `Invalid opcode ${opcode}`);
+      return this.fail('ERR_PEREGRINE_WS_INVALID_OPCODE', CLOSE.protocolError, `Invalid opcode ${opcode}`);
     }
     if ((b1 & 0x80) === 0) {
-      return this.fail('WS_ERR_UNMASKED_FRAME', CLOSE.protocolError, 'A client frame must be masked');
+      return this.fail(
+        'ERR_PEREGRINE_WS_UNMASKED_FRAME',
+        CLOSE.protocolError,
+        'A client frame must be masked',
+      );
     }
 
     this.fin = fin;
@@ -338,14 +346,14 @@ export class Receiver {
     const low = this.src.readUInt32BE(this.srcOffset + 4);
     if (high >= 0x80000000) {
       return this.fail(
-        'WS_ERR_INVALID_LENGTH',
+        'ERR_PEREGRINE_WS_INVALID_LENGTH',
         CLOSE.protocolError,
         'The most significant bit of a 64-bit payload length must be 0',
       );
     }
     if (high > 0x1fffff) {
       return this.fail(
-        'WS_ERR_UNSUPPORTED_LENGTH',
+        'ERR_PEREGRINE_WS_UNSUPPORTED_LENGTH',
         CLOSE.messageTooBig,
         'Payload lengths above 2^53 - 1 are not supported',
       );
@@ -358,7 +366,7 @@ export class Receiver {
       const total = this.messageBytes + length;
       if (total > this.maxMessageBytes) {
         return this.fail(
-          'WS_ERR_MESSAGE_TOO_BIG',
+          'ERR_PEREGRINE_WS_MESSAGE_TOO_BIG',
           CLOSE.messageTooBig,
           `The message is larger than ${this.maxMessageBytes} bytes`,
         );
@@ -507,7 +515,7 @@ export class Receiver {
       let reason = '';
       if (payload.length === 1) {
         return this.fail(
-          'WS_ERR_INVALID_CLOSE_PAYLOAD',
+          'ERR_PEREGRINE_WS_INVALID_CLOSE_PAYLOAD',
           CLOSE.protocolError,
           'A Close frame payload must be empty or at least 2 bytes',
         );
@@ -515,13 +523,17 @@ export class Receiver {
       if (payload.length >= 2) {
         code = payload.readUInt16BE(0);
         if (!isValidCloseCode(code)) {
-          return this.fail('WS_ERR_INVALID_CLOSE_CODE', CLOSE.protocolError, `Invalid close code ${code}`);
+          return this.fail(
+            'ERR_PEREGRINE_WS_INVALID_CLOSE_CODE',
+            CLOSE.protocolError,
+            `Invalid close code ${code}`,
+          );
         }
         if (payload.length > 2) {
           const bytes = payload.subarray(2);
           if (!isUtf8(bytes)) {
             return this.fail(
-              'WS_ERR_INVALID_CLOSE_REASON',
+              'ERR_PEREGRINE_WS_INVALID_CLOSE_REASON',
               CLOSE.invalidPayload,
               'The close reason is not valid UTF-8',
             );
@@ -546,10 +558,14 @@ export class Receiver {
   }
 
   private invalidUtf8(): boolean {
-    return this.fail('WS_ERR_INVALID_UTF8', CLOSE.invalidPayload, 'A text message is not valid UTF-8');
+    return this.fail(
+      'ERR_PEREGRINE_WS_INVALID_UTF8',
+      CLOSE.invalidPayload,
+      'A text message is not valid UTF-8',
+    );
   }
 
-  private fail(code: string, closeCode: number, message: string): boolean {
+  private fail(code: `ERR_PEREGRINE_WS_${string}`, closeCode: number, message: string): boolean {
     this.stop();
     this.events.onError(new WsError(code, closeCode, message));
     return false;

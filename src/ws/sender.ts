@@ -1,8 +1,7 @@
 /**
  * Building server frames (RFC 6455 §5.2). A server never masks its frames, so a frame is a 2-, 4- or
- * 10-byte header followed by the payload as it is: `frame` returns the two as separate buffers so a
- * large payload is written without being copied, and `controlFrame` makes one small buffer for the
- * control frames (at most 127 bytes).
+ * 10-byte header followed by the payload as it is: `frameHeader` makes the header alone, so a large
+ * payload is written without being copied, and `wholeFrame` makes one buffer of both.
  *
  * These functions validate their arguments and throw RangeError/TypeError on misuse: an invalid frame
  * is a bug in the caller, never something to put on the wire.
@@ -25,14 +24,6 @@ export const MAX_CONTROL_PAYLOAD = 125;
 /** RFC 6455 §5.5.1: the largest close reason, in UTF-8 bytes (125 minus the 2-byte code). */
 export const MAX_CLOSE_REASON_BYTES = 123;
 
-export interface FrameOptions {
-  /** Whether this is the last frame of its message (default true). */
-  fin?: boolean;
-  /** RSV1: the message is compressed with permessage-deflate; only on a message's first frame (default false). */
-  rsv1?: boolean;
-}
-
-const EMPTY = Buffer.alloc(0);
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function checkOpcode(opcode: number): void {
@@ -89,30 +80,6 @@ export function frameHeader(opcode: number, fin: boolean, rsv1: boolean, length:
 }
 
 /**
- * A whole frame as [header, payload] (just [header] for an empty payload); the payload is not copied,
- * so it must not change until written. Validation as for `frameHeader`.
- */
-export function frame(opcode: number, payload: Buffer, options?: FrameOptions): Buffer[] {
-  const fin = options?.fin ?? true;
-  const rsv1 = options?.rsv1 ?? false;
-  const header = frameHeader(opcode, fin, rsv1, payload.length);
-  return payload.length === 0 ? [header] : [header, payload];
-}
-
-/** A whole control frame (close, ping or pong) in one buffer; the payload (≤ 125 bytes) is copied. */
-export function controlFrame(opcode: number, payload: Uint8Array = EMPTY): Buffer {
-  if (opcode < OPCODE.close) {
-    throw new RangeError(`controlFrame needs a control opcode (8, 9 or 10), got ${opcode}`);
-  }
-  const header = frameHeader(opcode, true, false, payload.length);
-  const out = Buffer.allocUnsafe(2 + payload.length);
-  out[0] = header[0]!;
-  out[1] = header[1]!;
-  out.set(payload, 2);
-  return out;
-}
-
-/**
  * The payload of a Close frame: the 2-byte code and the UTF-8 reason. Throws RangeError when the code
  * may not be sent (RFC 6455 §7.4: 1000–1003, 1007–1014 and 3000–4999 only) or the reason is longer than
  * 123 bytes of UTF-8, and TypeError when the reason is not a string or not well-formed Unicode (a lone
@@ -140,13 +107,4 @@ export function closePayload(code: number, reason = ''): Buffer {
   payload.writeUInt16BE(code, 0);
   payload.write(reason, 2, 'utf8');
   return payload;
-}
-
-/** A whole Close frame: with no code, an empty payload (received as 1005, no status); else as `closePayload`. */
-export function closeFrame(code?: number, reason = ''): Buffer {
-  if (code === undefined) {
-    if (reason !== '') throw new TypeError('A close reason needs a close code');
-    return controlFrame(OPCODE.close);
-  }
-  return controlFrame(OPCODE.close, closePayload(code, reason));
 }

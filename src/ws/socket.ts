@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
+import { UsageError } from '../errors.ts';
 import type { Clock } from '../transport/clock.ts';
 import type { Link } from '../transport/link.ts';
 import type { PerMessageDeflate } from './deflate.ts';
@@ -249,7 +250,8 @@ export class WebSocket<T = unknown> {
   private control(opcode: number, payload: string | Uint8Array): SendResult {
     if (this.state !== OPEN) return 'dropped';
     const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    if (data.byteLength > 125) throw new RangeError('a control frame payload is at most 125 bytes');
+    if (data.byteLength > 125)
+      throw new UsageError('ERR_PEREGRINE_INVALID_ARGUMENT', 'a control frame payload is at most 125 bytes');
     if (this.outbound !== null) this.enqueue(() => this.writeFrame(opcode, data, false));
     else this.writeFrame(opcode, data, false);
     return this.pressure();
@@ -260,7 +262,8 @@ export class WebSocket<T = unknown> {
    * bytes), waits up to `wsCloseTimeout` for the peer's Close, then closes the TCP connection.
    */
   close(code: number = CLOSE.normal, reason = ''): void {
-    if (!isValidCloseCode(code)) throw new RangeError(`invalid close code ${code}`);
+    if (!isValidCloseCode(code))
+      throw new UsageError('ERR_PEREGRINE_INVALID_ARGUMENT', `invalid close code ${code}`);
     const payload = closePayload(code, reason); // validates the reason's length
     this.startClose(payload);
   }
@@ -320,7 +323,7 @@ export class WebSocket<T = unknown> {
         this.heard(); // waiting for a turn to inflate is not the peer's silence
         if (!isBinary && !isUtf8(inflated)) {
           item.error = new WsError(
-            'WS_ERR_INVALID_UTF8',
+            'ERR_PEREGRINE_WS_INVALID_UTF8',
             CLOSE.invalidPayload,
             'invalid UTF-8 in a text message',
           );
@@ -334,7 +337,7 @@ export class WebSocket<T = unknown> {
         item.error =
           error instanceof WsError
             ? error
-            : new WsError('WS_ERR_INFLATE', CLOSE.invalidPayload, String(error));
+            : new WsError('ERR_PEREGRINE_WS_INFLATE', CLOSE.invalidPayload, String(error));
         item.ready = true;
         this.deliverInbound();
       },

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { UsageError } from '../errors.ts';
 import type { Request, Response } from '../http/exchange.ts';
 import { type DeflateOptions, negotiateDeflate, PerMessageDeflate } from './deflate.ts';
 import type { InflateLimiter } from './inflate-limiter.ts';
@@ -62,7 +63,10 @@ export function acceptWebSocket(
   }
   const protocol = options.protocol ?? '';
   if (protocol !== '' && !offeredProtocols(req).includes(protocol)) {
-    throw new Error(`the client did not offer the subprotocol ${JSON.stringify(protocol)}`);
+    throw new UsageError(
+      'ERR_PEREGRINE_PROTOCOL_NOT_OFFERED',
+      `the client did not offer the subprotocol ${JSON.stringify(protocol)}`,
+    );
   }
   let deflate: PerMessageDeflate | null = null;
   let extensions = '';

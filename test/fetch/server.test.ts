@@ -40,7 +40,10 @@ test('server.timeout(request, seconds): one request gets its own handler timeout
   assert.ok(Date.now() - started < 390, `answered after ${Date.now() - started} ms`);
   const lifted = await fetch(h.url('/lifted'));
   assert.equal(await lifted.text(), 'late but fine');
-  assert.throws(() => h.server.timeout(new Request('http://x/'), -1), RangeError);
+  assert.throws(() => h.server.timeout(new Request('http://x/'), -1), {
+    name: 'UsageError',
+    code: 'ERR_PEREGRINE_INVALID_ARGUMENT',
+  });
 });
 
 test('server.pendingRequests counts the requests in flight', { timeout: 20_000 }, async (t) => {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocketClient from 'ws';
 import { webSocketServerOptions } from '../../src/fetch/websocket.ts';
-import { ConfigError, type ServerWebSocket, type WebSocketHandler } from '../../src/index.ts';
+import { ConfigError, type ServerWebSocket, UsageError, type WebSocketHandler } from '../../src/index.ts';
 import { exchange } from '../helpers.ts';
 import { startFetch as start, until } from './util.ts';
 
@@ -103,7 +103,7 @@ test('fetch mode WebSocket: upgrade with data and headers; open, message, close 
   assert.equal(await plain.text(), 'Upgrade failed');
 });
 
-test('fetch mode WebSocket: a subprotocol the client offered, given as Sec-WebSocket-Protocol; one it did not is a TypeError', {
+test('fetch mode WebSocket: a subprotocol the client offered, given as Sec-WebSocket-Protocol; one it did not is a UsageError', {
   timeout: 20_000,
 }, async (t) => {
   const h = await start(t, {
@@ -116,7 +116,7 @@ test('fetch mode WebSocket: a subprotocol the client offered, given as Sec-WebSo
           ? undefined
           : new Response('no', { status: 400 });
       } catch (error) {
-        return new Response(String(error), { status: 409 });
+        return new Response(String(error), { status: error instanceof UsageError ? 409 : 500 });
       }
     },
     websocket: { message() {} },

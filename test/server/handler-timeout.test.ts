@@ -8,7 +8,7 @@ import { delay, get, serverClosed, setup } from './util.ts';
 // waiting forever with nothing logged.
 
 function timeoutError(errors: unknown[]): HttpError {
-  const timeouts = errors.filter((e) => (e as { code?: string }).code === 'ERR_HANDLER_TIMEOUT');
+  const timeouts = errors.filter((e) => (e as { code?: string }).code === 'ERR_PEREGRINE_HANDLER_TIMEOUT');
   assert.equal(timeouts.length, 1, `one report, got ${errors.map(String).join('; ')}`);
   assert.ok(timeouts[0] instanceof HttpError);
   return timeouts[0];

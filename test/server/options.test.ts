@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
-import { ConfigError, DEFAULTS, type Handler, type ServerOptions, serve } from '../../src/index.ts';
+import {
+  ConfigError,
+  DEFAULTS,
+  type Handler,
+  ListenError,
+  PeregrineError,
+  type ServerOptions,
+  serve,
+} from '../../src/index.ts';
 import { resolveOptions } from '../../src/options.ts';
 import { get, setup } from './util.ts';
 
@@ -127,12 +135,13 @@ test('maxUrlLength may not exceed maxHeaderBytes', () => {
   assert.equal(resolveOptions({ maxHeaderBytes: 1024, maxUrlLength: 1024 }).maxUrlLength, 1024);
 });
 
-test('ConfigError is a TypeError with a stable code', () => {
+test('ConfigError is a PeregrineError with a stable code', () => {
   try {
     resolveOptions({ port: -1 });
     assert.fail('no error');
   } catch (error) {
-    assert.ok(error instanceof TypeError);
+    assert.ok(error instanceof ConfigError);
+    assert.ok(error instanceof PeregrineError);
     assert.equal((error as ConfigError).name, 'ConfigError');
     assert.equal((error as ConfigError).code, 'ERR_PEREGRINE_INVALID_OPTION');
   }
@@ -185,11 +194,16 @@ test('listening on a port in use fails with a clear error, and undoes init()', a
   await assert.rejects(
     serve(second, { port: h.port, host: '127.0.0.1', handleSignals: false, workers: 1, log: false }),
     (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
+      assert.ok(error instanceof ListenError);
+      assert.ok(error instanceof PeregrineError);
+      assert.ok(!(error instanceof ConfigError));
+      assert.equal(error.name, 'ListenError');
+      assert.equal(error.code, 'EADDRINUSE');
       assert.equal(
         error.message,
         `peregrine: cannot listen on 127.0.0.1:${h.port}: the address is already in use`,
       );
+      assert.equal((error.cause as NodeJS.ErrnoException).code, 'EADDRINUSE');
       return true;
     },
   );

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import { HttpError, type Request, type Response } from '../../src/index.ts';
+import { HttpError, type Request, type Response, UsageError } from '../../src/index.ts';
 import { parseResponses } from '../helpers.ts';
 import { delay, gate, get, isClosed, serverClosed, setup } from './util.ts';
 
@@ -36,7 +36,7 @@ test('an invalid status code is a handler error: 500', async (t) => {
     responses.map((r) => r.status),
     [500, 500, 500],
   );
-  assert.ok(h.errors.every((e) => e instanceof RangeError));
+  assert.ok(h.errors.every((e) => e instanceof UsageError && e.code === 'ERR_PEREGRINE_INVALID_STATUS'));
   assert.equal(h.errors.length, 3);
 });
 
@@ -86,7 +86,7 @@ const injections: [string, (res: Response) => void][] = [
 ];
 
 for (const [what, attempt] of injections) {
-  test(`header injection (${what}) throws a TypeError and the client gets a 500`, async (t) => {
+  test(`header injection (${what}) throws a UsageError and the client gets a 500`, async (t) => {
     const thrown: unknown[] = [];
     const h = await setup(t, (_req, res) => {
       try {
@@ -102,7 +102,8 @@ for (const [what, attempt] of injections) {
     const [r] = await client.responses(1);
     assert.equal(r!.status, 500);
     assert.ok(!/injected/i.test(client.text), client.text);
-    assert.ok(thrown[0] instanceof TypeError);
+    assert.ok(thrown[0] instanceof UsageError);
+    assert.equal(thrown[0].code, 'ERR_PEREGRINE_INVALID_HEADER');
     // The connection keeps serving.
     client.send(get('/'));
     const both = await client.responses(2);
@@ -125,7 +126,8 @@ test('Transfer-Encoding cannot be set by the handler', async (t) => {
   const [r] = await client.responses(1);
   assert.equal(r!.headers.get('transfer-encoding'), undefined);
   assert.equal(r!.body, 'fine');
-  assert.ok(thrown[0] instanceof TypeError);
+  assert.ok(thrown[0] instanceof UsageError);
+  assert.equal(thrown[0].code, 'ERR_PEREGRINE_MANAGED_HEADER');
 });
 
 const IMF_FIXDATE =
@@ -617,7 +619,9 @@ test('a header name or value checked once vouches for no other string of its len
   client.send(get('/') + get('/'));
   const responses = await client.responses(2);
   assert.equal(thrown.length, 8);
-  assert.ok(thrown.every((error) => error instanceof TypeError));
+  assert.ok(
+    thrown.every((error) => error instanceof UsageError && error.code === 'ERR_PEREGRINE_INVALID_HEADER'),
+  );
   for (const r of responses) {
     assert.equal(r.headers.get('x-ab'), 'okay');
     assert.equal(r.raw.split('\r\n').filter((line) => /^x.ab/i.test(line)).length, 1);
@@ -735,7 +739,7 @@ for (const [what, call] of [
     },
   ],
 ] as const) {
-  test(`res.${what} throws ERR_INVALID_ARG_TYPE at the call, and other clients are still served`, async (t) => {
+  test(`res.${what} throws ERR_PEREGRINE_INVALID_BODY at the call, and other clients are still served`, async (t) => {
     let thrown: unknown;
     const h = await setup(t, (req, res) => {
       if (req.path === '/bad') {
@@ -757,8 +761,8 @@ for (const [what, call] of [
       const [r] = await bad.responses(1);
       assert.equal(r!.status, 500);
     }
-    assert.ok(thrown instanceof TypeError, String(thrown));
-    assert.equal((thrown as TypeError & { code: string }).code, 'ERR_INVALID_ARG_TYPE');
+    assert.ok(thrown instanceof UsageError, String(thrown));
+    assert.equal(thrown.code, 'ERR_PEREGRINE_INVALID_BODY');
     assert.match((thrown as Error).message, /must be of type string or an instance of Uint8Array/);
     assert.equal(h.errors[0], thrown, 'the mistake is reported to onError');
     // The thread's output is intact: the next responses, here and on another connection, are whole.

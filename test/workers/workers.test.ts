@@ -160,15 +160,22 @@ test('a second signal during a graceful shutdown exits at once', async () => {
   assert.ok((await slow) instanceof Error, 'the slow request was cut off');
 });
 
-test('a port already in use fails fast with a clear error', async () => {
+test('a port already in use fails fast with a clear ListenError', async () => {
   const squatter = createServer();
   await new Promise<void>((resolve) => squatter.listen({ port: 0, host: '127.0.0.1' }, resolve));
   const port = (squatter.address() as { port: number }).port;
   try {
-    await assert.rejects(
-      launch({ WORKERS: '2', PORT: String(port) }),
-      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`),
-    );
+    await assert.rejects(launch({ WORKERS: '2', PORT: String(port) }), (error: Error) => {
+      // The program's unhandled rejection, as printed on its stderr.
+      assert.match(
+        error.message,
+        new RegExp(
+          `ListenError: peregrine: cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`,
+        ),
+      );
+      assert.match(error.message, /code: 'EADDRINUSE'/);
+      return true;
+    });
   } finally {
     squatter.close();
   }

@@ -17,7 +17,6 @@ import {
   negotiateDeflate,
   PerMessageDeflate,
   parseExtensions,
-  shouldCompress,
   validateDeflateOptions,
 } from '../../src/ws/deflate.ts';
 import { WsError } from '../../src/ws/errors.ts';
@@ -479,7 +478,7 @@ describe('negotiateDeflate', () => {
   });
 });
 
-describe('parseExtensions and shouldCompress', () => {
+describe('parseExtensions and the threshold', () => {
   test('parseExtensions keeps order, lower-cases names, unescapes values, marks malformed elements', () => {
     assert.deepEqual(parseExtensions('Foo; A=1; b="x\\y", bar, ,baz;;, qux'), [
       {
@@ -497,12 +496,7 @@ describe('parseExtensions and shouldCompress', () => {
     assert.deepEqual(parseExtensions(''), []);
   });
 
-  test('shouldCompress uses the threshold, 1024 by default', () => {
-    assert.equal(shouldCompress(1023, {}), false);
-    assert.equal(shouldCompress(1024, {}), true);
-    assert.equal(shouldCompress(0, { threshold: 0 }), true);
-    assert.equal(shouldCompress(99, { threshold: 100 }), false);
-    assert.equal(shouldCompress(100, { threshold: 100 }), true);
+  test('the compression threshold is 1024 by default', () => {
     const d = new PerMessageDeflate(DEFAULTS, OPTIONS);
     assert.equal(d.threshold, 1024);
     assert.equal(new PerMessageDeflate(DEFAULTS, { ...OPTIONS, threshold: 0 }).threshold, 0);
@@ -698,7 +692,7 @@ describe('PerMessageDeflate', () => {
     // A reset inflater cannot resolve the second message's reference into the first.
     const resetting = new PerMessageDeflate({ ...DEFAULTS, clientNoContextTakeover: true }, OPTIONS);
     assert.deepEqual(await resetting.decompress(first), message);
-    await assert.rejects(resetting.decompress(second), isWsError('WS_ERR_INFLATE_FAILED', 1007));
+    await assert.rejects(resetting.decompress(second), isWsError('ERR_PEREGRINE_WS_INFLATE_FAILED', 1007));
     resetting.close();
     client.close();
   });
@@ -746,7 +740,7 @@ describe('PerMessageDeflate', () => {
     );
     for (const r of results) {
       if (r.status === 'fulfilled') assert.deepEqual(r.value, Buffer.from('good'));
-      else isWsError('WS_ERR_INFLATE_FAILED', 1007)(r.reason);
+      else isWsError('ERR_PEREGRINE_WS_INFLATE_FAILED', 1007)(r.reason);
     }
     d.close();
   });
@@ -758,7 +752,7 @@ describe('PerMessageDeflate', () => {
       assert.deepEqual(await d.decompress(clientFrame(exact)), exact);
       await assert.rejects(
         d.decompress(clientFrame(Buffer.concat([exact, Buffer.from([1])]))),
-        isWsError('WS_ERR_MESSAGE_TOO_BIG', 1009),
+        isWsError('ERR_PEREGRINE_WS_MESSAGE_TOO_BIG', 1009),
       );
       assert.deepEqual(await d.decompress(clientFrame(exact)), exact);
       d.close();
@@ -766,7 +760,7 @@ describe('PerMessageDeflate', () => {
       assert.deepEqual(await zero.decompress(clientFrame(Buffer.alloc(0))), Buffer.alloc(0));
       await assert.rejects(
         zero.decompress(clientFrame(Buffer.from('x'))),
-        isWsError('WS_ERR_MESSAGE_TOO_BIG', 1009),
+        isWsError('ERR_PEREGRINE_WS_MESSAGE_TOO_BIG', 1009),
       );
       zero.close();
     });
@@ -779,7 +773,7 @@ describe('PerMessageDeflate', () => {
       );
       const before = process.memoryUsage();
       const started = performance.now();
-      await assert.rejects(d.decompress(bomb), isWsError('WS_ERR_MESSAGE_TOO_BIG', 1009));
+      await assert.rejects(d.decompress(bomb), isWsError('ERR_PEREGRINE_WS_MESSAGE_TOO_BIG', 1009));
       const elapsed = performance.now() - started;
       const after = process.memoryUsage();
       assert.ok(elapsed < 1000, `refused after ${elapsed.toFixed(0)} ms`);
@@ -839,7 +833,7 @@ describe('PerMessageDeflate', () => {
     results.forEach((r, i) => {
       if (i === 50) {
         assert.equal(r.status, 'rejected');
-        isWsError('WS_ERR_MESSAGE_TOO_BIG', 1009)((r as PromiseRejectedResult).reason);
+        isWsError('ERR_PEREGRINE_WS_MESSAGE_TOO_BIG', 1009)((r as PromiseRejectedResult).reason);
       } else {
         assert.equal(r.status, 'fulfilled');
         assert.deepEqual((r as PromiseFulfilledResult<Buffer>).value, messages[i]);
@@ -863,7 +857,10 @@ describe('PerMessageDeflate', () => {
     const unused = new PerMessageDeflate(DEFAULTS, OPTIONS);
     unused.close();
     unused.close();
-    await assert.rejects(unused.compress(Buffer.from('x')), isWsError('WS_ERR_DEFLATE_CLOSED', 1011));
+    await assert.rejects(
+      unused.compress(Buffer.from('x')),
+      isWsError('ERR_PEREGRINE_WS_DEFLATE_CLOSED', 1011),
+    );
 
     const d = new PerMessageDeflate(DEFAULTS, OPTIONS);
     assert.deepEqual(inflateAll([await d.compress(Buffer.from('before'))]), Buffer.from('before'));
@@ -876,9 +873,12 @@ describe('PerMessageDeflate', () => {
     ];
     await new Promise((resolve) => setImmediate(resolve));
     d.close();
-    for (const p of pending) await assert.rejects(p, isWsError('WS_ERR_DEFLATE_CLOSED', 1011));
-    await assert.rejects(d.compress(Buffer.from('after')), isWsError('WS_ERR_DEFLATE_CLOSED', 1011));
-    await assert.rejects(d.decompress(Buffer.from([0])), isWsError('WS_ERR_DEFLATE_CLOSED', 1011));
+    for (const p of pending) await assert.rejects(p, isWsError('ERR_PEREGRINE_WS_DEFLATE_CLOSED', 1011));
+    await assert.rejects(
+      d.compress(Buffer.from('after')),
+      isWsError('ERR_PEREGRINE_WS_DEFLATE_CLOSED', 1011),
+    );
+    await assert.rejects(d.decompress(Buffer.from([0])), isWsError('ERR_PEREGRINE_WS_DEFLATE_CLOSED', 1011));
     d.close();
   });
 });

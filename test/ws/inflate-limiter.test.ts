@@ -237,7 +237,10 @@ describe('PerMessageDeflate under a shared limiter', () => {
     await new Promise((resolve) => setImmediate(resolve)); // each call takes its turn on its connection
     assert.equal(limiter.queued, 2);
     queued.stopInflating();
-    await assert.rejects(first, (e: unknown) => e instanceof WsError && e.code === 'WS_ERR_DEFLATE_CLOSED');
+    await assert.rejects(
+      first,
+      (e: unknown) => e instanceof WsError && e.code === 'ERR_PEREGRINE_WS_DEFLATE_CLOSED',
+    );
     assert.equal(limiter.queued, 1);
     held.release();
     assert.deepEqual(await second, Buffer.from('after'));

@@ -3,7 +3,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocketClient from 'ws';
-import type { Handler, Request, Response, WebSocket } from '../../src/index.ts';
+import {
+  type Handler,
+  PeregrineError,
+  type Request,
+  type Response,
+  UsageError,
+  type WebSocket,
+} from '../../src/index.ts';
 import { parseResponses, RawClient, start } from '../helpers.ts';
 
 /** An echo server over real sockets; records the server-side events. */
@@ -548,4 +555,54 @@ test('messages the handler keeps stay intact while later reads arrive, small and
   assert.ok(received[0]!.equals(small), 'the first message was overwritten by a later read');
   assert.ok(received[1]!.equals(second), 'the second message was overwritten by a later read');
   assert.ok(received[2]!.equals(large));
+});
+
+test('misusing a WebSocket throws a UsageError and leaves it open: a ping over 125 bytes, an invalid close code', async (t) => {
+  const thrown: unknown[] = [];
+  const { server, url } = await echoServer({
+    handleWSMessage(ws: WebSocket, message: string | Buffer) {
+      for (const misuse of [
+        () => ws.ping('x'.repeat(126)),
+        () => ws.pong('x'.repeat(126)),
+        () => ws.close(1004),
+      ]) {
+        try {
+          misuse();
+        } catch (error) {
+          thrown.push(error);
+        }
+      }
+      ws.send(message);
+    },
+  });
+  t.after(() => server.shutdown());
+  const client = await connect(url);
+  const reply = nextMessage(client);
+  client.send('still open?');
+  assert.equal(String((await reply).data), 'still open?');
+  assert.equal(thrown.length, 3);
+  for (const error of thrown) {
+    assert.ok(error instanceof UsageError);
+    assert.ok(error instanceof PeregrineError);
+    assert.equal(error.code, 'ERR_PEREGRINE_INVALID_ARGUMENT');
+  }
+  client.close();
+});
+
+test('upgrading with a subprotocol the client did not offer is a UsageError: the handler fails with 500', async (t) => {
+  const errors: unknown[] = [];
+  const server = await start((_req, res) => void res.upgrade({ protocol: 'nope' }), {
+    onError: (error: unknown) => errors.push(error),
+  });
+  t.after(() => server.shutdown());
+  const client = new WebSocketClient(`ws://127.0.0.1:${server.port}/`, ['chat']);
+  const status = await new Promise<number>((resolve) =>
+    client.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0)),
+  );
+  assert.equal(status, 500);
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof UsageError);
+  assert.equal(errors[0].code, 'ERR_PEREGRINE_PROTOCOL_NOT_OFFERED');
+  client.on('error', () => {}); // terminating before the handshake completed is reported as an error
+  client.terminate();
 });

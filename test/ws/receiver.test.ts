@@ -171,7 +171,7 @@ describe('RFC 6455 §5.7 examples', () => {
   });
 
   test('the unmasked single-frame example is refused: client frames must be masked', () => {
-    assert.deepEqual(decode(hex('81 05 48 65 6c 6c 6f')), ['error:WS_ERR_UNMASKED_FRAME:1002']);
+    assert.deepEqual(decode(hex('81 05 48 65 6c 6c 6f')), ['error:ERR_PEREGRINE_WS_UNMASKED_FRAME:1002']);
   });
 
   test('a fragmented text message ("Hel" + "lo"), masked', () => {
@@ -440,103 +440,133 @@ describe('protocol errors', () => {
     [
       'an unmasked frame',
       clientFrame({ opcode: 1, payload: 'hi', mask: null }),
-      'WS_ERR_UNMASKED_FRAME:1002',
+      'ERR_PEREGRINE_WS_UNMASKED_FRAME:1002',
     ],
-    ['an unmasked control frame', clientFrame({ opcode: 9, mask: null }), 'WS_ERR_UNMASKED_FRAME:1002'],
-    ['RSV2', clientFrame({ opcode: 1, rsv2: true }), 'WS_ERR_UNEXPECTED_RSV_2_3:1002'],
-    ['RSV3', clientFrame({ opcode: 2, rsv3: true }), 'WS_ERR_UNEXPECTED_RSV_2_3:1002'],
+    [
+      'an unmasked control frame',
+      clientFrame({ opcode: 9, mask: null }),
+      'ERR_PEREGRINE_WS_UNMASKED_FRAME:1002',
+    ],
+    ['RSV2', clientFrame({ opcode: 1, rsv2: true }), 'ERR_PEREGRINE_WS_UNEXPECTED_RSV_2_3:1002'],
+    ['RSV3', clientFrame({ opcode: 2, rsv3: true }), 'ERR_PEREGRINE_WS_UNEXPECTED_RSV_2_3:1002'],
     [
       'RSV2 even with deflate',
       clientFrame({ opcode: 1, rsv2: true }),
-      'WS_ERR_UNEXPECTED_RSV_2_3:1002',
+      'ERR_PEREGRINE_WS_UNEXPECTED_RSV_2_3:1002',
       DEFLATE,
     ],
     [
       'RSV1 without permessage-deflate',
       clientFrame({ opcode: 1, rsv1: true }),
-      'WS_ERR_UNEXPECTED_RSV_1:1002',
+      'ERR_PEREGRINE_WS_UNEXPECTED_RSV_1:1002',
     ],
-    ['RSV1 on a ping', clientFrame({ opcode: 9, rsv1: true }), 'WS_ERR_UNEXPECTED_RSV_1:1002', DEFLATE],
-    ['RSV1 on a close', clientFrame({ opcode: 8, rsv1: true }), 'WS_ERR_UNEXPECTED_RSV_1:1002', DEFLATE],
+    [
+      'RSV1 on a ping',
+      clientFrame({ opcode: 9, rsv1: true }),
+      'ERR_PEREGRINE_WS_UNEXPECTED_RSV_1:1002',
+      DEFLATE,
+    ],
+    [
+      'RSV1 on a close',
+      clientFrame({ opcode: 8, rsv1: true }),
+      'ERR_PEREGRINE_WS_UNEXPECTED_RSV_1:1002',
+      DEFLATE,
+    ],
     [
       'RSV1 on a continuation frame',
       frames({ opcode: 1, rsv1: true, fin: false }, { opcode: 0, rsv1: true }),
-      'WS_ERR_UNEXPECTED_RSV_1:1002',
+      'ERR_PEREGRINE_WS_UNEXPECTED_RSV_1:1002',
       DEFLATE,
     ],
-    ['a ping with FIN clear', clientFrame({ opcode: 9, fin: false }), 'WS_ERR_FRAGMENTED_CONTROL_FRAME:1002'],
+    [
+      'a ping with FIN clear',
+      clientFrame({ opcode: 9, fin: false }),
+      'ERR_PEREGRINE_WS_FRAGMENTED_CONTROL_FRAME:1002',
+    ],
     [
       'a close with FIN clear',
       clientFrame({ opcode: 8, fin: false }),
-      'WS_ERR_FRAGMENTED_CONTROL_FRAME:1002',
+      'ERR_PEREGRINE_WS_FRAGMENTED_CONTROL_FRAME:1002',
     ],
     [
       'a ping of 126 bytes',
       clientFrame({ opcode: 9, payload: Buffer.alloc(126) }),
-      'WS_ERR_CONTROL_FRAME_TOO_LONG:1002',
+      'ERR_PEREGRINE_WS_CONTROL_FRAME_TOO_LONG:1002',
     ],
     [
       'a pong with a 16-bit length form',
       clientFrame({ opcode: 10, payload: 'x', lengthForm: 16 }),
-      'WS_ERR_CONTROL_FRAME_TOO_LONG:1002',
+      'ERR_PEREGRINE_WS_CONTROL_FRAME_TOO_LONG:1002',
     ],
     [
       'a continuation without a message',
       clientFrame({ opcode: 0, payload: 'x' }),
-      'WS_ERR_UNEXPECTED_CONTINUATION:1002',
+      'ERR_PEREGRINE_WS_UNEXPECTED_CONTINUATION:1002',
     ],
     [
       'a continuation after a finished message',
       frames({ opcode: 1, payload: 'done' }, { opcode: 0, payload: 'x' }),
-      'WS_ERR_UNEXPECTED_CONTINUATION:1002',
+      'ERR_PEREGRINE_WS_UNEXPECTED_CONTINUATION:1002',
     ],
     [
       'a new text frame during a fragmented message',
       frames({ opcode: 1, payload: 'a', fin: false }, { opcode: 1, payload: 'b' }),
-      'WS_ERR_EXPECTED_CONTINUATION:1002',
+      'ERR_PEREGRINE_WS_EXPECTED_CONTINUATION:1002',
     ],
     [
       'a new binary frame during a fragmented message',
       frames({ opcode: 2, payload: 'a', fin: false }, { opcode: 9 }, { opcode: 2, payload: 'b' }),
-      'WS_ERR_EXPECTED_CONTINUATION:1002',
+      'ERR_PEREGRINE_WS_EXPECTED_CONTINUATION:1002',
     ],
-    ['a 64-bit length with its top bit set', header64(2, 0x80000000, 0), 'WS_ERR_INVALID_LENGTH:1002'],
-    ['a 64-bit length of 2^64 - 1', header64(2, 0xffffffff, 0xffffffff), 'WS_ERR_INVALID_LENGTH:1002'],
+    [
+      'a 64-bit length with its top bit set',
+      header64(2, 0x80000000, 0),
+      'ERR_PEREGRINE_WS_INVALID_LENGTH:1002',
+    ],
+    [
+      'a 64-bit length of 2^64 - 1',
+      header64(2, 0xffffffff, 0xffffffff),
+      'ERR_PEREGRINE_WS_INVALID_LENGTH:1002',
+    ],
     [
       'a 64-bit length of 2^53',
       header64(2, 0x200000, 0),
-      'WS_ERR_UNSUPPORTED_LENGTH:1009',
+      'ERR_PEREGRINE_WS_UNSUPPORTED_LENGTH:1009',
       { maxMessageBytes: Number.MAX_SAFE_INTEGER, perMessageDeflate: false },
     ],
     [
       'a 64-bit length of 2^63 - 1',
       header64(1, 0x7fffffff, 0xffffffff),
-      'WS_ERR_UNSUPPORTED_LENGTH:1009',
+      'ERR_PEREGRINE_WS_UNSUPPORTED_LENGTH:1009',
       { maxMessageBytes: Number.MAX_SAFE_INTEGER, perMessageDeflate: false },
     ],
     [
       'a close with a 1-byte payload',
       clientFrame({ opcode: 8, payload: hex('03') }),
-      'WS_ERR_INVALID_CLOSE_PAYLOAD:1002',
+      'ERR_PEREGRINE_WS_INVALID_CLOSE_PAYLOAD:1002',
     ],
     [
       'a close reason that is not UTF-8',
       clientFrame({ opcode: 8, payload: hex('03e8 ff') }),
-      'WS_ERR_INVALID_CLOSE_REASON:1007',
+      'ERR_PEREGRINE_WS_INVALID_CLOSE_REASON:1007',
     ],
     [
       'a close reason with a surrogate',
       clientFrame({ opcode: 8, payload: hex('03e8 6f6b eda080') }),
-      'WS_ERR_INVALID_CLOSE_REASON:1007',
+      'ERR_PEREGRINE_WS_INVALID_CLOSE_REASON:1007',
     ],
   ];
   for (const opcode of [3, 4, 5, 6, 7, 11, 12, 13, 14, 15]) {
-    cases.push([`opcode ${opcode}`, clientFrame({ opcode }), 'WS_ERR_INVALID_OPCODE:1002']);
+    cases.push([`opcode ${opcode}`, clientFrame({ opcode }), 'ERR_PEREGRINE_WS_INVALID_OPCODE:1002']);
   }
   for (const code of [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]) {
     const payload = Buffer.alloc(2);
     payload.writeUInt16BE(code);
-    cases.push([`close code ${code}`, clientFrame({ opcode: 8, payload }), 'WS_ERR_INVALID_CLOSE_CODE:1002']);
+    cases.push([
+      `close code ${code}`,
+      clientFrame({ opcode: 8, payload }),
+      'ERR_PEREGRINE_WS_INVALID_CLOSE_CODE:1002',
+    ]);
   }
 
   for (const [name, bytes, expected, options] of cases) {
@@ -566,9 +596,11 @@ describe('protocol errors', () => {
 
   test('errors are reported from the header alone, before the payload arrives', () => {
     const bytes = clientFrame({ opcode: 9, payload: Buffer.alloc(126) });
-    assert.deepEqual(decodePieces([bytes.subarray(0, 2)]), ['error:WS_ERR_CONTROL_FRAME_TOO_LONG:1002']);
+    assert.deepEqual(decodePieces([bytes.subarray(0, 2)]), [
+      'error:ERR_PEREGRINE_WS_CONTROL_FRAME_TOO_LONG:1002',
+    ]);
     assert.deepEqual(decodePieces([header64(2, 0x80000000, 0).subarray(0, 10)]), [
-      'error:WS_ERR_INVALID_LENGTH:1002',
+      'error:ERR_PEREGRINE_WS_INVALID_LENGTH:1002',
     ]);
   });
 
@@ -588,7 +620,7 @@ describe('protocol errors', () => {
     );
     r.write(clientFrame({ opcode: 1, mask: null }));
     assert.ok(error);
-    assert.equal(error.code, 'WS_ERR_UNMASKED_FRAME');
+    assert.equal(error.code, 'ERR_PEREGRINE_WS_UNMASKED_FRAME');
     assert.equal(error.closeCode, 1002);
     assert.match(error.message, /masked/);
     assert.equal(r.stopped, true);
@@ -604,12 +636,12 @@ describe('maxMessageBytes', () => {
       const over = Buffer.alloc(max + 1, 0x61);
       assert.deepEqual(decodePieces([clientFrame({ opcode: 1, payload: at })], limit(max)), [`text:${at}`]);
       assert.deepEqual(decodePieces([clientFrame({ opcode: 1, payload: over })], limit(max)), [
-        'error:WS_ERR_MESSAGE_TOO_BIG:1009',
+        'error:ERR_PEREGRINE_WS_MESSAGE_TOO_BIG:1009',
       ]);
     }
     assert.deepEqual(decode(clientFrame({ opcode: 2, payload: 'abcd' }), limit(4)), ['binary:61626364']);
     assert.deepEqual(decode(clientFrame({ opcode: 2, payload: 'abcde' }), limit(4)), [
-      'error:WS_ERR_MESSAGE_TOO_BIG:1009',
+      'error:ERR_PEREGRINE_WS_MESSAGE_TOO_BIG:1009',
     ]);
   });
 
@@ -631,18 +663,18 @@ describe('maxMessageBytes', () => {
       { opcode: 0, payload: 'def', fin: false },
       { opcode: 0, payload: 'ghi' },
     );
-    assert.deepEqual(decode(over, limit(8)), ['error:WS_ERR_MESSAGE_TOO_BIG:1009']);
+    assert.deepEqual(decode(over, limit(8)), ['error:ERR_PEREGRINE_WS_MESSAGE_TOO_BIG:1009']);
   });
 
   test('exceeding is reported from the frame header, before any payload is buffered', () => {
     const third = clientFrame({ opcode: 0, payload: Buffer.alloc(1000) });
     const bytes = Buffer.concat([frames({ opcode: 2, payload: 'abc', fin: false }), third.subarray(0, 4)]);
-    assert.deepEqual(decode(bytes, limit(1002)), ['error:WS_ERR_MESSAGE_TOO_BIG:1009']);
+    assert.deepEqual(decode(bytes, limit(1002)), ['error:ERR_PEREGRINE_WS_MESSAGE_TOO_BIG:1009']);
     assert.deepEqual(decodePieces([header64(2, 0, 2 ** 31)], limit(1 << 20)), [
-      'error:WS_ERR_MESSAGE_TOO_BIG:1009',
+      'error:ERR_PEREGRINE_WS_MESSAGE_TOO_BIG:1009',
     ]);
     assert.deepEqual(decodePieces([header64(2, 0x1fffff, 0xffffffff)], limit(1 << 20)), [
-      'error:WS_ERR_MESSAGE_TOO_BIG:1009',
+      'error:ERR_PEREGRINE_WS_MESSAGE_TOO_BIG:1009',
     ]);
   });
 
@@ -706,10 +738,10 @@ describe('UTF-8', () => {
   for (const [name, bytes] of invalid) {
     test(`invalid: ${name} (1007), in one frame and split across fragments`, () => {
       const payload = Buffer.concat([Buffer.from('ok '), hex(bytes), Buffer.from(' tail')]);
-      assert.deepEqual(decode(clientFrame(text(payload))), ['error:WS_ERR_INVALID_UTF8:1007']);
+      assert.deepEqual(decode(clientFrame(text(payload))), ['error:ERR_PEREGRINE_WS_INVALID_UTF8:1007']);
       for (let at = 1; at < payload.length; at++) {
         const input = frames(text(payload.subarray(0, at), false), text(payload.subarray(at), true, 0));
-        assert.deepEqual(decode(input), ['error:WS_ERR_INVALID_UTF8:1007'], `split at ${at}`);
+        assert.deepEqual(decode(input), ['error:ERR_PEREGRINE_WS_INVALID_UTF8:1007'], `split at ${at}`);
       }
     });
   }
@@ -717,19 +749,19 @@ describe('UTF-8', () => {
   test('a sequence cut at the end of the message fails with 1007', () => {
     for (const cut of ['e2 82', 'f0 9f 98', 'c3', 'f0']) {
       assert.deepEqual(decode(clientFrame(text(Buffer.concat([Buffer.from('abc'), hex(cut)])))), [
-        'error:WS_ERR_INVALID_UTF8:1007',
+        'error:ERR_PEREGRINE_WS_INVALID_UTF8:1007',
       ]);
       const input = frames(text('abc', false), text(hex(cut), false, 0), text('', true, 0));
-      assert.deepEqual(decode(input), ['error:WS_ERR_INVALID_UTF8:1007']);
+      assert.deepEqual(decode(input), ['error:ERR_PEREGRINE_WS_INVALID_UTF8:1007']);
     }
   });
 
   test('an invalid sequence fails at its fragment, before the message ends', () => {
     const first = clientFrame(text(Buffer.concat([Buffer.from('valid '), hex('ff')]), false));
-    assert.deepEqual(decodePieces([first]), ['error:WS_ERR_INVALID_UTF8:1007']);
+    assert.deepEqual(decodePieces([first]), ['error:ERR_PEREGRINE_WS_INVALID_UTF8:1007']);
     // A sequence made invalid by the next fragment fails at that fragment.
     const two = frames(text(hex('61 e2'), false), text(hex('41'), false, 0));
-    assert.deepEqual(decode(two), ['error:WS_ERR_INVALID_UTF8:1007']);
+    assert.deepEqual(decode(two), ['error:ERR_PEREGRINE_WS_INVALID_UTF8:1007']);
     // A valid cut sequence is not an error while the message goes on.
     assert.deepEqual(decode(frames(text(hex('61 e2'), false), text(hex('82'), false, 0))), []);
   });
@@ -739,10 +771,10 @@ describe('UTF-8', () => {
     const bytes = clientFrame(text(payload));
     // The header (14 bytes) and the first 1010 payload bytes only.
     assert.deepEqual(decodePieces([bytes.subarray(0, 14 + 600), bytes.subarray(14 + 600, 14 + 1010)]), [
-      'error:WS_ERR_INVALID_UTF8:1007',
+      'error:ERR_PEREGRINE_WS_INVALID_UTF8:1007',
     ]);
     assert.deepEqual(decodePieces(split(bytes.subarray(0, 14 + 1002), [1])), [
-      'error:WS_ERR_INVALID_UTF8:1007',
+      'error:ERR_PEREGRINE_WS_INVALID_UTF8:1007',
     ]);
   });
 
@@ -1003,7 +1035,7 @@ describe('properties', () => {
     const last = whole.at(-1) ?? '';
     if (last.startsWith('error:') || last.startsWith('close:')) assert.deepEqual(pieces, whole);
     else if (pieces.length === whole.length + 1) {
-      assert.deepEqual(pieces, [...whole, 'error:WS_ERR_INVALID_UTF8:1007']);
+      assert.deepEqual(pieces, [...whole, 'error:ERR_PEREGRINE_WS_INVALID_UTF8:1007']);
     } else assert.deepEqual(pieces, whole);
   }
 

@@ -3,13 +3,11 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { Receiver } from '../../src/ws/receiver.ts';
 import {
-  closeFrame,
   closePayload,
-  controlFrame,
-  frame,
   frameHeader,
   MAX_CLOSE_REASON_BYTES,
   OPCODE,
+  wholeFrame,
 } from '../../src/ws/sender.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -67,25 +65,16 @@ describe('frameHeader', () => {
   });
 });
 
-describe('frame and controlFrame', () => {
-  test('frame returns the header and the payload itself, not a copy', () => {
-    const payload = Buffer.from('hello');
-    const parts = frame(OPCODE.text, payload);
-    assert.equal(parts.length, 2);
-    assert.deepEqual(parts[0], hex('81 05'));
-    assert.equal(parts[1], payload);
-    assert.deepEqual(frame(OPCODE.binary, Buffer.alloc(0)), [hex('82 00')]);
-    assert.deepEqual(frame(OPCODE.text, payload, { fin: false, rsv1: true })[0], hex('41 05'));
-    assert.deepEqual(frame(OPCODE.continuation, payload, { fin: true })[0], hex('80 05'));
-  });
-
-  test('controlFrame makes one buffer', () => {
-    assert.deepEqual(controlFrame(OPCODE.ping), hex('89 00'));
-    assert.deepEqual(controlFrame(OPCODE.pong, Buffer.from('Hello')), hex('8a 05 48 65 6c 6c 6f'));
+describe('frameHeader and wholeFrame', () => {
+  test('the header alone, and the header with the payload in one buffer', () => {
+    assert.deepEqual(frameHeader(OPCODE.text, true, false, 5), hex('81 05'));
+    assert.deepEqual(frameHeader(OPCODE.text, false, true, 5), hex('41 05'));
+    assert.deepEqual(frameHeader(OPCODE.continuation, true, false, 5), hex('80 05'));
+    assert.deepEqual(wholeFrame(OPCODE.binary, false, Buffer.alloc(0)), hex('82 00'));
+    assert.deepEqual(wholeFrame(OPCODE.pong, false, Buffer.from('Hello')), hex('8a 05 48 65 6c 6c 6f'));
     const max = Buffer.alloc(125, 7);
-    assert.deepEqual(controlFrame(OPCODE.ping, max), Buffer.concat([hex('89 7d'), max]));
-    assert.throws(() => controlFrame(OPCODE.ping, Buffer.alloc(126)), RangeError);
-    assert.throws(() => controlFrame(OPCODE.text, Buffer.alloc(1)), RangeError);
+    assert.deepEqual(wholeFrame(OPCODE.ping, false, max), Buffer.concat([hex('89 7d'), max]));
+    assert.throws(() => wholeFrame(OPCODE.ping, false, Buffer.alloc(126)), RangeError);
   });
 });
 
@@ -94,8 +83,7 @@ describe('close payloads', () => {
     assert.deepEqual(closePayload(1000), hex('03 e8'));
     assert.deepEqual(closePayload(1001, 'bye'), hex('03 e9 62 79 65'));
     assert.deepEqual(closePayload(4999, 'é'), hex('13 87 c3 a9'));
-    assert.deepEqual(closeFrame(1000, 'ok'), hex('88 04 03 e8 6f 6b'));
-    assert.deepEqual(closeFrame(), hex('88 00'));
+    assert.deepEqual(wholeFrame(OPCODE.close, false, closePayload(1000, 'ok')), hex('88 04 03 e8 6f 6b'));
   });
 
   test('a reason of exactly 123 bytes is allowed, 124 is not (counted in UTF-8 bytes)', () => {
@@ -119,7 +107,6 @@ describe('close payloads', () => {
     assert.throws(() => closePayload(1000, '\udc00'), TypeError);
     assert.throws(() => closePayload(1000, 'x\ud83d'), TypeError);
     assert.equal(closePayload(1000, '\ud83d\ude00').length, 6);
-    assert.throws(() => closeFrame(undefined, 'reason without code'), TypeError);
   });
 });
 
@@ -141,8 +128,8 @@ describe('round trip through the receiver', () => {
         fc.string({ unit: 'binary', maxLength: 30 }),
         (length, code, reason) => {
           const payload = Buffer.alloc(length, 0x5a);
-          const [header] = frame(OPCODE.binary, payload);
-          const closeBytes = closeFrame(code, reason);
+          const header = frameHeader(OPCODE.binary, true, false, payload.length);
+          const closeBytes = wholeFrame(OPCODE.close, false, closePayload(code, reason));
           const got: string[] = [];
           const r = new Receiver(
             {
@@ -154,7 +141,7 @@ describe('round trip through the receiver', () => {
             },
             { maxMessageBytes: 1 << 20, perMessageDeflate: false },
           );
-          r.write(asClient(Buffer.concat([header!, payload]), header!.length));
+          r.write(asClient(Buffer.concat([header, payload]), header.length));
           r.write(asClient(closeBytes, 2));
           assert.deepEqual(got, [`message:${length}:true`, `close:${code}:${reason}`]);
         },
