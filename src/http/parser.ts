@@ -66,7 +66,6 @@ export class ParsedHead {
   chunked = false;
   connectionClose = false;
   connectionKeepAlive = false;
-  connectionUpgrade = false;
   hasUpgrade = false;
   expectContinue = false;
   /** Human-readable reason for the last error, for logs and tests. */
@@ -93,7 +92,6 @@ export class ParsedHead {
     this.chunked = false;
     this.connectionClose = false;
     this.connectionKeepAlive = false;
-    this.connectionUpgrade = false;
     this.hasUpgrade = false;
     this.expectContinue = false;
     this.queryStart = -1;
@@ -538,7 +536,6 @@ function visitConnectionToken(buf: Buffer, s: number, e: number, head: ParsedHea
   const n = e - s;
   if (bytesEqualLower(buf, s, n, 'close')) head.connectionClose = true;
   else if (bytesEqualLower(buf, s, n, 'keep-alive')) head.connectionKeepAlive = true;
-  else if (bytesEqualLower(buf, s, n, 'upgrade')) head.connectionUpgrade = true;
   return 0;
 }
 

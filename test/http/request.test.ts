@@ -256,7 +256,6 @@ describe('request state', () => {
     assert.equal(req.queryString, '');
     assert.equal(req.head.connectionKeepAlive, true);
     assert.equal(req.head.connectionClose, false);
-    assert.equal(req.head.connectionUpgrade, false);
   });
 
   test('a query and a Connection list are found at any length, short or long, and only inside the head', () => {
@@ -277,7 +276,6 @@ describe('request state', () => {
         assert.equal(req.queryString, query, `length ${length}`);
         assert.equal(req.head.connectionClose, true);
         assert.equal(req.head.connectionKeepAlive, false);
-        assert.equal(req.head.connectionUpgrade, false);
       }
     }
   });
