@@ -1,7 +1,7 @@
 /**
  * The benchmark's chart: one group of horizontal bars per workload, one bar per server, each bar's length
  * its requests/s over the fastest server's in that group, labelled with the figure. A plain SVG string,
- * no dependencies; bench/run.ts writes it to bench/results.svg and the README shows it.
+ * no dependencies; bench/report.ts writes it to bench/results.svg and the README shows it.
  */
 
 export interface ChartBar {

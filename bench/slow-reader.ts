@@ -14,7 +14,8 @@ import { createServer as createHttpServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePort, rssMiB } from './proc.ts';
+import { freePort } from './net.ts';
+import { rssMiB } from './proc.ts';
 
 const MiB = 1024 * 1024;
 const PIPELINED = 1400;

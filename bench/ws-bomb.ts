@@ -22,7 +22,8 @@ import { availableParallelism } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { constants, createDeflateRaw } from 'node:zlib';
-import { freePort, rssMiB } from './proc.ts';
+import { freePort } from './net.ts';
+import { rssMiB } from './proc.ts';
 
 const MiB = 1024 * 1024;
 const INFLATED_BYTES = 1024 * MiB;

@@ -1,5 +1,5 @@
 /**
- * WebSocket load generator for the benchmark's websocket section (bench/run.ts runs it on CPU 1).
+ * WebSocket load generator for the benchmark's websocket section (bench/ws-load-driver.ts runs it on CPU 1).
  *
  *   node bench/ws-load.ts --port <port> [--host 127.0.0.1] [--bytes 32] [--connections 50]
  *                         [--window 16 (4 above 4 KiB)] [--seconds 5] [--warmup 1]
