@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
 import type { Request } from './http/exchange.ts';
+import type { CertificateSource } from './transport/tls.ts';
 import { type DeflateOptions, validateDeflateOptions } from './ws/deflate.ts';
 
 /** Server configuration. Every field is optional; the defaults are listed in `DEFAULTS`. */
@@ -99,12 +100,33 @@ export interface ServerOptions {
   wsInflateMaxBytes?: number;
   /** Called with errors thrown by the handler. Default: `console.error`. */
   onError?: (error: unknown, request: Request | undefined) => void;
+  /**
+   * Serve HTTPS (and wss://): `{ cert, key }`, or several certificates chosen by the server name the
+   * client asks for (SNI) — an array (each answering for the names it carries, or its `serverName`)
+   * or an object from server name to `{ cert, key }`. The first is the default. `cert`, `key` and
+   * `ca` are PEM contents (a string or Buffer) or the paths of PEM files; files are reloaded without
+   * a restart when they change and on SIGHUP. TLS 1.2 and 1.3 only, forward-secret AEAD ciphers
+   * only. Default: none (plain HTTP).
+   */
+  tls?: TlsCertificate | TlsCertificate[] | Record<string, TlsCertificate>;
+  /**
+   * With `tls`: also listen on this port for plain HTTP and answer every request with a 308 redirect
+   * to the same URL over HTTPS. Default 0 (off).
+   */
+  redirectHttp?: number;
 }
+
+/** One TLS certificate (see the `tls` option). */
+export type TlsCertificate = CertificateSource;
 
 /** permessage-deflate parameters (RFC 7692 §7.1). */
 export type WsDeflateOptions = Omit<DeflateOptions, 'maxInflatedBytes'>;
 
-export type ResolvedOptions = Required<Omit<ServerOptions, 'host'>> & { host: string | undefined };
+export type ResolvedOptions = Required<Omit<ServerOptions, 'host' | 'tls'>> & {
+  host: string | undefined;
+  /** The certificates, the default first; null for plain HTTP. */
+  tls: TlsCertificate[] | null;
+};
 
 export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   port: 3000,
@@ -136,6 +158,8 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   wsInflateConcurrency: 4,
   wsInflateMaxBytes: 32 * 1024 * 1024,
   onError: defaultOnError,
+  tls: null,
+  redirectHttp: 0,
 });
 
 function defaultOnError(error: unknown, request: Request | undefined): void {
@@ -231,7 +255,67 @@ const RULES: Record<keyof ServerOptions, Rule> = {
     if (typeof value !== 'function')
       throw new ConfigError(`option '${name}' must be a function, got ${describe(value)}`);
   },
+  tls: (name, value) => void certificateList(name, value),
+  redirectHttp: integer(0, 65535, 'off'),
 };
+
+const CERTIFICATE_KEYS = new Set(['cert', 'key', 'ca', 'passphrase', 'serverName']);
+/** A host name, or a wildcard for one label (`*.example.com`). */
+const SERVER_NAME =
+  /^(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** The `tls` option as a list of certificates, the default first; throws a ConfigError for a bad one. */
+function certificateList(name: string, value: unknown): TlsCertificate[] {
+  if (value === null || typeof value !== 'object' || Object.keys(value).length === 0) {
+    throw new ConfigError(
+      `option '${name}' must be { cert, key }, an array of them, or an object of them by server name, got ${describe(value)}`,
+    );
+  }
+  let entries: [string, unknown][];
+  if (Array.isArray(value)) entries = value.map((entry, i) => [`${name}[${i}]`, entry]);
+  else if ('cert' in value || 'key' in value) entries = [[name, value]];
+  else
+    entries = Object.entries(value).map(([serverName, entry]) => [
+      `${name}['${serverName}']`,
+      { ...(entry as object), serverName },
+    ]);
+  return entries.map(([where, entry]) => certificate(where, entry));
+}
+
+function certificate(where: string, entry: unknown): TlsCertificate {
+  if (entry === null || typeof entry !== 'object')
+    throw new ConfigError(`option '${where}' must be an object with cert and key, got ${describe(entry)}`);
+  const fields = entry as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (!CERTIFICATE_KEYS.has(key))
+      throw new ConfigError(
+        `option '${where}' has an unknown field '${key}' (cert, key, ca, passphrase, serverName)`,
+      );
+  }
+  const pem = (field: string, required: boolean) => {
+    const v = fields[field];
+    if (v === undefined && !required) return;
+    if (!((typeof v === 'string' && v.length > 0) || Buffer.isBuffer(v) || v instanceof Uint8Array)) {
+      throw new ConfigError(
+        `option '${where}.${field}' must be PEM contents (a string or Buffer) or the path of a PEM file, got ${describe(v)}`,
+      );
+    }
+  };
+  pem('cert', true);
+  pem('key', true);
+  pem('ca', false);
+  if (fields.passphrase !== undefined && typeof fields.passphrase !== 'string')
+    throw new ConfigError(
+      `option '${where}.passphrase' must be a string, got ${describe(fields.passphrase)}`,
+    );
+  const serverName = fields.serverName;
+  if (serverName !== undefined && (typeof serverName !== 'string' || !SERVER_NAME.test(serverName))) {
+    throw new ConfigError(
+      `option '${where}.serverName' must be a host name such as example.com or *.example.com, got ${describe(serverName)}`,
+    );
+  }
+  return entry as TlsCertificate;
+}
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -252,6 +336,13 @@ export function resolveOptions(options: ServerOptions | undefined): ResolvedOpti
     resolved[name] = value;
   }
   const result = resolved as ResolvedOptions;
+  if (options.tls !== undefined) result.tls = certificateList('tls', options.tls);
+  if (result.redirectHttp !== 0) {
+    if (result.tls === null)
+      throw new ConfigError(`option 'redirectHttp' redirects to HTTPS, so it needs 'tls'`);
+    if (result.redirectHttp === result.port)
+      throw new ConfigError(`option 'redirectHttp' (${result.redirectHttp}) must differ from 'port'`);
+  }
   if (result.workers === 0) result.workers = availableParallelism();
   // The default URL limit follows a smaller head limit; only an explicit conflict is an error.
   if (options.maxUrlLength === undefined)

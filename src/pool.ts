@@ -1,4 +1,5 @@
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { ListenError } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -32,6 +33,8 @@ export type PoolMessage =
   | { peregrine: 'retire' }
   /** Primary → worker: stop gracefully; `timeout` in ms, the server's shutdownTimeout unless given. */
   | { peregrine: 'shutdown'; timeout?: number }
+  /** Primary → worker: read the TLS certificate files again (SIGHUP). */
+  | { peregrine: 'reload-certificates' }
   /** Worker → primary: the program called `server.stop()` in a worker; stop the whole server. */
   | { peregrine: 'stop'; closeActiveConnections: boolean }
   | { peregrine: 'stopped' }
@@ -80,6 +83,8 @@ interface Slot {
 export class WorkerPool {
   /** Open connections per slot, written by the workers (threads mode). */
   readonly connectionCounts: Int32Array;
+  /** TLS session ticket keys, the same in every worker (replacements included): a session resumes on any. */
+  private readonly ticketKeys = randomBytes(48);
   private readonly options: ResolvedOptions;
   private readonly mode: PoolMode;
   private readonly script: string;
@@ -186,6 +191,7 @@ export class WorkerPool {
       port: this.port,
       shared: sharedRegistry(),
       connections: this.connectionCounts,
+      ticketKeys: this.ticketKeys,
     };
     const heap = this.options.workerHeapMb;
     const worker = new Worker(this.script, {
@@ -210,6 +216,7 @@ export class WorkerPool {
     const worker: ClusterWorker = cluster.fork({
       PEREGRINE_WORKER: String(slot.index),
       PEREGRINE_PORT: String(this.port),
+      PEREGRINE_TICKET_KEYS: this.ticketKeys.toString('hex'),
     });
     worker.on('message', events.message);
     worker.on('exit', (code, signal) => {
@@ -223,6 +230,11 @@ export class WorkerPool {
       },
       kill: () => worker.process.kill('SIGKILL'),
     };
+  }
+
+  /** Every worker reads its TLS certificate files again. */
+  reloadCertificates(): void {
+    for (const member of this.members) member.handle.post({ peregrine: 'reload-certificates' });
   }
 
   private relay(message: BroadcastMessage, except: Member | null): void {

@@ -15,7 +15,7 @@ import type { Handler } from './handler.ts';
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.ts';
 import { type PoolMessage, type PoolMode, RETIRE_GRACE_MS, WorkerPool } from './pool.ts';
 import { type WorkerContext, workerContext } from './shared.ts';
-import { HttpWorker } from './worker.ts';
+import { HttpWorker, loadCertificates } from './worker.ts';
 import { publish, subscriberCount } from './ws/topics.ts';
 
 /**
@@ -41,6 +41,7 @@ export class Server<WebSocketData = undefined> {
   /** In a worker: tells the primary something (for `stop()`). */
   private readonly post: ((message: PoolMessage) => void) | null;
   private readonly onSignal: (signal: NodeJS.Signals) => void;
+  private readonly onReloadSignal: () => void;
   private signalled = false;
   private stopped: Promise<void> | null = null;
   /** @internal Fetch mode's handler, for `upgrade()` and `reload()`. */
@@ -62,9 +63,12 @@ export class Server<WebSocketData = undefined> {
     this.post = 'post' in runner ? (runner.post ?? null) : null;
     if (this.pool !== null) this.pool.onStopAsked = (closeActive) => void this.stop(closeActive);
     this.onSignal = (signal) => this.signal(signal);
+    this.onReloadSignal = () => void this.reloadCertificates();
     if (options.handleSignals && mode !== 'worker') {
       process.on('SIGINT', this.onSignal);
       process.on('SIGTERM', this.onSignal);
+      // SIGHUP reloads the certificates, as it makes nginx reload its configuration.
+      if (options.tls !== null) process.on('SIGHUP', this.onReloadSignal);
     }
   }
 
@@ -96,9 +100,20 @@ export class Server<WebSocketData = undefined> {
   shutdown(): Promise<void> {
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
+    process.off('SIGHUP', this.onReloadSignal);
     if (this.stopped === null)
       this.stopped = this.local !== null ? this.local.shutdown() : this.pool!.shutdown();
     return this.stopped;
+  }
+
+  /**
+   * Reads the TLS certificate files again, in every worker (what SIGHUP does): new handshakes use the
+   * new certificates, established connections keep theirs, and a certificate that fails to load is
+   * logged while the old one stays in use. Certificate files are also reloaded when they change.
+   */
+  async reloadCertificates(): Promise<void> {
+    if (this.local !== null) await this.local.reloadCertificates();
+    else this.pool!.reloadCertificates();
   }
 
   // ───────────── Bun.serve's members (fetch mode; the address ones work in every mode) ─────────────
@@ -108,10 +123,11 @@ export class Server<WebSocketData = undefined> {
     return displayHost(this.address.address);
   }
 
-  /** `http://hostname:port/`. */
+  /** `http://hostname:port/`, or `https://` with TLS. */
   get url(): URL {
     const host = this.hostname;
-    return new URL(`http://${host.includes(':') ? `[${host}]` : host}:${this.port}/`);
+    const scheme = this.options.tls === null ? 'http' : 'https';
+    return new URL(`${scheme}://${host.includes(':') ? `[${host}]` : host}:${this.port}/`);
   }
 
   /** Requests in flight in this worker (the primary of several workers has none of its own: 0). */
@@ -313,7 +329,10 @@ async function servePrimary(options: ResolvedOptions): Promise<Server> {
       'workers > 1 runs your program in every worker, so it must be started from a file (or set workers: 1)',
     );
   }
+  // Fail here, once, rather than in every worker: a certificate that can't be used, a port in use.
+  if (options.tls !== null) loadCertificates(options);
   const port = await claimPort(options);
+  if (options.redirectHttp !== 0) await claimPort({ ...options, port: options.redirectHttp });
   const mode = await chooseMode(options);
   const pool = new WorkerPool(options, mode, script, port);
   await pool.start();
@@ -335,6 +354,7 @@ async function serveAsThreadWorker(
     reusePort: true,
     counts: context.connections,
     slot: context.index,
+    ticketKeys: Buffer.from(context.ticketKeys),
   });
   const post = (message: PoolMessage) => parentPort?.postMessage(message);
   await listenOrReport(local, post);
@@ -347,7 +367,13 @@ async function serveAsThreadWorker(
 /** Serves inside a node:cluster worker process; the cluster primary hands it connections. */
 async function serveAsClusterWorker(handler: Handler, options: ResolvedOptions): Promise<Server> {
   const own = { ...options, port: Number(process.env.PEREGRINE_PORT), handleSignals: false };
-  const local = new HttpWorker(handler, own);
+  const keys = process.env.PEREGRINE_TICKET_KEYS;
+  const local = new HttpWorker(handler, own, {
+    reusePort: false,
+    counts: null,
+    slot: 0,
+    ticketKeys: keys === undefined ? null : Buffer.from(keys, 'hex'),
+  });
   const post = (message: PoolMessage) => {
     if (process.connected) process.send?.(message);
   };
@@ -378,6 +404,7 @@ function obey(
 ): void {
   if (message?.peregrine === 'shutdown')
     void stopWorker(local, post, message.timeout ?? local.options.shutdownTimeout, 0);
+  else if (message?.peregrine === 'reload-certificates') void local.reloadCertificates();
   else if (message?.peregrine === 'retire')
     void stopWorker(local, post, RETIRE_GRACE_MS, 1, RETIRE_GRACE_MS / 2);
 }
@@ -452,7 +479,12 @@ function logListening(server: Server): void {
   const shown = displayHost(address);
   const host = shown.includes(':') ? `[${shown}]` : shown;
   const workers = server.workers === 1 ? '1 worker' : `${server.workers} workers, ${server.mode}`;
-  console.log(`peregrine: listening on http://${host}:${port} (${workers})`);
+  const scheme = server.options.tls === null ? 'http' : 'https';
+  const redirect =
+    server.options.redirectHttp === 0
+      ? ''
+      : `, http://${host}:${server.options.redirectHttp} redirects to it`;
+  console.log(`peregrine: listening on ${scheme}://${host}:${port} (${workers}${redirect})`);
 }
 
 /** The host to show for a listening address: `localhost` for every address (`::`, `0.0.0.0`). */

@@ -17,6 +17,8 @@ export interface WorkerContext {
   readonly shared: Map<string, SharedArrayBuffer>;
   /** Open connections per worker slot, for `server.connections` in the primary. */
   readonly connections: Int32Array;
+  /** TLS session ticket keys shared by every worker. */
+  readonly ticketKeys: Uint8Array;
 }
 
 const WORKER_DATA_KEY = 'peregrine';

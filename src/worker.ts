@@ -1,11 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { listenError } from './errors.ts';
+import { ConfigError, listenError } from './errors.ts';
 import type { Handler } from './handler.ts';
 import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
+import { plainHttpOnTlsPort } from './http/error-responses.ts';
+import { redirectToHttps } from './http/redirect.ts';
 import type { ResolvedOptions } from './options.ts';
 import { channelRelay } from './pubsub-relay.ts';
 import type { Clock } from './transport/clock.ts';
-import { Listener, SINGLE, type WorkerPlacement } from './transport/listener.ts';
+import { Listener, SINGLE, type TlsSettings, type WorkerPlacement } from './transport/listener.ts';
+import { Certificates } from './transport/tls.ts';
 import { InflateLimiter } from './ws/inflate-limiter.ts';
 import { WebSocket, type WebSocketHooks, type WebSocketOptions, type WebSocketOwner } from './ws/socket.ts';
 import { useTopicRelay } from './ws/topics.ts';
@@ -31,6 +35,10 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** How a request becomes a WebSocket (the HTTP layer itself knows no other protocol). */
   readonly upgrade = acceptWebSocket;
   private readonly listener: Listener;
+  /** The certificates, with `tls`. */
+  private readonly certificates: Certificates | null;
+  /** With `redirectHttp`: the plain-HTTP port that redirects to HTTPS. */
+  private readonly redirect: Listener | null;
   private stopped: Promise<void> | null = null;
 
   constructor(handler: Handler, options: ResolvedOptions, placement: WorkerPlacement = SINGLE) {
@@ -45,18 +53,50 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       closeOnBackpressureLimit: options.wsCloseOnBackpressureLimit,
     };
     this.inflateLimiter = new InflateLimiter(options.wsInflateConcurrency, options.wsInflateMaxBytes);
-    this.listener = new Listener(
-      {
-        port: options.port,
-        host: options.host,
-        backlog: options.backlog,
-        maxConnections: options.maxConnections,
-        tickMs: tickInterval(options),
-        placement,
-      },
-      (link) => new Http1Connection(link, this),
-    );
+    this.certificates = options.tls === null ? null : loadCertificates(options);
+    const settings = {
+      port: options.port,
+      host: options.host,
+      backlog: options.backlog,
+      maxConnections: options.maxConnections,
+      tickMs: tickInterval(options),
+      placement,
+    };
+    let tls: TlsSettings | null = null;
+    if (this.certificates !== null) {
+      tls = {
+        certificates: this.certificates,
+        ticketKeys: placement.ticketKeys ?? randomBytes(48),
+        alpn: ['http/1.1'],
+        handshakeTimeout: options.headersTimeout === 0 ? DEFAULT_HANDSHAKE_TIMEOUT : options.headersTimeout,
+        plaintextAnswer: plainHttpOnTlsPort,
+      };
+    }
+    this.listener = new Listener({ ...settings, tls }, (link) => new Http1Connection(link, this));
     this.clock = this.listener.clock;
+    this.redirect =
+      options.redirectHttp === 0
+        ? null
+        : this.redirectListener({ ...settings, port: options.redirectHttp, tls: null });
+  }
+
+  /** The `redirectHttp` port: plain HTTP/1, every request answered with a 308 to HTTPS. */
+  private redirectListener(settings: ConstructorParameters<typeof Listener>[0]): Listener {
+    const redirect: ConnectionOwner = {
+      options: this.options,
+      handler: redirectToHttps(() => this.listener.address?.port ?? this.options.port),
+      clock: this.clock,
+      get stopping() {
+        return listener.stopping;
+      },
+      upgrade: () => null,
+    };
+    const listener: Listener = new Listener(
+      settings,
+      (link) => new Http1Connection(link, redirect),
+      this.clock,
+    );
+    return listener;
   }
 
   /** Set once shutdown begins. */
@@ -67,17 +107,41 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** Runs the handler's `init()`, then listens. Rejects with a clear error if the address is taken. */
   async listen(): Promise<AddressInfo> {
     await this.handler.init?.();
+    let address: AddressInfo;
     try {
-      return await this.listener.listen();
+      address = await this.listener.listen();
     } catch (error) {
-      // No shutdown() can come for a server that never started: undo init() now.
-      try {
-        await this.handler.deinit?.();
-      } catch (deinitError) {
-        this.options.onError(deinitError, undefined);
-      }
+      await this.undoInit();
       throw listenError(error as NodeJS.ErrnoException, this.options.port, this.options.host);
     }
+    if (this.redirect !== null) {
+      try {
+        await this.redirect.listen();
+      } catch (error) {
+        await this.listener.shutdown(0);
+        await this.undoInit();
+        throw listenError(error as NodeJS.ErrnoException, this.options.redirectHttp, this.options.host);
+      }
+    }
+    this.certificates?.watch();
+    return address;
+  }
+
+  /** No shutdown() can come for a server that never started: undo init() now. */
+  private async undoInit(): Promise<void> {
+    try {
+      await this.handler.deinit?.();
+    } catch (deinitError) {
+      this.options.onError(deinitError, undefined);
+    }
+  }
+
+  /**
+   * Reads the TLS certificate files again (SIGHUP): new handshakes use the new certificates; one
+   * that fails to load is logged and the old one stays.
+   */
+  reloadCertificates(): Promise<void> {
+    return this.certificates?.reload() ?? Promise.resolve();
   }
 
   get address(): AddressInfo | null {
@@ -118,8 +182,21 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   }
 
   private async stop(timeout: number, linger: number): Promise<void> {
-    await this.listener.shutdown(timeout, linger);
+    this.certificates?.close();
+    await Promise.all([this.listener.shutdown(timeout, linger), this.redirect?.shutdown(timeout, linger)]);
     await this.handler.deinit?.();
+  }
+}
+
+/** How long a TLS client gets for its handshake when headersTimeout is 0 (no limit there). */
+const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
+
+/** The `tls` option's certificates, loaded now: a certificate that can't be used is a ConfigError. */
+export function loadCertificates(options: ResolvedOptions): Certificates {
+  try {
+    return new Certificates(options.tls!, (message) => console.error(message));
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
   }
 }
 

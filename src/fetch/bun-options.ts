@@ -21,9 +21,11 @@ export interface BunServeOptions {
   id?: string | null;
 }
 
-/** Bun options Peregrine does not have: refused, with what to do instead. */
+/**
+ * Bun options Peregrine does not have: refused, with what to do instead. (`tls` is Peregrine's own
+ * option, with Bun's shape: `{ cert, key, ca?, passphrase?, serverName? }` or an array of them.)
+ */
 const UNSUPPORTED: Readonly<Record<string, string>> = {
-  tls: 'TLS is not supported yet: terminate TLS in a proxy in front of Peregrine',
   unix: 'listening on a Unix socket is not supported: give a port',
   ipv6Only: "'ipv6Only' is not supported: give an IPv6 address as hostname",
 };

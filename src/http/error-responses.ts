@@ -17,3 +17,13 @@ export function errorResponse(status: number, dateLine: string): string {
   }
   return `HTTP/1.1 ${status} ${reasonPhrase(status, 'Error')}\r\n${dateLine}${tail}`;
 }
+
+const PLAIN_ON_TLS_BODY = '400 Bad Request: this port speaks HTTPS; use https://\n';
+
+/** The answer to a client that speaks plain HTTP to a TLS port (nginx answers alike). */
+export function plainHttpOnTlsPort(dateLine: string): string {
+  return (
+    `HTTP/1.1 400 Bad Request\r\n${dateLine}Content-Type: text/plain; charset=utf-8\r\n` +
+    `Content-Length: ${PLAIN_ON_TLS_BODY.length}\r\nConnection: close\r\n\r\n${PLAIN_ON_TLS_BODY}`
+  );
+}

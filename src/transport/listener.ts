@@ -1,8 +1,10 @@
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import { Clock } from './clock.ts';
 import { Link, type LinkOwner } from './link.ts';
 import type { Session } from './session.ts';
 import { SHARED_READ_BYTES } from './shared-reads.ts';
+import type { Certificates } from './tls.ts';
 
 /** Where a worker runs: alone, or as one of several listening on a shared port. */
 export interface WorkerPlacement {
@@ -11,9 +13,11 @@ export interface WorkerPlacement {
   /** Where this worker publishes its connection count for the primary, if it is one of several. */
   counts: Int32Array | null;
   slot: number;
+  /** TLS session ticket keys shared by every worker (48 bytes), or null: this worker makes its own. */
+  ticketKeys: Buffer | null;
 }
 
-export const SINGLE: WorkerPlacement = { reusePort: false, counts: null, slot: 0 };
+export const SINGLE: WorkerPlacement = { reusePort: false, counts: null, slot: 0, ticketKeys: null };
 
 export interface ListenerSettings {
   port: number;
@@ -23,7 +27,26 @@ export interface ListenerSettings {
   /** How often the timer refreshes the clock and checks deadlines, in ms. */
   tickMs: number;
   placement: WorkerPlacement;
+  /** Serve TLS on this listener, or null for plain TCP. */
+  tls: TlsSettings | null;
 }
+
+export interface TlsSettings {
+  certificates: Certificates;
+  /** Session ticket keys (48 bytes), the same in every worker so that sessions resume on any of them. */
+  ticketKeys: Buffer;
+  /** Protocols offered with ALPN, most preferred first. */
+  alpn: string[];
+  /** How long a client gets to send its first bytes and complete the handshake, in ms. */
+  handshakeTimeout: number;
+  /** What a client that speaks plain HTTP to the TLS port is answered (then the connection closes). */
+  plaintextAnswer(dateLine: string): string;
+}
+
+/** The first byte of a TLS record carrying a handshake message (RFC 8446 §5.1: ContentType 22). */
+const TLS_HANDSHAKE = 0x16;
+/** How long a plaintext client is given to read its answer before the connection is closed. */
+const PLAINTEXT_LINGER_MS = 2_000;
 
 /**
  * One event loop's transport: its listening socket, its links (one per accepted socket), the shared
@@ -32,7 +55,7 @@ export interface ListenerSettings {
  * speaks on it.
  */
 export class Listener implements LinkOwner {
-  readonly clock = new Clock();
+  readonly clock: Clock;
   readonly readBuffer = Buffer.allocUnsafe(SHARED_READ_BYTES);
   /** Set when shutdown begins: sessions answer their last response with `Connection: close`. */
   stopping = false;
@@ -41,22 +64,53 @@ export class Listener implements LinkOwner {
   /** While a retiring worker lingers, before its sessions are told to close. */
   private lingering = false;
   private readonly links = new Set<Link>();
+  /** Accepted sockets not yet a link: still to send their first bytes, or in the TLS handshake; with their deadline. */
+  private readonly pending = new Map<Socket, number>();
   private readonly server: NetServer;
+  private readonly tlsServer: TlsServer | null;
   private readonly settings: ListenerSettings;
   private readonly openSession: (link: Link) => Session;
   private timer: NodeJS.Timeout | null = null;
   private allClosed: (() => void) | null = null;
   private stopped: Promise<void> | null = null;
 
-  constructor(settings: ListenerSettings, openSession: (link: Link) => Session) {
+  /** `clock`: another listener's, to share one (each listener's timer refreshes it). */
+  constructor(settings: ListenerSettings, openSession: (link: Link) => Session, clock = new Clock()) {
+    this.clock = clock;
     this.settings = settings;
     this.openSession = openSession;
     this.server = createServer(
-      // Paused: a link moves the socket's handle to one that reads into readBuffer.
-      { noDelay: true, allowHalfOpen: true, pauseOnConnect: true },
+      // Paused: a link moves the socket's handle to one that reads into readBuffer. Half-open (a
+      // client's FIN still lets us answer), except under TLS, where a half-open raw socket never
+      // sees a reset during the handshake: there the secure socket becomes half-open once secured.
+      { noDelay: true, allowHalfOpen: settings.tls === null, pauseOnConnect: true },
       (socket) => this.accept(socket),
     );
     this.server.maxConnections = settings.maxConnections;
+    this.tlsServer = settings.tls === null ? null : this.secureServer(settings.tls);
+  }
+
+  /**
+   * The TLS side, which never listens itself: it is handed each accepted socket that starts with a
+   * TLS handshake (see sniff), and gives back the secure socket once the handshake is done.
+   */
+  private secureServer(tls: TlsSettings): TlsServer {
+    const { certificates, ticketKeys } = tls;
+    const server = createTlsServer(
+      {
+        ...certificates.defaultOptions,
+        SNICallback: certificates.sniCallback,
+        ALPNProtocols: tls.alpn,
+        ticketKeys,
+        handshakeTimeout: tls.handshakeTimeout,
+        allowHalfOpen: true,
+      },
+      (socket) => this.secured(socket),
+    );
+    // A failed handshake (a scanner, an old client, a timeout) closes that socket and nothing else.
+    server.on('tlsClientError', (_error, socket) => socket.destroy());
+    certificates.onDefaultChanged = (options) => server.setSecureContext({ ...options, ticketKeys });
+    return server;
   }
 
   /** Listens; rejects with the system's error (EADDRINUSE…) if it can't. */
@@ -93,10 +147,56 @@ export class Listener implements LinkOwner {
       socket.destroy();
       return;
     }
-    const link = new Link(socket, this.readBuffer, this);
+    if (this.tlsServer !== null) {
+      this.sniff(socket, this.tlsServer, this.settings.tls!);
+      return;
+    }
+    this.adopt(new Link(socket, this.readBuffer, this));
+  }
+
+  private adopt(link: Link): void {
     link.swap(this.openSession(link));
     this.links.add(link);
     this.publishCount();
+  }
+
+  /**
+   * Reads a TLS port's first bytes: a TLS handshake goes on to the TLS server; a client speaking
+   * plain HTTP is told so in plain HTTP (a clear 400, not a hang or a reset); anything else is closed.
+   */
+  private sniff(socket: Socket, tlsServer: TlsServer, tls: TlsSettings): void {
+    this.pending.set(socket, this.clock.now + tls.handshakeTimeout);
+    socket.on('close', () => this.pending.delete(socket));
+    socket.on('error', () => {}); // a reset before the first bytes: 'close' follows
+    socket.once('readable', () => {
+      const first = socket.read() as Buffer | null;
+      if (first === null || first.length === 0) return;
+      if (first[0] === TLS_HANDSHAKE) {
+        // From here the TLS server's handshakeTimeout watches it.
+        this.pending.delete(socket);
+        socket.unshift(first); // the TLS socket reads what was already read before the rest
+        tlsServer.emit('connection', socket);
+        return;
+      }
+      if (first[0]! >= 0x41 && first[0]! <= 0x5a) {
+        // An upper-case letter: most likely an HTTP method. Answer, then drop what else it sends.
+        socket.end(tls.plaintextAnswer(this.clock.dateLine));
+        socket.resume();
+        this.pending.set(socket, this.clock.now + PLAINTEXT_LINGER_MS);
+        return;
+      }
+      socket.destroy();
+    });
+  }
+
+  /** The TLS handshake completed. */
+  private secured(socket: TLSSocket): void {
+    if (!this.accepting) {
+      socket.destroy();
+      return;
+    }
+    socket.allowHalfOpen = true;
+    this.adopt(new Link(socket, null, this));
   }
 
   private tick(): void {
@@ -106,6 +206,7 @@ export class Listener implements LinkOwner {
     // is in: they are left to shutdown(), which gives them their last call.
     if (this.lingering) return;
     const now = clock.now;
+    for (const [socket, deadline] of this.pending) if (now >= deadline) socket.destroy();
     for (const link of this.links) {
       const session = link.session;
       if (session.deadline !== 0 && now >= session.deadline) session.timedOut();
@@ -160,6 +261,7 @@ export class Listener implements LinkOwner {
       await within(drained, Math.max(0, timeout - (Date.now() - started)));
       for (const link of this.links) link.destroy();
     }
+    for (const socket of this.pending.keys()) socket.destroy();
     await closedListener;
     if (this.timer !== null) clearInterval(this.timer);
   }

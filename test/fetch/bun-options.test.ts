@@ -24,7 +24,9 @@ test("Bun.serve's server options: each stands for Peregrine's, or is accepted, o
   assert.throws(() => fromBunOptions({ development: 'yes' } as never), ConfigError);
   assert.throws(() => fromBunOptions({ reusePort: 1 } as never), ConfigError);
   // What Peregrine lacks is refused, saying what to do.
-  assert.throws(() => fromBunOptions({ tls: {} } as never), /TLS is not supported yet/);
+  // Bun's tls option has Peregrine's shape: passed through.
+  const tls = { cert: 'cert.pem', key: 'key.pem', serverName: 'example.com' };
+  assert.equal(fromBunOptions({ tls }).tls, tls);
   assert.throws(() => fromBunOptions({ unix: '/tmp/s' } as never), /Unix socket/);
 });
 
@@ -51,6 +53,6 @@ test('a Bun program with Bun-only options starts, and the options take effect', 
   assert.ok(Date.now() - started < 3000, `closed after ${Date.now() - started} ms`);
   await assert.rejects(
     serve({ fetch: () => new Response(''), tls: { cert: '', key: '' } } as never),
-    /TLS is not supported yet/,
+    /option 'tls\.cert' must be PEM contents/,
   );
 });
