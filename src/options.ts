@@ -114,6 +114,18 @@ export interface ServerOptions {
    * to the same URL over HTTPS. Default 0 (off).
    */
   redirectHttp?: number;
+  /**
+   * With `tls`, offer HTTP/2 as well as HTTP/1.1 (ALPN: a client that speaks h2 gets it). The handler,
+   * fetch mode and DirServer run unchanged on either; WebSockets stay on HTTP/1.1. Default true.
+   */
+  http2?: boolean;
+  /**
+   * Accept HTTP/2 without TLS from clients that start with its preface (h2c with prior knowledge,
+   * RFC 9113 §3.3), beside HTTP/1.1 on the same port. Default false.
+   */
+  h2c?: boolean;
+  /** HTTP/2 streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). Default 100. */
+  http2MaxConcurrentStreams?: number;
 }
 
 /** One TLS certificate (see the `tls` option). */
@@ -160,6 +172,9 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   onError: defaultOnError,
   tls: null,
   redirectHttp: 0,
+  http2: true,
+  h2c: false,
+  http2MaxConcurrentStreams: 100,
 });
 
 function defaultOnError(error: unknown, request: Request | undefined): void {
@@ -257,6 +272,9 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   },
   tls: (name, value) => void certificateList(name, value),
   redirectHttp: integer(0, 65535, 'off'),
+  http2: boolean,
+  h2c: boolean,
+  http2MaxConcurrentStreams: integer(1, 2 ** 31 - 1),
 };
 
 const CERTIFICATE_KEYS = new Set(['cert', 'key', 'ca', 'passphrase', 'serverName']);

@@ -5,10 +5,14 @@ import type { Handler } from './handler.ts';
 import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
 import { plainHttpOnTlsPort } from './http/error-responses.ts';
 import { redirectToHttps } from './http/redirect.ts';
+import { Http2Connection } from './http2/connection.ts';
+import { Http2Sessions } from './http2/sessions.ts';
 import type { ResolvedOptions } from './options.ts';
 import { channelRelay } from './pubsub-relay.ts';
 import type { Clock } from './transport/clock.ts';
+import type { Link } from './transport/link.ts';
 import { Listener, SINGLE, type TlsSettings, type WorkerPlacement } from './transport/listener.ts';
+import type { Session } from './transport/session.ts';
 import { Certificates } from './transport/tls.ts';
 import { InflateLimiter } from './ws/inflate-limiter.ts';
 import { WebSocket, type WebSocketHooks, type WebSocketOptions, type WebSocketOwner } from './ws/socket.ts';
@@ -39,6 +43,8 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   private readonly certificates: Certificates | null;
   /** With `redirectHttp`: the plain-HTTP port that redirects to HTTPS. */
   private readonly redirect: Listener | null;
+  /** With HTTP/2 on (over TLS, or h2c): makes each HTTP/2 connection's session. */
+  private readonly http2: Http2Sessions | null;
   private stopped: Promise<void> | null = null;
 
   constructor(handler: Handler, options: ResolvedOptions, placement: WorkerPlacement = SINGLE) {
@@ -62,22 +68,38 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       tickMs: tickInterval(options),
       placement,
     };
+    const offersHttp2 = (this.certificates !== null && options.http2) || options.h2c;
+    this.http2 = offersHttp2
+      ? new Http2Sessions({
+          maxConcurrentStreams: options.http2MaxConcurrentStreams,
+          maxHeaderListSize: options.maxHeaderBytes,
+          maxHeaderCount: options.maxHeaderCount,
+        })
+      : null;
     let tls: TlsSettings | null = null;
     if (this.certificates !== null) {
       tls = {
         certificates: this.certificates,
         ticketKeys: placement.ticketKeys ?? randomBytes(48),
-        alpn: ['http/1.1'],
+        alpn: options.http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
         handshakeTimeout: options.headersTimeout === 0 ? DEFAULT_HANDSHAKE_TIMEOUT : options.headersTimeout,
         plaintextAnswer: plainHttpOnTlsPort,
       };
     }
-    this.listener = new Listener({ ...settings, tls }, (link) => new Http1Connection(link, this));
+    this.listener = new Listener({ ...settings, tls }, (link) => this.openSession(link));
     this.clock = this.listener.clock;
     this.redirect =
       options.redirectHttp === 0
         ? null
         : this.redirectListener({ ...settings, port: options.redirectHttp, tls: null });
+  }
+
+  /** A new connection's first protocol: HTTP/2 when the client chose h2 (ALPN), else HTTP/1. */
+  private openSession(link: Link): Session {
+    const http2 = this.http2;
+    if (http2 !== null && (link.socket as { alpnProtocol?: string | false }).alpnProtocol === 'h2')
+      return http2.open(link, this);
+    return new Http1Connection(link, this);
   }
 
   /** The `redirectHttp` port: plain HTTP/1, every request answered with a 308 to HTTPS. */
@@ -155,8 +177,10 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** Requests whose response has not ended yet (counted when asked: nothing on the request path). */
   get pendingRequests(): number {
     let count = 0;
-    for (const session of this.listener.sessions())
+    for (const session of this.listener.sessions()) {
       if (session instanceof Http1Connection && session.requestInFlight) count++;
+      else if (session instanceof Http2Connection) count += session.requestsInFlight;
+    }
     return count;
   }
 

@@ -5,7 +5,7 @@ import { Output } from '../transport/output.ts';
 import type { Session } from '../transport/session.ts';
 import type { BodySource } from './body.ts';
 import { BODY_END, BodyReader } from './body-reader.ts';
-import { answerFor, type DispatchHost, dispatch, handlerFailed } from './dispatch.ts';
+import { type DispatchHost, dispatch, handlerFailed } from './dispatch.ts';
 import { errorResponse } from './error-responses.ts';
 import { HttpError } from './errors.ts';
 import type { Request, RequestHandler, Takeover } from './exchange.ts';
@@ -20,7 +20,8 @@ import {
   skipLeadingEmptyLines,
 } from './parser.ts';
 import { Http1Request, type RequestSource } from './request.ts';
-import { Http1Response } from './response.ts';
+import { Http1Response, type ResponseSink } from './response.ts';
+import { errorBody } from './status.ts';
 
 /** The server options an HTTP/1 connection reads. */
 export interface Http1Options extends HeadLimits {
@@ -79,7 +80,9 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
  * write, one request at a time. Requests that arrive pipelined wait in the input until the response
  * before them has ended; all responses produced while handling one read are written together.
  */
-export class Http1Connection implements Session, BodySource, RequestSource, DispatchHost {
+export class Http1Connection
+  implements Session, BodySource, RequestSource, ResponseSink, DispatchHost<Http1Request, Http1Response>
+{
   readonly link: Link;
   readonly socket: Socket;
   readonly clock: Clock;
@@ -281,7 +284,7 @@ export class Http1Connection implements Session, BodySource, RequestSource, Disp
     this.state = hasBody ? RESPONDING_BODY : RESPONDING;
     this.handlerActiveAt = this.clock.now;
     this.handlerTimeout = options.handlerTimeout;
-    this.reusable = dispatch(this, req, res);
+    this.reusable = dispatch(this, req, res) && res.finished && !req.escaped;
     return true;
   }
 
@@ -297,6 +300,18 @@ export class Http1Connection implements Session, BodySource, RequestSource, Disp
 
   reportError(error: unknown, req: Http1Request): void {
     this.options.onError(error, req);
+  }
+
+  abortExchange(): void {
+    this.destroy();
+  }
+
+  answerFor(req: Http1Request, res: Http1Response, status: number): void {
+    res.init(this, req.method === 'HEAD', req.version === '1.0');
+    res.status = status;
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.end(errorBody(status));
+    res.detach();
   }
 
   signalWanted(): void {
@@ -531,7 +546,7 @@ export class Http1Connection implements Session, BodySource, RequestSource, Disp
       this.destroy(); // the status line is gone: closing is the only way to say the response failed
     } else {
       this.closeAfter = true;
-      answerFor(this, req, res, 503);
+      this.answerFor(req, res, 503);
     }
   }
 

@@ -1,24 +1,26 @@
 import { HttpError } from './errors.ts';
-import type { RequestHandler } from './exchange.ts';
-import type { Http1Request } from './request.ts';
-import type { Http1Response, ResponseSink } from './response.ts';
-import { errorBody } from './status.ts';
+import type { Request, RequestHandler, Response } from './exchange.ts';
 
 /**
  * Handing a request to the handler, and answering in its place when it fails: a 500 (or the status
- * of the HttpError it threw) while the head has not gone out, a cut connection once it has.
+ * of the HttpError it threw) while the head has not gone out; once it has, the exchange is cut (the
+ * HTTP/1 connection closed, the HTTP/2 stream reset). The same for every protocol.
  */
 
-/** @internal What dispatch needs from the connection a request arrived on. */
-export interface DispatchHost extends ResponseSink {
+/** @internal What dispatch needs from the protocol a request arrived on. */
+export interface DispatchHost<Req extends Request = Request, Res extends Response = Response> {
   readonly handler: RequestHandler;
   /** True while the handler's synchronous part runs. */
   dispatching: boolean;
-  /** Whether `res` still answers the connection's current request on an open connection. */
-  isCurrent(res: Http1Response): boolean;
-  /** The connection closes after this response. */
+  /** Whether `res` still answers a current request on an open connection or stream. */
+  isCurrent(res: Res): boolean;
+  /** The connection closes after this response (HTTP/1; nothing to do on HTTP/2). */
   closeAfterResponse(): void;
-  reportError(error: unknown, req: Http1Request): void;
+  reportError(error: unknown, req: Req): void;
+  /** The response can't be completed: cut it (HTTP/1 closes the connection, HTTP/2 resets the stream). */
+  abortExchange(res: Res): void;
+  /** Answers `status` in the handler's place; what the handler still calls on `res` is ignored. */
+  answerFor(req: Req, res: Res, status: number): void;
 }
 
 /** Whether a handler returned a promise (or any thenable) rather than finishing at once. */
@@ -28,15 +30,16 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-/**
- * Calls the handler. Returns true when it finished synchronously and kept nothing, so that the
- * connection may reuse `req` and `res` for its next request.
- */
-export function dispatch(host: DispatchHost, req: Http1Request, res: Http1Response): boolean {
+/** Calls the handler. Returns true when it returned at once without throwing (no promise). */
+export function dispatch<Req extends Request, Res extends Response>(
+  host: DispatchHost<Req, Res>,
+  req: Req,
+  res: Res,
+): boolean {
   host.dispatching = true;
   let result: unknown;
   try {
-    result = host.handler.handleRequest(req, res);
+    result = host.handler.handleRequest(req, res as unknown as Response<unknown, never>);
   } catch (error) {
     host.dispatching = false;
     handlerFailed(host, req, res, error);
@@ -50,11 +53,15 @@ export function dispatch(host: DispatchHost, req: Http1Request, res: Http1Respon
     );
     return false;
   }
-  return res.finished && !req.escaped;
+  return true;
 }
 
 /** An async handler resolved. If it never started the response, end it for the handler. */
-function handlerSettled(host: DispatchHost, req: Http1Request, res: Http1Response): void {
+function handlerSettled<Req extends Request, Res extends Response>(
+  host: DispatchHost<Req, Res>,
+  req: Req,
+  res: Res,
+): void {
   if (!res.headersSent && host.isCurrent(res)) {
     try {
       res.end();
@@ -65,10 +72,10 @@ function handlerSettled(host: DispatchHost, req: Http1Request, res: Http1Respons
 }
 
 /** A handler threw or rejected: answer with 500 (or the HttpError's status) if the head hasn't gone out. */
-export function handlerFailed(
-  host: DispatchHost,
-  req: Http1Request,
-  res: Http1Response,
+export function handlerFailed<Req extends Request, Res extends Response>(
+  host: DispatchHost<Req, Res>,
+  req: Req,
+  res: Res,
   error: unknown,
 ): void {
   const isHttpError = error instanceof HttpError;
@@ -79,20 +86,11 @@ export function handlerFailed(
   if (!host.isCurrent(res) || res.finished) return;
   if (res.headersSent || req.abortedWith(error)) {
     // The status line is gone, or the handler gave up because the client left (its signal's
-    // reason): the only way to signal failure is to cut the connection.
-    host.abortConnection();
+    // reason): the only way to signal failure is to cut the exchange.
+    host.abortExchange(res);
     return;
   }
   const status = isHttpError && error.status >= 400 && error.status <= 599 ? error.status : 500;
   if (isHttpError && error.closeConnection) host.closeAfterResponse();
-  answerFor(host, req, res, status);
-}
-
-/** Answers `status` in the handler's place; what the handler still calls on `res` is ignored. */
-export function answerFor(host: DispatchHost, req: Http1Request, res: Http1Response, status: number): void {
-  res.init(host, req.method === 'HEAD', req.version === '1.0');
-  res.status = status;
-  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  res.end(errorBody(status));
-  res.detach();
+  host.answerFor(req, res, status);
 }

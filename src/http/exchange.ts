@@ -11,8 +11,8 @@ import type { PrebuiltResponse } from './prebuilt.ts';
 export interface Request {
   /** The method, e.g. `GET` (case-sensitive, RFC 9110 §9.1). */
   readonly method: string;
-  /** `'1.1'` or `'1.0'`. */
-  readonly version: '1.0' | '1.1';
+  /** The protocol version: `'1.1'` or `'1.0'` (HTTP/1), or `'2.0'` (HTTP/2). */
+  readonly version: '1.0' | '1.1' | '2.0';
   /** The request-target exactly as sent (`/a/b?x=1`, `http://host/a`, `host:443` or `*`). */
   readonly target: string;
   /** The path, as sent (still percent-encoded), without the query. `/` for an absolute-form target without one. */

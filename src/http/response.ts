@@ -1,10 +1,19 @@
-import { UsageError } from '../errors.ts';
 import type { Clock } from '../transport/clock.ts';
 import { COPY_LIMIT, type Output } from '../transport/output.ts';
 import type { Response, Takeover } from './exchange.ts';
 import type { PrebuiltResponse } from './prebuilt.ts';
+import {
+  asksToClose,
+  checkedHeader,
+  checkedStatus,
+  declaredLength,
+  invalidBody,
+  lengthMismatch,
+  notOpen,
+  transferEncodingIsManaged,
+  writeAfterEnd,
+} from './response-rules.ts';
 import { statusHasNoBody, statusLine } from './status.ts';
-import { isSendableValue, isToken } from './tokens.ts';
 
 /** @internal What a response needs from the connection that sends it. */
 export interface ResponseSink {
@@ -32,39 +41,9 @@ export interface ResponseSink {
 
 /** Strings shorter than this are joined with the head; longer ones are encoded into the output slab. */
 const SHORT_TEXT = 1024;
-const DIGITS_RE = /^[0-9]+$/;
-
-/**
- * Header names and values that passed their check, by length (a string stays valid: strings can't
- * change). Handlers set the same few headers on every response, so most checks end with one compare
- * instead of a regular expression.
- */
-const CHECKED_SLOTS = 16;
 
 /** @internal For headers prepared ahead (prebuilt responses): the same rules as setHeader's. */
-export { isValidName as isValidHeaderName, isValidValue as isValidHeaderValue };
-
-const checkedNames: (string | undefined)[] = new Array<string | undefined>(CHECKED_SLOTS).fill(undefined);
-const checkedValues: (string | undefined)[] = new Array<string | undefined>(CHECKED_SLOTS).fill(undefined);
-
-/** Whether `name` is a token (RFC 9110 §5.1), remembering the last valid name of its length. */
-function isValidName(name: string): boolean {
-  const slot = name.length & (CHECKED_SLOTS - 1);
-  if (checkedNames[slot] === name) return true;
-  if (!isToken(name)) return false;
-  checkedNames[slot] = name;
-  return true;
-}
-
-/** Whether `text` may be a field value, remembering the last valid short value of its length. */
-function isValidValue(text: string): boolean {
-  const slot = text.length & (CHECKED_SLOTS - 1);
-  if (checkedValues[slot] === text) return true;
-  if (!isSendableValue(text)) return false;
-  // Only short values are kept: a long one would stay alive here, and comparing it costs as much.
-  if (text.length <= 256) checkedValues[slot] = text;
-  return true;
-}
+export { isValidHeaderName, isValidHeaderValue } from './response-rules.ts';
 
 /** `Content-Length: n\r\n` for the small sizes most bodies have, made on first use. */
 const LENGTH_LINES = 4096;
@@ -345,10 +324,7 @@ export class Http1Response implements Response {
       if (body !== undefined) length = typeof body === 'string' ? utf8Length(body) : body.byteLength;
       // HEAD, 204 and 304 send no body, so a declared length describes what GET would send (RFC 9110 §8.6).
       if (declared !== -1 && declared !== length && !noBody) {
-        throw new UsageError(
-          'ERR_PEREGRINE_CONTENT_LENGTH_MISMATCH',
-          `Content-Length was set to ${declared} but the body is ${length} bytes`,
-        );
+        throw lengthMismatch(`Content-Length was set to ${declared} but the body is ${length} bytes`);
       }
       const head = this.head(declared !== -1 ? declared : length, false);
       if (noBody || length === 0) out.append(head);
@@ -427,16 +403,12 @@ export class Http1Response implements Response {
       this.state = STATE_STREAMING;
       if (noBody) this.isHead = true;
     } else if (this.state === STATE_ENDED) {
-      throw new UsageError(
-        'ERR_PEREGRINE_WRITE_AFTER_END',
-        'write after end: the response has already ended',
-      );
+      throw writeAfterEnd();
     }
     const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
     this.written += length;
     if (this.declaredLength !== -1 && this.written > this.declaredLength) {
-      throw new UsageError(
-        'ERR_PEREGRINE_CONTENT_LENGTH_MISMATCH',
+      throw lengthMismatch(
         `wrote ${this.written} bytes, more than the Content-Length of ${this.declaredLength}`,
       );
     }
@@ -467,8 +439,7 @@ export class Http1Response implements Response {
     if (this.declaredLength !== -1 && this.written !== this.declaredLength && !this.isHead) {
       // The client was promised more bytes than exist: the only honest end is to close.
       sink.abortConnection();
-      throw new UsageError(
-        'ERR_PEREGRINE_CONTENT_LENGTH_MISMATCH',
+      throw lengthMismatch(
         `the body was ${this.written} bytes, less than the Content-Length of ${this.declaredLength}`,
       );
     }
@@ -530,37 +501,16 @@ export class Http1Response implements Response {
   }
 
   private checkStatus(): number {
-    const status = this.status;
-    if (!Number.isInteger(status) || status < 200 || status > 999) {
-      throw new UsageError(
-        'ERR_PEREGRINE_INVALID_STATUS',
-        `status must be an integer from 200 to 999, got ${String(status)}`,
-      );
-    }
-    return status;
+    return checkedStatus(this.status);
   }
 
   private assertOpen(): void {
-    if (this.state !== STATE_OPEN) {
-      throw new UsageError(
-        'ERR_PEREGRINE_HEADERS_SENT',
-        this.state === STATE_ENDED ? 'the response has already ended' : 'the headers have already been sent',
-      );
-    }
+    if (this.state !== STATE_OPEN) throw notOpen(this.state === STATE_ENDED);
   }
 
   private checkHeader(name: string, value: string | number): string {
     this.assertOpen();
-    if (typeof name !== 'string' || !isValidName(name))
-      throw new UsageError('ERR_PEREGRINE_INVALID_HEADER', `invalid header name: ${JSON.stringify(name)}`);
-    const text = typeof value === 'number' ? String(value) : value;
-    if (typeof text !== 'string' || !isValidValue(text)) {
-      throw new UsageError(
-        'ERR_PEREGRINE_INVALID_HEADER',
-        `invalid value for header ${name}: ${JSON.stringify(value)}`,
-      );
-    }
-    return text;
+    return checkedHeader(name, value);
   }
 
   /** Headers Peregrine manages itself. Returns true when the header was consumed here. */
@@ -571,23 +521,15 @@ export class Http1Response implements Response {
         return false;
       case 10:
         if (name.toLowerCase() !== 'connection') return false;
-        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) this.closeRequested = true;
+        if (asksToClose(value)) this.closeRequested = true;
         return true;
       case 14:
         if (name.toLowerCase() !== 'content-length') return false;
-        if (!DIGITS_RE.test(value))
-          throw new UsageError(
-            'ERR_PEREGRINE_INVALID_HEADER',
-            `invalid Content-Length: ${JSON.stringify(value)}`,
-          );
-        this.declaredLength = Number(value);
+        this.declaredLength = declaredLength(value);
         return true;
       case 17:
         if (name.toLowerCase() !== 'transfer-encoding') return false;
-        throw new UsageError(
-          'ERR_PEREGRINE_MANAGED_HEADER',
-          'Transfer-Encoding is managed by Peregrine: call write() to stream a chunked body',
-        );
+        throw transferEncodingIsManaged();
       default:
         return false;
     }
@@ -607,22 +549,4 @@ export class Http1Response implements Response {
     }
     return -1;
   }
-}
-
-/**
- * The error for a body that is neither a string nor bytes (`res.end({ a: 1 })`, `res.end(42)`), thrown
- * at the call as node:http does, so the handler's mistake becomes a 500 and a logged error instead
- * of a malformed response.
- */
-function invalidBody(name: string, value: unknown): UsageError {
-  let received: string;
-  if (value === null) received = 'null';
-  else if (typeof value === 'object' || typeof value === 'function')
-    received = `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
-  else received = `type ${typeof value} (${String(value).slice(0, 32)})`;
-  return new UsageError(
-    'ERR_PEREGRINE_INVALID_BODY',
-    `The "${name}" argument must be of type string or an instance of Uint8Array (Buffer). Received ${received}` +
-      (typeof value === 'object' && value !== null ? '; to send JSON, use res.json(value)' : ''),
-  );
 }

@@ -54,10 +54,13 @@ export class Link {
     socket.on('close', Link.socketClosed);
     socket.on('error', Link.socketFailed);
     socket.on('drain', Link.socketDrained);
-    if (shared === null) {
-      socket.on('data', Link.socketData);
-      socket.resume();
-    }
+  }
+
+  /** Reads a socket that doesn't read into the shared buffer, unless its session reads it itself. */
+  startReading(): void {
+    if (this.sharedBuffer !== null || this.session.readsSocketItself === true) return;
+    this.socket.on('data', Link.socketData);
+    this.socket.resume();
   }
 
   /** The protocol changed: from now on the socket's events go to `session`. */

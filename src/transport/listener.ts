@@ -156,6 +156,7 @@ export class Listener implements LinkOwner {
 
   private adopt(link: Link): void {
     link.swap(this.openSession(link));
+    link.startReading();
     this.links.add(link);
     this.publishCount();
   }

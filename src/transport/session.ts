@@ -21,4 +21,6 @@ export interface Session {
   timedOut(): void;
   /** Graceful shutdown: finish what is in flight, then close. */
   shutdown(): void;
+  /** True when the protocol's own library reads the socket (node:http2): the link must not. */
+  readonly readsSocketItself?: boolean;
 }

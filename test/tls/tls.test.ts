@@ -132,9 +132,18 @@ test('HTTPS: requests are answered over TLS, keep-alive and pipelining work, and
   assert.match(third, /^HTTP\/1\.1 200 OK/);
   assert.equal(socket.alpnProtocol, false); // the client offered none
   socket.destroy();
-  const http11 = await handshake(server.port, { ALPNProtocols: ['h2', 'http/1.1'] });
+  // ALPN: h2 for a client that offers it, else HTTP/1.1.
+  const h2 = await handshake(server.port, { ALPNProtocols: ['h2', 'http/1.1'] });
+  assert.equal(h2.alpnProtocol, 'h2');
+  h2.destroy();
+  const http11 = await handshake(server.port, { ALPNProtocols: ['http/1.1'] });
   assert.equal(http11.alpnProtocol, 'http/1.1');
   http11.destroy();
+  const noH2 = await start({ tls: localhost, http2: false });
+  t.after(() => noH2.shutdown());
+  const only11 = await handshake(noH2.port, { ALPNProtocols: ['h2', 'http/1.1'] });
+  assert.equal(only11.alpnProtocol, 'http/1.1');
+  only11.destroy();
 });
 
 test('cert and key as PEM contents (strings or Buffers), or as file paths', async (t) => {

@@ -286,6 +286,7 @@ describe('a WebSocket waiting for its turn to inflate', () => {
       deflate: new PerMessageDeflate(PARAMS, { maxInflatedBytes: MB }, limiter),
     });
     link.swap(ws);
+    link.startReading();
     try {
       const busy = holder(limiter); // another connection's inflation holds the only slot
       client.write(clientFrame(0x1, compressed(Buffer.from('first')), true));

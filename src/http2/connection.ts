@@ -1,0 +1,372 @@
+import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import { constants } from 'node:http2';
+import { bodyTooLarge } from '../http/body.ts';
+import { type DispatchHost, dispatch, handlerFailed } from '../http/dispatch.ts';
+import { HttpError } from '../http/errors.ts';
+import type { Request, RequestHandler } from '../http/exchange.ts';
+import { errorBody } from '../http/status.ts';
+import type { Clock } from '../transport/clock.ts';
+import type { Link } from '../transport/link.ts';
+import type { Session } from '../transport/session.ts';
+import { Http2Request, type StreamSource } from './request.ts';
+import { Http2Response, type StreamSink } from './response.ts';
+
+/** The server options an HTTP/2 connection reads. */
+export interface Http2Options {
+  maxBodyBytes: number;
+  keepAliveTimeout: number;
+  requestTimeout: number;
+  handlerTimeout: number;
+  onError(error: unknown, request: Request | undefined): void;
+}
+
+/** What an HTTP/2 connection needs from the worker that owns it. */
+export interface Http2Owner {
+  readonly options: Http2Options;
+  readonly handler: RequestHandler;
+  readonly clock: Clock;
+  readonly stopping: boolean;
+}
+
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = constants;
+
+/**
+ * One HTTP/2 connection: the session of a link whose socket node:http2 reads and writes itself
+ * (framing, HPACK, flow control, SETTINGS and the limits it enforces). Each stream is one request,
+ * answered through the same Request and Response interfaces as HTTP/1, with the same timeouts:
+ * keepAliveTimeout for a connection with no stream open, requestTimeout for a body, handlerTimeout
+ * for a handler. Shutdown sends GOAWAY and lets the streams in flight finish (RFC 9113 §6.8).
+ */
+export class Http2Connection implements Session {
+  deadline = 0;
+  readonly readsSocketItself = true;
+  private readonly link: Link;
+  private readonly session: ServerHttp2Session;
+  private readonly owner: Http2Owner;
+  private readonly exchanges = new Set<Exchange>();
+  /** When the connection last had no stream open. */
+  private idleSince: number;
+  private closing = false;
+
+  constructor(link: Link, session: ServerHttp2Session, owner: Http2Owner) {
+    this.link = link;
+    this.session = session;
+    this.owner = owner;
+    this.idleSince = owner.clock.now;
+    session.on('stream', (stream, headers, flags, rawHeaders) =>
+      this.onStream(stream, headers, flags, rawHeaders),
+    );
+    // A protocol error ends the session (node:http2 sends GOAWAY); the socket's close follows.
+    session.on('error', () => {});
+    session.on('goaway', () => this.shutdown());
+    this.updateDeadline();
+  }
+
+  /** Requests whose response has not ended yet. */
+  get requestsInFlight(): number {
+    let count = 0;
+    for (const exchange of this.exchanges) if (!exchange.res.finished) count++;
+    return count;
+  }
+
+  // node:http2 reads the socket itself: nothing arrives here.
+  receive(): void {}
+  drain(): void {}
+  peerEnded(): void {}
+
+  socketClosed(): void {
+    this.closing = true;
+    this.deadline = 0;
+    for (const exchange of this.exchanges) exchange.gone(new Error('the client closed the connection'));
+    this.exchanges.clear();
+    if (!this.session.destroyed) this.session.destroy();
+  }
+
+  timedOut(): void {
+    const now = this.owner.clock.now;
+    if (this.closing && this.exchanges.size === 0) {
+      this.link.destroy(); // GOAWAY sent, nothing in flight, the client has not closed: close
+      return;
+    }
+    if (this.exchanges.size === 0 && !this.closing) {
+      this.shutdown(); // idle past keepAliveTimeout
+      return;
+    }
+    for (const exchange of this.exchanges) exchange.checkTimeouts(now);
+    this.updateDeadline();
+  }
+
+  /** Graceful: GOAWAY, the streams in flight finish, then the connection closes. */
+  shutdown(): void {
+    if (this.closing) return;
+    this.closing = true;
+    if (!this.session.closed && !this.session.destroyed) {
+      this.session.close(() => this.link.destroy());
+    }
+    this.updateDeadline();
+  }
+
+  /** @internal An exchange ended (its stream closed). */
+  forget(exchange: Exchange): void {
+    this.exchanges.delete(exchange);
+    if (this.exchanges.size === 0) this.idleSince = this.owner.clock.now;
+    this.updateDeadline();
+  }
+
+  updateDeadline(): void {
+    const options = this.owner.options;
+    if (this.closing) {
+      // A client that never closes after GOAWAY: cut once in-flight streams had their time.
+      this.deadline = this.exchanges.size === 0 ? this.owner.clock.now + 2_000 : this.nextExchangeDeadline();
+      return;
+    }
+    if (this.exchanges.size === 0) {
+      const idle = this.owner.stopping ? 0 : options.keepAliveTimeout;
+      this.deadline = this.idleSince + idle;
+      return;
+    }
+    this.deadline = this.nextExchangeDeadline();
+  }
+
+  private nextExchangeDeadline(): number {
+    let next = 0;
+    for (const exchange of this.exchanges) {
+      const due = exchange.deadline();
+      if (due !== 0 && (next === 0 || due < next)) next = due;
+    }
+    return next;
+  }
+
+  private onStream(
+    stream: ServerHttp2Stream,
+    _headers: IncomingHttpHeaders,
+    flags: number,
+    rawHeaders: string[],
+  ): void {
+    if (this.closing) {
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    const hasBody = (flags & constants.NGHTTP2_FLAG_END_STREAM) === 0;
+    const exchange = new Exchange(this, stream, rawHeaders, hasBody, this.owner);
+    this.exchanges.add(exchange);
+    this.updateDeadline();
+    exchange.start();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.link.socket.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.link.socket.remotePort;
+  }
+}
+
+/** One stream: its request, its response, its body and its timeouts. */
+class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, Http2Response> {
+  readonly handler: RequestHandler;
+  readonly req: Http2Request;
+  readonly res: Http2Response;
+  dispatching = false;
+  private readonly connection: Http2Connection;
+  private readonly stream: ServerHttp2Stream;
+  private readonly owner: Http2Owner;
+  private readonly startedAt: number;
+  private bodyComplete: boolean;
+  private received = 0;
+  private handlerActiveAt: number;
+  private handlerTimeout: number;
+  private ended = false;
+
+  constructor(
+    connection: Http2Connection,
+    stream: ServerHttp2Stream,
+    rawHeaders: string[],
+    hasBody: boolean,
+    owner: Http2Owner,
+  ) {
+    this.connection = connection;
+    this.stream = stream;
+    this.owner = owner;
+    this.handler = owner.handler;
+    this.startedAt = this.handlerActiveAt = owner.clock.now;
+    this.handlerTimeout = owner.options.handlerTimeout;
+    this.bodyComplete = !hasBody;
+    this.req = new Http2Request(stream, rawHeaders, this, hasBody);
+    this.res = new Http2Response(stream, this, this.req.method === 'HEAD');
+  }
+
+  start(): void {
+    const { stream, req, res } = this;
+    const limit = this.owner.options.maxBodyBytes;
+    stream.on('error', () => {}); // a reset by the client: 'close' follows
+    stream.on('close', () => this.closed());
+    if (!this.bodyComplete) {
+      stream.on('data', (chunk: Buffer) => this.onData(chunk, limit));
+      stream.on('end', () => {
+        if (this.bodyComplete) return;
+        this.bodyComplete = true;
+        this.handlerActiveAt = this.owner.clock.now;
+        req.incoming.finish();
+        this.connection.updateDeadline();
+      });
+      const declared = req.contentLength;
+      if (declared !== undefined && declared > limit) {
+        // Refused before the handler runs, as HTTP/1 does with a Content-Length over the limit.
+        this.bodyFailed(bodyTooLarge(limit));
+        return;
+      }
+    }
+    dispatch(this, req, res);
+  }
+
+  private onData(chunk: Buffer, limit: number): void {
+    this.received += chunk.length;
+    if (this.bodyComplete) {
+      // Dropped: the body failed or the response ended first. A client that goes on sending far
+      // past the limit is cut off (its answer has long gone out).
+      if (this.received > 2 * limit + 65_536 && !this.stream.closed) this.stream.close(NGHTTP2_CANCEL);
+      return;
+    }
+    if (this.received > limit) {
+      this.bodyFailed(bodyTooLarge(limit));
+      return;
+    }
+    const incoming = this.req.incoming;
+    incoming.push(chunk);
+    if (incoming.congested) this.stream.pause(); // flow control holds the client back
+  }
+
+  /** The body can't be read to its end (too large, timed out): answer for the handler unless it is reading it. */
+  private bodyFailed(error: HttpError): void {
+    this.bodyComplete = true;
+    const { req, res } = this;
+    req.incoming.fail(error);
+    this.stream.resume(); // what else comes is dropped
+    if (!res.headersSent && !req.incoming.wanted) handlerFailed(this, req, res, error);
+    this.connection.updateDeadline();
+  }
+
+  // ── DispatchHost ──
+
+  isCurrent(res: Http2Response): boolean {
+    return res === this.res && !this.stream.closed && !this.stream.destroyed;
+  }
+
+  closeAfterResponse(): void {}
+
+  reportError(error: unknown, req: Http2Request): void {
+    this.owner.options.onError(error, req);
+  }
+
+  abortExchange(): void {
+    if (!this.stream.closed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+  }
+
+  answerFor(_req: Http2Request, res: Http2Response, status: number): void {
+    res.answer(status, errorBody(status));
+  }
+
+  // ── StreamSource / StreamSink ──
+
+  get remoteAddress(): string | undefined {
+    return this.connection.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.connection.remotePort;
+  }
+
+  setHandlerTimeout(ms: number): void {
+    if (this.res.finished) return;
+    this.handlerTimeout = ms;
+    this.handlerActiveAt = this.owner.clock.now;
+    this.connection.updateDeadline();
+  }
+
+  active(): void {
+    this.handlerActiveAt = this.owner.clock.now;
+  }
+
+  responseEnded(): void {
+    if (!this.bodyComplete) {
+      // The handler answered without reading the rest of the body: what else comes is dropped.
+      this.bodyComplete = true;
+      this.req.incoming.discard();
+      this.stream.resume();
+    }
+    this.connection.updateDeadline();
+  }
+
+  // ── timeouts ──
+
+  deadline(): number {
+    if (this.ended) return 0;
+    const options = this.owner.options;
+    if (!this.bodyComplete && options.requestTimeout !== 0) return this.startedAt + options.requestTimeout;
+    if (!this.res.finished && this.handlerTimeout !== 0) return this.handlerActiveAt + this.handlerTimeout;
+    return 0;
+  }
+
+  checkTimeouts(now: number): void {
+    const options = this.owner.options;
+    if (
+      !this.bodyComplete &&
+      options.requestTimeout !== 0 &&
+      now >= this.startedAt + options.requestTimeout
+    ) {
+      this.bodyFailed(
+        new HttpError(408, 'request body timed out', { code: 'ERR_PEREGRINE_BODY_TIMEOUT', close: true }),
+      );
+      return;
+    }
+    const timeout = this.handlerTimeout;
+    if (this.res.finished || timeout === 0 || now < this.handlerActiveAt + timeout) return;
+    // A stream waiting on flow control (the client not reading) is not a stuck handler.
+    if (this.stream.writableNeedDrain) return;
+    const { req, res } = this;
+    const started = res.headersSent;
+    const error = new HttpError(
+      503,
+      `${req.method} ${req.path}: the handler did not end its response within ${timeout} ms (handlerTimeout); ${started ? 'reset the stream' : 'answered 503'}`,
+      { code: 'ERR_PEREGRINE_HANDLER_TIMEOUT', close: true },
+    );
+    this.owner.options.onError(error, req);
+    req.aborted(error);
+    if (started) {
+      res.detach();
+      this.abortExchange();
+    } else {
+      res.answer(503, errorBody(503));
+    }
+  }
+
+  /** The client reset the stream, or the connection went. */
+  gone(reason: Error): void {
+    if (this.ended) return;
+    if (!this.res.finished) this.req.aborted(reason);
+    if (!this.bodyComplete)
+      this.req.incoming.fail(
+        new HttpError(400, 'the client closed the stream before the body was complete', {
+          code: 'ERR_PEREGRINE_CLIENT_GONE',
+          close: true,
+        }),
+      );
+  }
+
+  private closed(): void {
+    if (this.ended) return;
+    if (this.stream.rstCode !== NGHTTP2_NO_ERROR || !this.res.finished) {
+      this.gone(
+        new Error(
+          this.stream.rstCode === NGHTTP2_CANCEL
+            ? 'the client cancelled the request'
+            : 'the stream was reset',
+        ),
+      );
+    }
+    this.ended = true;
+    this.connection.forget(this);
+  }
+}

@@ -1,0 +1,286 @@
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { UsageError } from '../errors.ts';
+import type { Response, Takeover } from '../http/exchange.ts';
+import type { PrebuiltResponse } from '../http/prebuilt.ts';
+import {
+  checkedHeader,
+  checkedStatus,
+  declaredLength,
+  invalidBody,
+  lengthMismatch,
+  notOpen,
+  transferEncodingIsManaged,
+  writeAfterEnd,
+} from '../http/response-rules.ts';
+import { statusHasNoBody } from '../http/status.ts';
+
+/** What an HTTP/2 response tells the stream it answers on. */
+export interface StreamSink {
+  /** The handler showed life (a write): its handlerTimeout counts from now. */
+  active(): void;
+  /** The response has ended (or failed). */
+  responseEnded(): void;
+}
+
+/**
+ * Fields that describe an HTTP/1.1 connection and are malformed in HTTP/2 (RFC 9113 §8.2.2): what a
+ * handler sets of them is dropped (Transfer-Encoding is refused, as on HTTP/1).
+ */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade']);
+
+const OPEN = 0;
+const STREAMING = 1;
+const ENDED = 2;
+
+/**
+ * One HTTP/2 response (see the Response interface), sent as a HEADERS frame and DATA frames on its
+ * stream. Field names go out in lower case (RFC 9113 §8.2); `Date` is added by node:http2.
+ */
+export class Http2Response implements Response {
+  status = 200;
+  private readonly stream: ServerHttp2Stream;
+  private readonly sink: StreamSink;
+  private readonly isHead: boolean;
+  private readonly names: string[] = [];
+  private readonly values: string[] = [];
+  private state = OPEN;
+  private declared = -1;
+  private written = 0;
+  /** The server answered on the handler's behalf: the handler's later calls are ignored. */
+  private detached = false;
+
+  constructor(stream: ServerHttp2Stream, sink: StreamSink, isHead: boolean) {
+    this.stream = stream;
+    this.sink = sink;
+    this.isHead = isHead;
+  }
+
+  get headersSent(): boolean {
+    return this.state !== OPEN;
+  }
+
+  get finished(): boolean {
+    return this.state === ENDED;
+  }
+
+  setHeader(name: string, value: string | number): this {
+    if (this.detached) return this;
+    this.assertOpen();
+    const text = checkedHeader(name, value);
+    const lower = name.toLowerCase();
+    if (this.special(lower, text)) return this;
+    this.remove(lower);
+    this.names.push(lower);
+    this.values.push(text);
+    return this;
+  }
+
+  appendHeader(name: string, value: string | number): this {
+    if (this.detached) return this;
+    this.assertOpen();
+    const text = checkedHeader(name, value);
+    const lower = name.toLowerCase();
+    if (this.special(lower, text)) return this;
+    this.names.push(lower);
+    this.values.push(text);
+    return this;
+  }
+
+  getHeader(name: string): string | undefined {
+    const i = this.names.indexOf(name.toLowerCase());
+    return i === -1 ? undefined : this.values[i];
+  }
+
+  removeHeader(name: string): this {
+    if (this.detached) return this;
+    this.assertOpen();
+    this.remove(name.toLowerCase());
+    return this;
+  }
+
+  end(body?: string | Uint8Array): void {
+    if (this.detached) return;
+    if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array))
+      throw invalidBody('body', body);
+    if (this.state === STREAMING) {
+      if (body !== undefined) this.write(body);
+      this.finishStream();
+      return;
+    }
+    this.assertOpen();
+    const noBody = statusHasNoBody(checkedStatus(this.status)) || this.isHead;
+    const bytes =
+      body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (this.declared !== -1 && this.declared !== bytes && !noBody) {
+      throw lengthMismatch(`Content-Length was set to ${this.declared} but the body is ${bytes} bytes`);
+    }
+    const headers = this.headerObject();
+    if (!statusHasNoBody(this.status))
+      headers['content-length'] = this.declared !== -1 ? this.declared : bytes;
+    this.state = ENDED;
+    if (this.stream.destroyed || this.stream.closed) {
+      this.sink.responseEnded();
+      return;
+    }
+    if (noBody || bytes === 0) {
+      this.stream.respond(headers, { endStream: true });
+    } else {
+      this.stream.respond(headers);
+      this.stream.end(body);
+    }
+    this.sink.responseEnded();
+  }
+
+  json(value: unknown): void {
+    if (this.getHeader('content-type') === undefined)
+      this.setHeader('Content-Type', 'application/json; charset=utf-8');
+    this.end(JSON.stringify(value));
+  }
+
+  write(chunk: string | Uint8Array): boolean {
+    if (this.detached) return true;
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) throw invalidBody('chunk', chunk);
+    if (this.state === ENDED) throw writeAfterEnd();
+    const stream = this.stream;
+    if (this.state === OPEN) {
+      const noBody = statusHasNoBody(checkedStatus(this.status)) || this.isHead;
+      const headers = this.headerObject();
+      if (this.declared !== -1 && !statusHasNoBody(this.status)) headers['content-length'] = this.declared;
+      this.state = STREAMING;
+      if (!stream.destroyed && !stream.closed) stream.respond(headers, { endStream: noBody });
+    }
+    const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+    this.written += length;
+    if (this.declared !== -1 && this.written > this.declared) {
+      throw lengthMismatch(`wrote ${this.written} bytes, more than the Content-Length of ${this.declared}`);
+    }
+    this.sink.active();
+    if (length === 0 || this.isHead || statusHasNoBody(this.status) || stream.destroyed || !stream.writable)
+      return true;
+    return stream.write(chunk);
+  }
+
+  waitForDrain(): Promise<void> {
+    const stream = this.stream;
+    if (!stream.writableNeedDrain || stream.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        stream.off('drain', done);
+        stream.off('close', done);
+        resolve();
+      };
+      stream.on('drain', done);
+      stream.on('close', done);
+    });
+  }
+
+  /** WebSockets over HTTP/2 (RFC 8441) are not supported: the request is answered 400. */
+  upgrade(): null {
+    if (this.detached || this.state !== OPEN) return null;
+    this.status = 400;
+    this.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    this.end('WebSockets are served over HTTP/1.1 only\n');
+    return null;
+  }
+
+  hasAnyHeader(lowerNames: readonly string[]): boolean {
+    for (const name of this.names) if (lowerNames.includes(name)) return true;
+    return false;
+  }
+
+  /** Header lines built ahead (`Name: value\r\n` each): taken apart into fields. */
+  addPreparedHeaders(lines: string): void {
+    if (this.detached) return;
+    this.assertOpen();
+    for (const line of lines.split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      this.names.push(line.slice(0, colon).toLowerCase());
+      this.values.push(line.slice(colon + 1).trim());
+    }
+  }
+
+  /** A prebuilt response is HTTP/1 bytes: never used here (the caller sends the response itself). */
+  endPrebuilt(_prebuilt: PrebuiltResponse): boolean {
+    return false;
+  }
+
+  headerLines(skip: ReadonlySet<string>): string {
+    let lines = '';
+    for (let i = 0; i < this.names.length; i++) {
+      if (!skip.has(this.names[i]!)) lines += `${this.names[i]}: ${this.values[i]}\r\n`;
+    }
+    return lines;
+  }
+
+  switchProtocols(_head: string): Takeover {
+    throw new UsageError('ERR_PEREGRINE_NOT_SUPPORTED', 'an HTTP/2 stream cannot switch protocols');
+  }
+
+  /** @internal The server has answered for the handler: its later calls are ignored. */
+  detach(): void {
+    this.detached = true;
+  }
+
+  /**
+   * @internal Answers `status` with a short text body in the handler's place (a failed handler, a
+   * timeout), replacing whatever it had set. Only before the headers have gone out.
+   */
+  answer(status: number, body: string): void {
+    this.names.length = this.values.length = 0;
+    this.declared = -1;
+    this.status = status;
+    this.detached = false;
+    this.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    this.end(body);
+    this.detached = true;
+  }
+
+  private finishStream(): void {
+    this.state = ENDED;
+    const stream = this.stream;
+    if (this.declared !== -1 && this.written !== this.declared && !this.isHead) {
+      // The client was promised more bytes than exist: only a reset says the response failed.
+      stream.close(0x2 /* INTERNAL_ERROR */);
+      this.sink.responseEnded();
+      throw lengthMismatch(
+        `the body was ${this.written} bytes, less than the Content-Length of ${this.declared}`,
+      );
+    }
+    if (!stream.destroyed && !stream.closed) stream.end();
+    this.sink.responseEnded();
+  }
+
+  private headerObject(): OutgoingHttpHeaders {
+    const headers: OutgoingHttpHeaders = { ':status': this.status };
+    const names = this.names;
+    const values = this.values;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const had = headers[name];
+      if (had === undefined) headers[name] = values[i];
+      else headers[name] = Array.isArray(had) ? [...had, values[i]!] : [String(had), values[i]!];
+    }
+    return headers;
+  }
+
+  private special(lower: string, value: string): boolean {
+    if (lower === 'content-length') {
+      this.declared = declaredLength(value);
+      return true;
+    }
+    if (lower === 'transfer-encoding') throw transferEncodingIsManaged();
+    return CONNECTION_SPECIFIC.has(lower);
+  }
+
+  private remove(lower: string): void {
+    for (let i = this.names.indexOf(lower); i !== -1; i = this.names.indexOf(lower)) {
+      this.names.splice(i, 1);
+      this.values.splice(i, 1);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.state !== OPEN) throw notOpen(this.state === ENDED);
+  }
+}
