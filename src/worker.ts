@@ -38,6 +38,8 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   readonly wsHooks: WebSocketHooks;
   /** How a request becomes a WebSocket (the HTTP layer itself knows no other protocol). */
   readonly upgrade = acceptWebSocket;
+  /** With h2c: how a plain connection that opens with the HTTP/2 preface becomes HTTP/2. */
+  readonly startHttp2: ((link: Link, received: Buffer) => void) | null;
   private readonly listener: Listener;
   /** The certificates, with `tls`. */
   private readonly certificates: Certificates | null;
@@ -76,6 +78,14 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
           maxHeaderCount: options.maxHeaderCount,
         })
       : null;
+    const http2 = this.http2;
+    this.startHttp2 =
+      http2 !== null && options.h2c
+        ? (link, received) => {
+            link.socket.unshift(received); // node:http2 reads what was already read first
+            link.swap(http2.open(link, this));
+          }
+        : null;
     let tls: TlsSettings | null = null;
     if (this.certificates !== null) {
       tls = {
@@ -112,6 +122,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
         return listener.stopping;
       },
       upgrade: () => null,
+      startHttp2: null,
     };
     const listener: Listener = new Listener(
       settings,

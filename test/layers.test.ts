@@ -7,6 +7,7 @@ import { test } from 'node:test';
  * The layers, checked from the imports (type-only imports count too):
  * - the transport (src/transport/) knows no protocol and no handler;
  * - HTTP (src/http/) knows the transport, and nothing of WebSockets, fetch mode or static files;
+ * - HTTP/2 (src/http2/) builds on HTTP's interfaces and the transport;
  * - WebSockets (src/ws/) know HTTP and the transport, and reach other workers only through the
  *   relay the worker layer gives them.
  * `src/errors.ts`, if present, is neutral ground that every layer may import.
@@ -16,6 +17,7 @@ const SRC = resolve(import.meta.dirname, '..', 'src');
 const RULES: { layer: string; mayImport: string[] }[] = [
   { layer: 'transport', mayImport: ['transport'] },
   { layer: 'http', mayImport: ['http', 'transport'] },
+  { layer: 'http2', mayImport: ['http2', 'http', 'transport'] },
   { layer: 'ws', mayImport: ['ws', 'http', 'transport'] },
 ];
 

@@ -105,7 +105,7 @@ export function fetchHandler(options: FetchOptions<unknown>): FetchModeHandler {
     params: Record<string, string> | null,
     error: Current['error'],
   ): void | Promise<void> {
-    const request = WebRequest.for(req, res, 'http');
+    const request = WebRequest.for(req, res, req.scheme);
     if (request === null)
       throw new HttpError(400, 'no valid URL can be made from the request target and Host');
     if (params !== null) request.params = params;

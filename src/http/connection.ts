@@ -46,6 +46,21 @@ export interface ConnectionOwner {
    * itself, or calls `res.switchProtocols()`. The HTTP layer knows no other protocol.
    */
   upgrade(req: Http1Request, res: Http1Response, options: unknown): unknown;
+  /**
+   * Set when HTTP/2 with prior knowledge is accepted (h2c): a connection that starts with the HTTP/2
+   * preface is handed over, with the bytes read so far, to make its HTTP/2 session.
+   */
+  readonly startHttp2: ((link: Link, received: Buffer) => void) | null;
+}
+
+/** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** Whether buf[start..end) is the preface (1), could still become it (0), or is not it (-1). */
+function matchPreface(buf: Buffer, start: number, end: number): number {
+  const length = Math.min(end - start, HTTP2_PREFACE.length);
+  for (let i = 0; i < length; i++) if (buf[start + i] !== HTTP2_PREFACE[i]) return -1;
+  return length === HTTP2_PREFACE.length ? 1 : 0;
 }
 
 // The connection's state: where it is in the life of a request. Ordered, so that ranges read simply.
@@ -147,6 +162,11 @@ export class Http1Connection
     this.setIdleDeadline();
   }
 
+  /** Whether the link is TLS. */
+  get scheme(): 'http' | 'https' {
+    return (this.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  }
+
   get remoteAddress(): string | undefined {
     return this.socket.remoteAddress;
   }
@@ -226,6 +246,15 @@ export class Http1Connection
     if (this.state === IDLE) {
       input.pos = skipLeadingEmptyLines(buf, input.pos, input.end);
       if (input.pos >= input.end) return false;
+      // h2c with prior knowledge (RFC 9113 §3.3): a client that opens with the preface speaks HTTP/2.
+      if (this.requests === 0 && buf[input.pos] === 0x50 /* P */ && this.owner.startHttp2 !== null) {
+        const preface = matchPreface(buf, input.pos, input.end);
+        if (preface === 0) return false;
+        if (preface === 1) {
+          this.switchToHttp2(this.owner.startHttp2);
+          return false;
+        }
+      }
       // A lone CR at the end may be half of an empty line whose LF is still on its way.
       if (input.pos === input.end - 1 && buf[input.pos] === CR) return false;
       this.state = HEAD;
@@ -486,6 +515,19 @@ export class Http1Connection
     this.deadline = 0;
     this.input.release();
     return { link: this.link, leftover };
+  }
+
+  /** Gives the link to HTTP/2, with every byte received so far (the preface first). */
+  private switchToHttp2(startHttp2: (link: Link, received: Buffer) => void): void {
+    const received = this.input.copyRest()!;
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    this.state = CLOSED;
+    this.deadline = 0;
+    this.input.release();
+    startHttp2(this.link, received);
   }
 
   // ───────────────────────────── errors, timeouts, closing ─────────────────────────────

@@ -34,6 +34,8 @@ export interface Request {
   header(name: string): string | undefined;
   /** Every header field as `[name, value]`, in order, names as sent. */
   headers(): IterableIterator<[string, string]>;
+  /** `'https'` when the connection is TLS, else `'http'`. */
+  readonly scheme: 'http' | 'https';
   /** The client's IP address. */
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;

@@ -6,6 +6,7 @@ import { LOWER, ParsedHead, TargetForm } from './parser.ts';
 
 /** @internal What a request needs from the connection it arrived on. */
 export interface RequestSource {
+  readonly scheme: 'http' | 'https';
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   /** Called the first time a handler asks for `signal`. */
@@ -185,6 +186,10 @@ export class Http1Request implements Request {
   /** Every header field as `[name, value]`, in order, names as sent. */
   *headers(): IterableIterator<[string, string]> {
     for (let i = 0; i < this.head.fieldCount; i++) yield [this.headerName(i), this.headerValue(i)];
+  }
+
+  get scheme(): 'http' | 'https' {
+    return this.source?.scheme ?? 'http';
   }
 
   /** The client's IP address. */

@@ -154,6 +154,10 @@ export class Http2Connection implements Session {
     exchange.start();
   }
 
+  get scheme(): 'http' | 'https' {
+    return (this.link.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  }
+
   get remoteAddress(): string | undefined {
     return this.link.socket.remoteAddress;
   }
@@ -174,6 +178,8 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
   private readonly owner: Http2Owner;
   private readonly startedAt: number;
   private bodyComplete: boolean;
+  /** The client's side of the stream has ended (END_STREAM received). */
+  private requestEnded: boolean;
   private received = 0;
   private handlerActiveAt: number;
   private handlerTimeout: number;
@@ -193,6 +199,7 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
     this.startedAt = this.handlerActiveAt = owner.clock.now;
     this.handlerTimeout = owner.options.handlerTimeout;
     this.bodyComplete = !hasBody;
+    this.requestEnded = !hasBody;
     this.req = new Http2Request(stream, rawHeaders, this, hasBody);
     this.res = new Http2Response(stream, this, this.req.method === 'HEAD');
   }
@@ -205,6 +212,7 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
     if (!this.bodyComplete) {
       stream.on('data', (chunk: Buffer) => this.onData(chunk, limit));
       stream.on('end', () => {
+        this.requestEnded = true;
         if (this.bodyComplete) return;
         this.bodyComplete = true;
         this.handlerActiveAt = this.owner.clock.now;
@@ -223,12 +231,7 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
 
   private onData(chunk: Buffer, limit: number): void {
     this.received += chunk.length;
-    if (this.bodyComplete) {
-      // Dropped: the body failed or the response ended first. A client that goes on sending far
-      // past the limit is cut off (its answer has long gone out).
-      if (this.received > 2 * limit + 65_536 && !this.stream.closed) this.stream.close(NGHTTP2_CANCEL);
-      return;
-    }
+    if (this.bodyComplete) return; // dropped: the body failed, or the response ended first
     if (this.received > limit) {
       this.bodyFailed(bodyTooLarge(limit));
       return;
@@ -270,6 +273,10 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
 
   // ── StreamSource / StreamSink ──
 
+  get scheme(): 'http' | 'https' {
+    return this.connection.scheme;
+  }
+
   get remoteAddress(): string | undefined {
     return this.connection.remoteAddress;
   }
@@ -295,6 +302,13 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
       this.bodyComplete = true;
       this.req.incoming.discard();
       this.stream.resume();
+    }
+    if (!this.requestEnded) {
+      // Once the response is out, tell the client to stop sending (RFC 9113 §8.1: RST_STREAM NO_ERROR).
+      const stream = this.stream;
+      stream.once('finish', () => {
+        if (!stream.closed) stream.close(NGHTTP2_NO_ERROR);
+      });
     }
     this.connection.updateDeadline();
   }

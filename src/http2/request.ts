@@ -6,6 +6,7 @@ import type { Request } from '../http/exchange.ts';
 
 /** What an HTTP/2 request needs from the stream that carries it. */
 export interface StreamSource {
+  readonly scheme: 'http' | 'https';
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   /** This request's handlerTimeout in ms (0 none), counted from now. */
@@ -98,6 +99,10 @@ export class Http2Request implements Request, BodySource {
 
   *headers(): IterableIterator<[string, string]> {
     for (let i = 0; i < this.fields.length; i += 2) yield [this.fields[i]!, this.fields[i + 1]!];
+  }
+
+  get scheme(): 'http' | 'https' {
+    return this.source.scheme;
   }
 
   get remoteAddress(): string | undefined {

@@ -1037,7 +1037,13 @@ test('property: valid requests parse the same whole and byte by byte, and header
       const start = skipLeadingEmptyLines(buf, 0, buf.length);
       assert.equal(parseHead(buf, start, buf.length, req.head, LIMITS), buf.length);
       req.init(
-        { remoteAddress: undefined, remotePort: undefined, signalWanted() {}, setHandlerTimeout() {} },
+        {
+          scheme: 'http',
+          remoteAddress: undefined,
+          remotePort: undefined,
+          signalWanted() {},
+          setHandlerTimeout() {},
+        },
         methodString(buf, start, req.head.methodEnd),
       );
       assert.equal(req.method, r.method);

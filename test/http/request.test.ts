@@ -8,6 +8,7 @@ import { Http1Request as Request, type RequestSource } from '../../src/http/requ
 
 const LIMITS: HeadLimits = { maxHeaderBytes: 16 * 1024, maxHeaderCount: 100, maxUrlLength: 8 * 1024 };
 const SOURCE: RequestSource = {
+  scheme: 'http',
   remoteAddress: '192.0.2.1',
   remotePort: 4242,
   signalWanted() {},

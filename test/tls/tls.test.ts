@@ -329,11 +329,11 @@ test('fetch mode with a Bun-style tls option', async (t) => {
     log: false,
     handleSignals: false,
     tls: { cert: localhost.cert, key: localhost.key },
-    fetch: (request) => new Response(`fetched ${new URL(request.url).pathname}`),
+    fetch: (request) => new Response(`fetched ${request.url}`),
   });
   t.after(() => server.shutdown());
   const reply = await get(server.port, '/f');
-  assert.equal(reply.body, 'fetched /f');
+  assert.equal(reply.body, `fetched https://127.0.0.1:${server.port}/f`);
 });
 
 test('a client that stalls before or during the handshake is closed at headersTimeout', async (t) => {
