@@ -83,7 +83,9 @@ function selectSections(): SelectedSection[] {
         'fragments"); peregrine-static, nginx and sirv ' +
         'only in the static section ("static /6150.txt", "static /1mib.bin"); peregrine-fetch and bun only ' +
         'in the fetch section ("fetch plain /", "fetch json /json", with peregrine); hono-peregrine, ' +
-        'hono-node and hono-srvx only in the hono section ("hono plain /", "hono json /json")',
+        'hono-node and hono-srvx only in the hono section ("hono plain /", "hono json /json"); ' +
+        'peregrine-https, node-https and nginx-https only in the https section ("https GET /", ' +
+        '"https handshakes")',
     );
   }
   return selected;

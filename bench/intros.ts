@@ -24,6 +24,8 @@ export function sectionIntro(section: Section['id'], config: Config, uwsNote: st
       return fetchIntro();
     case 'hono':
       return honoIntro();
+    case 'https':
+      return httpsIntro(config);
   }
 }
 
@@ -120,5 +122,21 @@ function idleIntro(): string {
     `\`idle-load.ts\` open, each having sent one \`GET /\` and read its response, both after ` +
     `${IDLE_SETTLE_MS / 1000} s to settle. KB per connection is the difference over the count; the ratio is ` +
     `Peregrine's KB per connection over the server's (below 1: Peregrine uses less). Target: ≤ 1.15× raw node:net.`
+  );
+}
+
+/** What the https table measures, printed above it. */
+function httpsIntro(config: Config): string {
+  return (
+    `HTTPS: one certificate for every server (self-signed ECDSA P-256, made with openssl for this run), ` +
+    `TLS 1.3 negotiated with wrk (TLS_AES_256_GCM_SHA384, X25519 for all three); Peregrine (the \`tls\` ` +
+    `option, one worker), node:https (\`https.createServer\`, defaults) and nginx (${NGINX}, one worker, ` +
+    `\`listen … ssl\`, \`ssl_protocols TLSv1.2 TLSv1.3\`), each on CPU ${SERVER_CPU}, wrk on CPU ` +
+    `${LOAD_CPU}, ${plural(config.connections, 'connection')}. \`https GET /\`: keep-alive, 13-byte body. ` +
+    `\`https handshakes\`: \`Connection: close\`, so every request is a new connection and its req/s are ` +
+    `handshakes/s; wrk is kept from resuming sessions (each is a full handshake with the certificate's ` +
+    `signature), and each run checks that the machine accepted a TCP connection per request. wrk's own ` +
+    `handshake work (an ECDHE and a signature check per connection) can make it the limit: see its CPU in ` +
+    `the progress lines. Targets: keep-alive ≥ 2× node:https and ≥ 0.9× nginx, handshakes ≥ 1.0× node:https.`
   );
 }

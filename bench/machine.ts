@@ -19,6 +19,7 @@ import {
   SIRV_STATIC,
   WS_ECHO,
 } from './sections.ts';
+import { CC } from './tls.ts';
 
 function isExecutable(path: string): boolean {
   try {
@@ -67,9 +68,15 @@ export function checkPrerequisites(config: Config): void {
   if (process.platform !== 'linux') fail('the benchmark needs Linux (it uses taskset and /proc).');
   const usesWrk = config.sections.some((s) => s.workloads.some((w) => w.kind === 'http'));
   const usesNginx = config.sections.some((s) => s.servers.some(isNginx));
+  const http = config.sections.flatMap((s) => s.workloads.flatMap((w) => (w.kind === 'http' ? [w] : [])));
   const tools = [
     ...(usesWrk ? [{ command: 'wrk', install: 'apt-get install wrk' }] : []),
     { command: 'taskset', install: 'apt-get install util-linux' },
+    // The https section's certificate, and the library that keeps wrk from resuming TLS sessions.
+    ...(http.some((w) => w.tls) ? [{ command: 'openssl', install: 'apt-get install openssl' }] : []),
+    ...(http.some((w) => w.newConnections)
+      ? [{ command: CC, install: 'apt-get install gcc (or leave out "https handshakes" with BENCH_FILTER)' }]
+      : []),
   ];
   const missing = tools.filter((tool) => !isOnPath(tool.command));
   // No report without the peers it promises: nginx is a peer, not an extra.

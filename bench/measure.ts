@@ -1,6 +1,8 @@
 // One measured run: start a fresh server, check it answers right, load it with the workload's driver
 // while sampling its CPU time and memory from /proc, and stop it.
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { type Config, WARMUP_SECONDS } from './config.ts';
 import { openIdleConnections } from './idle-load-driver.ts';
 import { errorMessage } from './log.ts';
@@ -10,6 +12,7 @@ import type { RunResult } from './results.ts';
 import type { HttpWorkload, IdleWorkload, ServerSpec, Workload, WsWorkload } from './sections.ts';
 import { type RunningServer, type ServerSetup, startServer, withStderr } from './server-process.ts';
 import { SMALL_BODY } from './servers/bodies.ts';
+import { newConnectionsProblem, readTcpPassiveOpens, tlsFiles } from './tls.ts';
 import { runWrk, wrkProblems } from './wrk.ts';
 import { runWsLoad } from './ws-load-driver.ts';
 
@@ -19,9 +22,9 @@ export const IDLE_SETTLE_MS = 1_000;
 
 /**
  * One request with a fresh connection (a GET, or the workload's POST with its body), to check status,
- * Content-Type and body before loading the server.
+ * Content-Type and body before loading the server. Over TLS the certificate must be `ca`, the run's.
  */
-function checkResponse(port: number, workload: HttpWorkload): Promise<void> {
+function checkResponse(port: number, workload: HttpWorkload, ca?: Buffer): Promise<void> {
   const upload = workload.uploadBytes === undefined ? undefined : Buffer.alloc(workload.uploadBytes, 'x');
   const options = {
     host: '127.0.0.1',
@@ -32,7 +35,8 @@ function checkResponse(port: number, workload: HttpWorkload): Promise<void> {
     headers: upload === undefined ? {} : { 'Content-Type': 'application/octet-stream' },
   };
   return new Promise((resolve, reject) => {
-    const sent = request(options, (response) => {
+    const send = workload.tls ? httpsRequest : request;
+    const sent = send(workload.tls ? { ...options, ca } : options, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);
@@ -61,17 +65,22 @@ async function loadHttpServer(
   server: RunningServer,
   workload: HttpWorkload,
   config: Config,
+  setup: ServerSetup,
 ): Promise<RunResult> {
   const connections = workload.connections ?? config.connections;
-  await checkResponse(server.port, workload);
-  await runWrk(workload, server.port, WARMUP_SECONDS, connections);
+  const files = tlsFiles(setup.tempDir);
+  await checkResponse(server.port, workload, workload.tls ? readFileSync(files.cert) : undefined);
+  const preload = workload.newConnections ? files.shim : undefined;
+  await runWrk(workload, server.port, WARMUP_SECONDS, connections, preload);
 
   const ticksBefore = readCpuTicks(server.pid);
   const wrkTicksBefore = readExitedChildrenCpuTicks();
   const gcsBefore = server.minorGcs();
+  const acceptedBefore = workload.newConnections ? readTcpPassiveOpens() : 0;
   const startedAt = performance.now();
-  const report = await runWrk(workload, server.port, config.seconds, connections);
+  const report = await runWrk(workload, server.port, config.seconds, connections, preload);
   const wallSeconds = (performance.now() - startedAt) / 1000;
+  const accepted = workload.newConnections ? readTcpPassiveOpens() - acceptedBefore : 0;
   if (!server.isAlive()) throw new Error('server exited during the run');
   const cpuSeconds = (readCpuTicks(server.pid) - ticksBefore) / config.clockTicks;
   const wrkCpuSeconds = (readExitedChildrenCpuTicks() - wrkTicksBefore) / config.clockTicks;
@@ -80,6 +89,10 @@ async function loadHttpServer(
   const gcsAfter = server.minorGcs();
 
   const problems = wrkProblems(report);
+  const handshakes = workload.newConnections
+    ? newConnectionsProblem(report.requests, accepted, report.stderr)
+    : undefined;
+  if (handshakes !== undefined) problems.push(handshakes);
   if (problems.length > 0) return { ok: false, error: problems.join('; ') };
   return {
     ok: true,
@@ -160,10 +173,15 @@ async function loadIdleServer(server: RunningServer, workload: IdleWorkload): Pr
   }
 }
 
-function loadServer(server: RunningServer, workload: Workload, config: Config): Promise<RunResult> {
+function loadServer(
+  server: RunningServer,
+  workload: Workload,
+  config: Config,
+  setup: ServerSetup,
+): Promise<RunResult> {
   if (workload.kind === 'idle') return loadIdleServer(server, workload);
   return workload.kind === 'http'
-    ? loadHttpServer(server, workload, config)
+    ? loadHttpServer(server, workload, config, setup)
     : loadWsServer(server, workload, config);
 }
 
@@ -177,7 +195,7 @@ export async function measureRun(
   let server: RunningServer | undefined;
   try {
     server = await startServer(spec, workload, await freePort(), setup);
-    return await loadServer(server, workload, config);
+    return await loadServer(server, workload, config, setup);
   } catch (error) {
     const message = errorMessage(error);
     return { ok: false, error: server ? withStderr(message, server) : message };

@@ -92,8 +92,9 @@ export async function runPinned(
   cpus: string,
   command: string,
   args: readonly string[],
+  env?: NodeJS.ProcessEnv,
 ): Promise<CommandResult> {
-  const child = spawnPinned(cpus, command, args);
+  const child = spawnPinned(cpus, command, args, env === undefined ? {} : { env });
   let stdout = '';
   let stderr = '';
   let spawnError: Error | undefined;

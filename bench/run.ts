@@ -12,6 +12,8 @@
  * by bench/ws-load.ts (raw node:net WebSocket clients keeping a window of messages in flight) on CPU 1.
  * A fourth section ("static") serves two files from a temp directory (6150 bytes and 1 MiB) with Peregrine's
  * DirServer, with nginx (one worker, if /usr/sbin/nginx is installed) and with the `sirv` package.
+ * The "https" section compares Peregrine's `tls` option with node:https and nginx over TLS, one
+ * certificate for all (made with openssl per run): keep-alive requests, and new full handshakes.
  * See bench/README.md for the options (environment variables only) and how to read the results.
  *
  * This file only runs the sections in order; what is run is in sections.ts, one run in measure.ts, the
@@ -20,7 +22,7 @@
 import { rmSync } from 'node:fs';
 import { type Config, readConfig, WARMUP_SECONDS } from './config.ts';
 import { plural } from './format.ts';
-import { progress } from './log.ts';
+import { errorMessage, fail, progress } from './log.ts';
 import { checkPrerequisites } from './machine.ts';
 import { measureRun } from './measure.ts';
 import { killLiveChildren } from './processes.ts';
@@ -29,6 +31,7 @@ import type { RunResult, SectionResults, WorkloadResults } from './results.ts';
 import { type Section, type ServerSpec, UWS, type Workload } from './sections.ts';
 import type { ServerSetup } from './server-process.ts';
 import { createTempDir } from './temp-dir.ts';
+import { prepareTls } from './tls.ts';
 import { prepareUws } from './uws.ts';
 
 /** Runs every given server `config.runs` times on one workload, alternating servers run by run. */
@@ -107,6 +110,14 @@ async function main(): Promise<void> {
   const total = announce(config);
   const tempDir = createTempDir();
   process.once('exit', () => rmSync(tempDir, { recursive: true, force: true }));
+  const http = config.sections.flatMap((s) => s.workloads.flatMap((w) => (w.kind === 'http' ? [w] : [])));
+  if (http.some((w) => w.tls)) {
+    try {
+      prepareTls(tempDir, { certificate: true, shim: http.some((w) => w.newConnections) });
+    } catch (error) {
+      fail(`cannot prepare the https section: ${errorMessage(error)}`);
+    }
+  }
   const setup: ServerSetup = { tempDir, uwsNode };
 
   const counter = { done: 0, total };

@@ -24,6 +24,14 @@ export interface HttpWorkload {
   readonly connections?: number;
   /** For a POST: the size of every request body (bench/post.lua); GET if not given. */
   readonly uploadBytes?: number;
+  /** Over TLS (https://), with the run's certificate (tls.ts). */
+  readonly tls?: boolean;
+  /**
+   * Every request on a new connection (`Connection: close`), each a full TLS handshake: wrk is
+   * preloaded with tls.ts's no-resume library, and the run checks that the machine accepted at least
+   * as many TCP connections as wrk completed requests.
+   */
+  readonly newConnections?: boolean;
 }
 
 /** A WebSocket echo workload, loaded by ws-load.ts. */
@@ -107,6 +115,14 @@ export const HONO_NODE: ServerSpec = {
   script: 'hono-node-server.ts',
 };
 export const HONO_SRVX: ServerSpec = { id: 'hono-srvx', label: 'srvx', script: 'hono-srvx.ts' };
+/** The https section: Peregrine's `tls` option, node:https and nginx's ssl module, one certificate. */
+const PEREGRINE_HTTPS: ServerSpec = {
+  id: 'peregrine-https',
+  label: 'Peregrine',
+  script: 'peregrine-https.ts',
+};
+const NODE_HTTPS: ServerSpec = { id: 'node-https', label: 'node:https', script: 'node-https.ts' };
+export const NGINX_HTTPS: ServerSpec = { id: 'nginx-https', label: 'nginx', script: '' };
 /** The `bun` binary of the @oven/bun-linux-x64 devDependency, which runs bun-serve.ts. */
 export const BUN_BINARY = join(ROOT_DIR, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun');
 export const SERVERS: readonly ServerSpec[] = [
@@ -127,16 +143,19 @@ export const SERVERS: readonly ServerSpec[] = [
   HONO_PEREGRINE,
   HONO_NODE,
   HONO_SRVX,
+  PEREGRINE_HTTPS,
+  NODE_HTTPS,
+  NGINX_HTTPS,
 ];
 
 /** nginx servers: started from a generated config, not a bench/servers script. */
 export function isNginx(spec: ServerSpec): boolean {
-  return spec === NGINX_STATIC || spec === NGINX_HTTP;
+  return spec === NGINX_STATIC || spec === NGINX_HTTP || spec === NGINX_HTTPS;
 }
 
 /** One results table: a Peregrine server against its peers on a list of workloads. */
 export interface Section {
-  readonly id: 'comparison' | 'scaling' | 'websocket' | 'static' | 'idle' | 'fetch' | 'hono';
+  readonly id: 'comparison' | 'scaling' | 'websocket' | 'static' | 'idle' | 'fetch' | 'hono' | 'https';
   readonly peregrine: ServerSpec;
   /** The servers Peregrine is compared with, each with its own ratio column. */
   readonly peers: readonly ServerSpec[];
@@ -310,7 +329,40 @@ const HONO: Section = {
   workloads: appWorkloads('hono'),
 };
 
-export const SECTIONS: readonly Section[] = [COMPARISON, SCALING, WEBSOCKET, STATIC, IDLE, FETCH, HONO];
+/**
+ * HTTPS: keep-alive `GET /` over TLS, and new TLS connections per second (`Connection: close`, each
+ * request on a new connection with a full handshake: its req/s are handshakes/s).
+ */
+export const HTTPS: Section = {
+  id: 'https',
+  peregrine: PEREGRINE_HTTPS,
+  peers: [NODE_HTTPS, NGINX_HTTPS],
+  unit: 'req',
+  workloads: [
+    { kind: 'http', name: 'https GET /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1, tls: true },
+    {
+      kind: 'http',
+      name: 'https handshakes',
+      path: '/',
+      body: SMALL_BODY,
+      pipeline: 1,
+      workers: 1,
+      tls: true,
+      newConnections: true,
+    },
+  ],
+};
+
+export const SECTIONS: readonly Section[] = [
+  COMPARISON,
+  SCALING,
+  WEBSOCKET,
+  STATIC,
+  IDLE,
+  FETCH,
+  HONO,
+  HTTPS,
+];
 
 /** The own servers of a section: Peregrine, then its peers. */
 export function sectionServers(section: Section): ServerSpec[] {

@@ -8,6 +8,7 @@ import { NGINX, nginxArgs } from './nginx.ts';
 import { hasExited, spawnPinned, terminate, track } from './processes.ts';
 import { BUN, BUN_BINARY, isNginx, type ServerSpec, serverCpus, UWS, type Workload } from './sections.ts';
 import { comparisonLargeFile, staticDir } from './temp-dir.ts';
+import { tlsFiles } from './tls.ts';
 import { UWS_MODULE } from './uws.ts';
 
 const SERVERS_DIR = join(import.meta.dirname, 'servers');
@@ -80,6 +81,10 @@ function spawnServer(spec: ServerSpec, workload: Workload, port: number, setup: 
   const script = join(SERVERS_DIR, spec.script);
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), WORKERS: String(workload.workers) };
   env.STATIC_DIR = staticDir(setup.tempDir);
+  if (workload.kind === 'http' && workload.tls) {
+    env.TLS_CERT = tlsFiles(setup.tempDir).cert;
+    env.TLS_KEY = tlsFiles(setup.tempDir).key;
+  }
   if (workload.kind === 'idle') env.KEEP_ALIVE_MS = String(IDLE_KEEP_ALIVE_MS);
   if (workload.kind === 'ws' && workload.maxMessageBytes !== undefined)
     env.WS_MAX_MESSAGE_BYTES = String(workload.maxMessageBytes);

@@ -117,6 +117,24 @@ export const TARGETS: readonly Target[] = [
     goal: 1.5,
     measure: rate('hono plain /', 'hono-srvx'),
   },
+  {
+    what: 'https GET / req/s over node:https',
+    bound: 'min',
+    goal: 2,
+    measure: rate('https GET /', 'node-https'),
+  },
+  {
+    what: 'https GET / req/s over nginx (TLS)',
+    bound: 'min',
+    goal: 0.9,
+    measure: rate('https GET /', 'nginx-https'),
+  },
+  {
+    what: 'https handshakes/s over node:https',
+    bound: 'min',
+    goal: 1,
+    measure: rate('https handshakes', 'node-https'),
+  },
 ];
 
 export interface TargetResult {

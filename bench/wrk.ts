@@ -38,7 +38,9 @@ export function wrkArgs(
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '--latency'];
   if (workload.pipeline > 1) args.push('--script', PIPELINE_SCRIPT);
   else if (workload.uploadBytes !== undefined) args.push('--script', POST_SCRIPT);
-  args.push(`http://127.0.0.1:${port}${workload.path}`);
+  // The server closes each connection after its response; wrk then opens a new one.
+  if (workload.newConnections) args.push('-H', 'Connection: close');
+  args.push(`${workload.tls ? 'https' : 'http'}://127.0.0.1:${port}${workload.path}`);
   if (workload.pipeline > 1) args.push('--', String(workload.pipeline));
   else if (workload.uploadBytes !== undefined) args.push('--', String(workload.uploadBytes));
   return args;
@@ -64,18 +66,23 @@ export function parseWrkOutput(output: string): WrkReport {
   };
 }
 
-/** Runs wrk on LOAD_CPU; throws if it fails or prints no report. */
+/**
+ * Runs wrk on LOAD_CPU; throws if it fails or prints no report. `preload`: a library to preload into
+ * wrk (LD_PRELOAD), whose stderr then comes back with the report.
+ */
 export async function runWrk(
   workload: HttpWorkload,
   port: number,
   seconds: number,
   connections: number,
-): Promise<WrkReport> {
-  const result = await runPinned(LOAD_CPU, 'wrk', wrkArgs(workload, port, seconds, connections));
+  preload?: string,
+): Promise<WrkReport & { readonly stderr: string }> {
+  const env = preload === undefined ? undefined : { ...process.env, LD_PRELOAD: preload };
+  const result = await runPinned(LOAD_CPU, 'wrk', wrkArgs(workload, port, seconds, connections), env);
   if (result.code !== 0) {
     throw new Error(`wrk exited with code ${result.code}: ${(result.stderr || result.stdout).trim()}`);
   }
-  return parseWrkOutput(result.stdout);
+  return { ...parseWrkOutput(result.stdout), stderr: result.stderr };
 }
 
 /** Why a wrk report makes the run a failure; empty if it does not. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { SECTIONS } from '../../bench/sections.ts';
 import { checkTargets, TARGETS, type Target, type TargetFigures, targetsTable } from '../../bench/targets.ts';
 
 /** Figures from fixed tables: `rates['plain /:node-http']`, `costs['plain /:raw-net:cpu']`, `idle['raw-net']`. */
@@ -118,6 +119,9 @@ test("the issue's targets are all listed, each against the peer it names", () =>
     'rate hono plain / hono-node',
     'rate hono json /json hono-node',
     'rate hono plain / hono-srvx',
+    'rate https GET / node-https',
+    'rate https GET / nginx-https',
+    'rate https handshakes node-https',
   ]);
   // A ratio of 1 meets the ≥ 1, ≤ 1.15 and ≤ 1.5 targets and misses the ≥ 2, ≥ 3 and ≥ 10 ones.
   assert.deepEqual(
@@ -140,8 +144,31 @@ test("the issue's targets are all listed, each against the peer it names", () =>
       false,
       false,
       false,
+      false,
+      true,
+      true,
     ],
   );
+});
+
+test("every target's workload and peer exist in the sections, so none is silently never measured", () => {
+  for (const target of TARGETS) {
+    const asked: [string, string][] = [];
+    const recorder: TargetFigures = {
+      rateRatio: (workload, peer) => void asked.push([workload, peer]),
+      costRatio: (workload, peer) => void asked.push([workload, peer]),
+      idleRatio: (peer) => void asked.push(['idle 10k connections', peer]),
+    };
+    target.measure(recorder);
+    for (const [workload, peer] of asked) {
+      const section = SECTIONS.find((s) => s.workloads.some((w) => w.name === workload));
+      assert.ok(section, `${target.what}: no workload "${workload}"`);
+      assert.ok(
+        section.peers.some((p) => p.id === peer) || section.peregrine.id === peer,
+        `${target.what}: "${peer}" is not a server of the ${section.id} section`,
+      );
+    }
+  }
 });
 
 test('the fragments target compares times: the inverse of the msg/s ratio, at most 1.5', () => {

@@ -74,6 +74,17 @@ test('wrk arguments: one thread, the connections and seconds, the URL last but f
   assert.deepEqual(upload.slice(-3), ['http://127.0.0.1:8080/upload', '--', '4096']);
 });
 
+test('wrk arguments over TLS: an https URL; new connections ask the server to close each one', () => {
+  const keepAlive = wrkArgs({ ...plain, tls: true }, 8443, 5, 100);
+  assert.equal(keepAlive.at(-1), 'https://127.0.0.1:8443/');
+  assert.ok(!keepAlive.includes('-H'));
+
+  const handshakes = wrkArgs({ ...plain, tls: true, newConnections: true }, 8443, 5, 100);
+  assert.equal(handshakes[handshakes.indexOf('-H') + 1], 'Connection: close');
+  assert.equal(handshakes.at(-1), 'https://127.0.0.1:8443/');
+  assert.deepEqual(handshakes.slice(0, 3), ['-t1', '-c100', '-d5s']);
+});
+
 test('a run fails on no requests, on error statuses and on socket errors', () => {
   const clean: WrkReport = {
     requests: 10,
