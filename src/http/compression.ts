@@ -1,7 +1,7 @@
 import * as zlib from 'node:zlib';
 import { ConfigError, UsageError } from '../errors.ts';
-import { isCompressible } from '../static/mime.ts';
 import { chooseEncoding, varyWithAcceptEncoding } from './content-coding.ts';
+import { isCompressible, isTextual, mediaTypeOf } from './media-types.ts';
 import { isToken } from './tokens.ts';
 
 /**
@@ -265,12 +265,6 @@ function resolveTypes(value: unknown): (contentType: string) => boolean {
   };
 }
 
-/** The media type alone (RFC 9110 §8.3.1): parameters dropped, lower case, no surrounding spaces. */
-function mediaTypeOf(contentType: string): string {
-  const semicolon = contentType.indexOf(';');
-  return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
-}
-
 /** What decideCompression needs to know about one request and its response, as plain values. */
 export interface CompressionCandidate {
   /** The request's method. */
@@ -418,14 +412,7 @@ function brotliWindowBits(length: number): number {
 /** Brotli's mode hint: text for text types (and when the type is not given), generic otherwise. */
 function brotliMode(contentType: string | undefined): number {
   if (contentType === undefined) return zlib.constants.BROTLI_MODE_TEXT;
-  const type = mediaTypeOf(contentType);
-  const textual =
-    type.startsWith('text/') ||
-    type.endsWith('+json') ||
-    type.endsWith('+xml') ||
-    type.endsWith('/json') ||
-    type.endsWith('/xml') ||
-    type.endsWith('/javascript');
+  const textual = isTextual(mediaTypeOf(contentType));
   return textual ? zlib.constants.BROTLI_MODE_TEXT : zlib.constants.BROTLI_MODE_GENERIC;
 }
 
