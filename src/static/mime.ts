@@ -5,6 +5,11 @@
  * a browser never sniffs it into something executable.
  */
 
+import { isTextual } from '../http/media-types.ts';
+
+/** Whether a type is worth compressing: the rule is HTTP's, shared with response compression. */
+export { isCompressible } from '../http/media-types.ts';
+
 const UTF8 = '; charset=utf-8';
 
 /** Extension (lower case, no dot) → media type, without parameters. */
@@ -134,48 +139,6 @@ const TYPES: ReadonlyMap<string, string> = new Map<string, string>([
   ['odp', 'application/vnd.oasis.opendocument.presentation'],
 ]);
 
-/** Types outside text/* (and not +json/+xml) that are text in UTF-8. */
-const TEXTUAL: ReadonlySet<string> = new Set([
-  'application/json',
-  'application/xml',
-  'application/xml-dtd',
-  'application/javascript',
-  'application/yaml',
-  'application/toml',
-  'application/x-ndjson',
-  'application/vnd.apple.mpegurl',
-]);
-
-/** Types that are neither text nor already compressed, and shrink well under gzip or brotli. */
-const COMPRESSIBLE: ReadonlySet<string> = new Set([
-  'application/wasm',
-  'application/rtf',
-  'application/x-tar',
-  'application/vnd.ms-fontobject',
-  'font/ttf',
-  'font/otf',
-  'font/collection',
-  'image/bmp',
-  'image/x-icon',
-  'image/tiff',
-]);
-
-/** The media type alone: parameters dropped, lower case, no surrounding spaces. */
-function essence(type: string): string {
-  const semicolon = type.indexOf(';');
-  return (semicolon === -1 ? type : type.slice(0, semicolon)).trim().toLowerCase();
-}
-
-/** Whether a media type (parameters ignored) is text that is served as UTF-8. */
-function isTextual(mediaType: string): boolean {
-  return (
-    mediaType.startsWith('text/') ||
-    mediaType.endsWith('+json') ||
-    mediaType.endsWith('+xml') ||
-    TEXTUAL.has(mediaType)
-  );
-}
-
 /**
  * The extension of the file a path names, lower case and without the dot, or '' when it has none.
  * Both '/' and '\' end a directory name. A leading dot does not start an extension (`.bashrc`).
@@ -195,16 +158,6 @@ export function contentType(filePath: string): string {
   const type = TYPES.get(extensionOf(filePath));
   if (type === undefined) return 'application/octet-stream';
   return isTextual(type) ? type + UTF8 : type;
-}
-
-/**
- * Whether content of this type is worth compressing (text, JSON, JavaScript, SVG, WebAssembly,
- * uncompressed fonts and images…), so a precompressed `.br`/`.gz` variant may be chosen for it.
- * Parameters such as `; charset=utf-8` are ignored.
- */
-export function isCompressible(type: string): boolean {
-  const mediaType = essence(type);
-  return isTextual(mediaType) || COMPRESSIBLE.has(mediaType);
 }
 
 /** The whole table, extension (lower case, no dot) → media type without parameters. */
