@@ -29,6 +29,14 @@ interface AcceptedSocket {
 
 let enabled = true;
 
+/**
+ * @internal How many sockets this thread gave shared reads (`adopted`), and how many it left to
+ * read the plain way because this Node lacks the internals or the socket was already reading
+ * (`fellBack`; sockets turned off by useSharedReads are in neither). Counted once per connection,
+ * never per read: test/transport/shared-reads.test.ts checks that a supported Node never falls back.
+ */
+export const sharedReadCounts = { adopted: 0, fellBack: 0 };
+
 /** @internal Turns shared reads off (or back on) for sockets accepted from now on: tests run both paths. */
 export function useSharedReads(on: boolean): void {
   enabled = on;
@@ -52,6 +60,7 @@ export function withSharedReads(socket: Socket, buffer: Buffer, onRead: ReadCall
     server === null ||
     typeof server !== 'object'
   ) {
+    sharedReadCounts.fellBack++;
     return null;
   }
   // The old socket lets go of the handle and no longer counts as one of the server's connections;
@@ -70,5 +79,6 @@ export function withSharedReads(socket: Socket, buffer: Buffer, onRead: ReadCall
   const adopted = wrapped as unknown as AcceptedSocket;
   adopted._server = server;
   adopted.server = server;
+  sharedReadCounts.adopted++;
   return wrapped;
 }

@@ -39,8 +39,11 @@ test('checkNodeVersion rejects older releases with a ConfigError naming the vers
 });
 
 const SYSTEM_NODE = '/usr/bin/node';
+// NODE_OPTIONS is for the Node running the tests (Node 22.12 gets --experimental-strip-types
+// there, see scripts/test-node-versions.sh), and an older Node refuses options it doesn't know.
+const { NODE_OPTIONS: _, ...systemEnv } = process.env;
 const systemVersion = existsSync(SYSTEM_NODE)
-  ? execFileSync(SYSTEM_NODE, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()
+  ? execFileSync(SYSTEM_NODE, ['-p', 'process.versions.node'], { encoding: 'utf8', env: systemEnv }).trim()
   : null;
 const systemTooOld =
   systemVersion !== null &&
@@ -78,7 +81,11 @@ try {
 }
 `,
     );
-    const run = spawnSync(SYSTEM_NODE, [join(dir, 'main.js')], { encoding: 'utf8', timeout: 20_000 });
+    const run = spawnSync(SYSTEM_NODE, [join(dir, 'main.js')], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: systemEnv,
+    });
     assert.equal(
       run.stdout.trim(),
       `ConfigError: peregrine: Peregrine needs Node.js >= 22.12 (or >= 23.1); this is Node.js ${systemVersion}`,
