@@ -14,7 +14,7 @@ import { mutate, mutation as mutationOf } from '../mutate.ts';
 const OPTIONS = {
   headersTimeout: 300,
   requestTimeout: 500,
-  keepAliveTimeout: 200,
+  keepAliveTimeout: 1000, // long enough that a loaded machine never makes a client late for its first byte
   maxBodyBytes: 16 * 1024,
   maxHeaderBytes: 2048,
   maxUrlLength: 512,

@@ -155,15 +155,16 @@ test('keepAliveTimeout closes a connection that never sent anything', async (t) 
 });
 
 test('keepAliveTimeout counts idle time only: a connection in regular use stays open', async (t) => {
-  const h = await setup(t, echoPath, { keepAliveTimeout: 500 });
+  // 8 × 200 ms in all is well past the timeout, each gap well within it (a loaded machine stalls).
+  const h = await setup(t, echoPath, { keepAliveTimeout: 1000 });
   const client = await h.client();
-  for (let i = 1; i <= 5; i++) {
+  for (let i = 1; i <= 8; i++) {
     client.send(get(`/${i}`));
     await client.responses(i);
-    await delay(150);
+    await delay(200);
   }
   assert.equal(isClosed(client), false);
-  assert.equal(parseResponses(client.text).length, 5);
+  assert.equal(parseResponses(client.text).length, 8);
 });
 
 test('keepAliveTimeout 0 closes after each response', async (t) => {
