@@ -85,7 +85,7 @@ function selectSections(): SelectedSection[] {
         'in the fetch section ("fetch plain /", "fetch json /json", with peregrine); hono-peregrine, ' +
         'hono-node and hono-srvx only in the hono section ("hono plain /", "hono json /json"); ' +
         'peregrine-https, node-https and nginx-https only in the https section ("https GET /", ' +
-        '"https handshakes")',
+        '"https handshakes"); peregrine-h2, node-http2 and nginx-h2 only in the http2 section ("h2 GET /")',
     );
   }
   return selected;

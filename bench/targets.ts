@@ -135,6 +135,7 @@ export const TARGETS: readonly Target[] = [
     goal: 1,
     measure: rate('https handshakes', 'node-https'),
   },
+  { what: 'h2 GET / req/s over node:http2', bound: 'min', goal: 2, measure: rate('h2 GET /', 'node-http2') },
 ];
 
 export interface TargetResult {
