@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
+import { type CompressionOptions, type ResolvedCompression, resolveCompression } from './http/compression.ts';
 import type { Request } from './http/exchange.ts';
 import type { CertificateSource } from './transport/tls.ts';
 import { type DeflateOptions, validateDeflateOptions } from './ws/deflate.ts';
@@ -126,6 +127,13 @@ export interface ServerOptions {
   h2c?: boolean;
   /** HTTP/2 streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). Default 100. */
   http2MaxConcurrentStreams?: number;
+  /**
+   * Compress responses: `true`, or `{ encodings, threshold, level, types }` (see CompressionOptions).
+   * zstd (where this Node has it), br and gzip, chosen from Accept-Encoding; only compressible types
+   * of at least `threshold` bytes (1 KiB); never ranges, HEAD, `no-transform` or a body that already
+   * has a Content-Encoding. Levels chosen for speed. Default false.
+   */
+  compression?: boolean | CompressionOptions;
 }
 
 /** One TLS certificate (see the `tls` option). */
@@ -134,7 +142,9 @@ export type TlsCertificate = CertificateSource;
 /** permessage-deflate parameters (RFC 7692 §7.1). */
 export type WsDeflateOptions = Omit<DeflateOptions, 'maxInflatedBytes'>;
 
-export type ResolvedOptions = Required<Omit<ServerOptions, 'host' | 'tls'>> & {
+export type ResolvedOptions = Required<Omit<ServerOptions, 'host' | 'tls' | 'compression'>> & {
+  /** Null when responses are not compressed. */
+  compression: ResolvedCompression | null;
   host: string | undefined;
   /** The certificates, the default first; null for plain HTTP. */
   tls: TlsCertificate[] | null;
@@ -175,6 +185,7 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   http2: true,
   h2c: false,
   http2MaxConcurrentStreams: 100,
+  compression: null,
 });
 
 function defaultOnError(error: unknown, request: Request | undefined): void {
@@ -275,6 +286,7 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   http2: boolean,
   h2c: boolean,
   http2MaxConcurrentStreams: integer(1, 2 ** 31 - 1),
+  compression: (_name, value) => void resolveCompression(value),
 };
 
 const CERTIFICATE_KEYS = new Set(['cert', 'key', 'ca', 'passphrase', 'serverName']);
@@ -355,6 +367,7 @@ export function resolveOptions(options: ServerOptions | undefined): ResolvedOpti
   }
   const result = resolved as ResolvedOptions;
   if (options.tls !== undefined) result.tls = certificateList('tls', options.tls);
+  result.compression = options.compression === undefined ? null : resolveCompression(options.compression);
   if (result.redirectHttp !== 0) {
     if (result.tls === null)
       throw new ConfigError(`option 'redirectHttp' redirects to HTTPS, so it needs 'tls'`);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, listenError } from './errors.ts';
 import type { Handler } from './handler.ts';
+import type { ResolvedCompression } from './http/compression.ts';
 import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
 import { plainHttpOnTlsPort } from './http/error-responses.ts';
 import { redirectToHttps } from './http/redirect.ts';
@@ -38,6 +39,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   readonly wsHooks: WebSocketHooks;
   /** How a request becomes a WebSocket (the HTTP layer itself knows no other protocol). */
   readonly upgrade = acceptWebSocket;
+  readonly compression: ResolvedCompression | null;
   /** With h2c: how a plain connection that opens with the HTTP/2 preface becomes HTTP/2. */
   readonly startHttp2: ((link: Link, received: Buffer) => void) | null;
   private readonly listener: Listener;
@@ -52,6 +54,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   constructor(handler: Handler, options: ResolvedOptions, placement: WorkerPlacement = SINGLE) {
     this.handler = handler;
     this.options = options;
+    this.compression = options.compression;
     this.wsHooks = handler;
     this.wsOptions = {
       maxMessageBytes: options.wsMaxMessageBytes,
@@ -123,6 +126,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       },
       upgrade: () => null,
       startHttp2: null,
+      compression: null,
     };
     const listener: Listener = new Listener(
       settings,

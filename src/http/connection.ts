@@ -5,6 +5,7 @@ import { Output } from '../transport/output.ts';
 import type { Session } from '../transport/session.ts';
 import type { BodySource } from './body.ts';
 import { BODY_END, BodyReader } from './body-reader.ts';
+import type { ResolvedCompression } from './compression.ts';
 import { type DispatchHost, dispatch, handlerFailed } from './dispatch.ts';
 import { errorResponse } from './error-responses.ts';
 import { HttpError } from './errors.ts';
@@ -51,6 +52,8 @@ export interface ConnectionOwner {
    * preface is handed over, with the bytes read so far, to make its HTTP/2 session.
    */
   readonly startHttp2: ((link: Link, received: Buffer) => void) | null;
+  /** The `compression` option, or null. */
+  readonly compression: ResolvedCompression | null;
 }
 
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
@@ -107,6 +110,7 @@ export class Http1Connection
   /** When the current timeout expires (clock ms), or 0. Checked by the listener's timer. */
   deadline = 0;
   dispatching = false;
+  readonly compression: ResolvedCompression | null;
   private readonly owner: ConnectionOwner;
   private readonly options: Http1Options;
   /**
@@ -158,6 +162,7 @@ export class Http1Connection
     this.options = owner.options;
     this.clock = owner.clock;
     this.handler = owner.handler;
+    this.compression = owner.compression;
     this.output = new Output(socket);
     this.setIdleDeadline();
   }
@@ -173,6 +178,11 @@ export class Http1Connection
 
   get remotePort(): number | undefined {
     return this.socket.remotePort;
+  }
+
+  /** The request being answered (for the compression decision). */
+  get request(): Http1Request | null {
+    return this.req;
   }
 
   /** Whether a request's response is still to end. */

@@ -1,6 +1,8 @@
 import type { Clock } from '../transport/clock.ts';
 import { COPY_LIMIT, type Output } from '../transport/output.ts';
-import type { Response, Takeover } from './exchange.ts';
+import { CompressingBody, prepareCompression } from './compressing-body.ts';
+import { compressWhole, type ResolvedCompression } from './compression.ts';
+import type { Request, Response, Takeover } from './exchange.ts';
 import type { PrebuiltResponse } from './prebuilt.ts';
 import {
   asksToClose,
@@ -37,10 +39,15 @@ export interface ResponseSink {
   upgrade(res: Http1Response, options: unknown): unknown;
   /** Sends `head` (a whole response head, e.g. a 101), then gives up the connection: see Takeover. */
   switchProtocols(head: string): Takeover;
+  /** The `compression` option, or null when responses are sent as they are. */
+  readonly compression: ResolvedCompression | null;
+  /** The request this response answers (for the compression decision). */
+  readonly request: Pick<Request, 'method' | 'header'> | null;
 }
 
 /** Strings shorter than this are joined with the head; longer ones are encoded into the output slab. */
 const SHORT_TEXT = 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** @internal For headers prepared ahead (prebuilt responses): the same rules as setHeader's. */
 export { isValidHeaderName, isValidHeaderValue } from './response-rules.ts';
@@ -124,6 +131,12 @@ export class Http1Response implements Response {
   private customDate = false;
   /** The server answered on the handler's behalf: the handler's later calls are ignored. */
   private detached = false;
+  /** Whether the compression decision has been made for this response. */
+  private compressionDecided = false;
+  /** A streamed body going through a compressor, or null. */
+  private compressing: CompressingBody | null = null;
+  /** end() was called on a compressed stream, which finishes once the compressor has. */
+  private endRequested = false;
 
   /** @internal Called by the connection for each new request. */
   init(sink: ResponseSink, isHead: boolean, http10: boolean): void {
@@ -144,6 +157,9 @@ export class Http1Response implements Response {
     this.closeRequested = false;
     this.customDate = false;
     this.detached = false;
+    this.compressionDecided = false;
+    this.compressing = null;
+    this.endRequested = false;
   }
 
   /**
@@ -252,7 +268,8 @@ export class Http1Response implements Response {
       this.isHead ||
       this.http10 ||
       this.declaredLength !== -1 ||
-      this.closeRequested
+      this.closeRequested ||
+      this.sink!.compression !== null // prebuilt bytes are the identity body: let end() decide
     ) {
       return false;
     }
@@ -291,12 +308,20 @@ export class Http1Response implements Response {
     if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array))
       throw invalidBody('body', body);
     if (this.state === STATE_STREAMING) {
+      const compressing = this.compressing;
+      if (compressing !== null) {
+        this.compressing = null;
+        this.endRequested = true;
+        compressing.end(body);
+        return;
+      }
       if (body !== undefined) this.write(body);
       this.finishStream();
       return;
     }
     this.assertOpen();
     const sink = this.sink!;
+    if (sink.compression !== null && !this.compressionDecided) body = this.compressWhole(sink, body);
     const noBody = statusHasNoBody(this.checkStatus()) || this.isHead;
     const out = sink.output;
     const declared = this.declaredLength;
@@ -393,7 +418,64 @@ export class Http1Response implements Response {
   write(chunk: string | Uint8Array): boolean {
     if (this.detached) return true;
     if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) throw invalidBody('chunk', chunk);
+    if (this.endRequested) throw writeAfterEnd();
     const sink = this.sink!;
+    if (this.state === STATE_OPEN && sink.compression !== null && !this.compressionDecided)
+      this.startCompressing(sink, sink.compression);
+    if (this.compressing !== null) {
+      if (this.state === STATE_OPEN) this.writeRaw(sink, EMPTY); // the head goes out now
+      return this.compressing.write(chunk) && !sink.writeCongested;
+    }
+    return this.writeRaw(sink, chunk);
+  }
+
+  /** Decides on compression for a body known up front; returns the body to send. */
+  private compressWhole(
+    sink: ResponseSink,
+    body: string | Uint8Array | undefined,
+  ): string | Uint8Array | undefined {
+    this.compressionDecided = true;
+    if (body === undefined || sink.request === null) return body;
+    const length = typeof body === 'string' ? utf8Length(body) : body.byteLength;
+    const coding = prepareCompression(sink.request, this, length, sink.compression!);
+    if (coding === null) return body;
+    this.declaredLength = -1; // the handler's length was the identity body's
+    return compressWhole(
+      coding,
+      typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+      sink.compression!,
+      this.getHeader('content-type'),
+    );
+  }
+
+  /** Decides on compression for a streamed body; with a coding, its chunks go through a compressor. */
+  private startCompressing(sink: ResponseSink, compression: ResolvedCompression): void {
+    this.compressionDecided = true;
+    if (sink.request === null) return;
+    const declared = this.declaredLength === -1 ? undefined : this.declaredLength;
+    const coding = prepareCompression(sink.request, this, declared, compression);
+    if (coding === null) return;
+    this.declaredLength = -1;
+    this.compressing = new CompressingBody(
+      coding,
+      compression,
+      (bytes) => {
+        if (this.state === STATE_STREAMING) this.writeRaw(sink, bytes);
+      },
+      (error) => {
+        if (this.state !== STATE_STREAMING) return;
+        if (error !== null) {
+          this.state = STATE_ENDED;
+          sink.abortConnection(); // the body can't be completed
+          return;
+        }
+        this.finishStream();
+      },
+    );
+  }
+
+  /** Writes a piece of the body as it is: the head first, if this starts the stream. */
+  private writeRaw(sink: ResponseSink, chunk: string | Uint8Array): boolean {
     if (this.state === STATE_OPEN) {
       const noBody = statusHasNoBody(this.checkStatus());
       // Without a declared length, HTTP/1.1 streams chunked; HTTP/1.0 can only mark the end by closing.
@@ -429,7 +511,10 @@ export class Http1Response implements Response {
 
   /** Resolves when the socket can take more data (at once if it can now, or if the client has gone). */
   waitForDrain(): Promise<void> {
-    return this.sink === null ? Promise.resolve() : this.sink.waitForDrain();
+    const sink = this.sink;
+    if (sink === null) return Promise.resolve();
+    const compressing = this.compressing;
+    return compressing === null ? sink.waitForDrain() : compressing.idle().then(() => sink.waitForDrain());
   }
 
   private finishStream(): void {

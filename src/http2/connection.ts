@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import { constants } from 'node:http2';
 import { bodyTooLarge } from '../http/body.ts';
+import type { ResolvedCompression } from '../http/compression.ts';
 import { type DispatchHost, dispatch, handlerFailed } from '../http/dispatch.ts';
 import { HttpError } from '../http/errors.ts';
 import type { Request, RequestHandler } from '../http/exchange.ts';
@@ -26,6 +27,7 @@ export interface Http2Owner {
   readonly handler: RequestHandler;
   readonly clock: Clock;
   readonly stopping: boolean;
+  readonly compression: ResolvedCompression | null;
 }
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = constants;
@@ -170,6 +172,7 @@ export class Http2Connection implements Session {
 /** One stream: its request, its response, its body and its timeouts. */
 class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, Http2Response> {
   readonly handler: RequestHandler;
+  readonly compression: ResolvedCompression | null;
   readonly req: Http2Request;
   readonly res: Http2Response;
   dispatching = false;
@@ -196,6 +199,7 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
     this.stream = stream;
     this.owner = owner;
     this.handler = owner.handler;
+    this.compression = owner.compression;
     this.startedAt = this.handlerActiveAt = owner.clock.now;
     this.handlerTimeout = owner.options.handlerTimeout;
     this.bodyComplete = !hasBody;

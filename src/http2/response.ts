@@ -1,6 +1,8 @@
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { UsageError } from '../errors.ts';
-import type { Response, Takeover } from '../http/exchange.ts';
+import { CompressingBody, prepareCompression } from '../http/compressing-body.ts';
+import { compressWhole, type ResolvedCompression } from '../http/compression.ts';
+import type { Request, Response, Takeover } from '../http/exchange.ts';
 import type { PrebuiltResponse } from '../http/prebuilt.ts';
 import {
   checkedHeader,
@@ -20,6 +22,10 @@ export interface StreamSink {
   active(): void;
   /** The response has ended (or failed). */
   responseEnded(): void;
+  /** The `compression` option, or null when responses are sent as they are. */
+  readonly compression: ResolvedCompression | null;
+  /** The request this response answers (for the compression decision). */
+  readonly req: Pick<Request, 'method' | 'header'>;
 }
 
 /**
@@ -28,6 +34,7 @@ export interface StreamSink {
  */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade']);
 
+const EMPTY = Buffer.alloc(0);
 const OPEN = 0;
 const STREAMING = 1;
 const ENDED = 2;
@@ -48,6 +55,11 @@ export class Http2Response implements Response {
   private written = 0;
   /** The server answered on the handler's behalf: the handler's later calls are ignored. */
   private detached = false;
+  private compressionDecided = false;
+  /** A streamed body going through a compressor, or null. */
+  private compressing: CompressingBody | null = null;
+  /** end() was called on a compressed stream, which finishes once the compressor has. */
+  private endRequested = false;
 
   constructor(stream: ServerHttp2Stream, sink: StreamSink, isHead: boolean) {
     this.stream = stream;
@@ -103,11 +115,30 @@ export class Http2Response implements Response {
     if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array))
       throw invalidBody('body', body);
     if (this.state === STREAMING) {
+      const compressing = this.compressing;
+      if (compressing !== null) {
+        this.compressing = null;
+        this.endRequested = true;
+        compressing.end(body);
+        return;
+      }
       if (body !== undefined) this.write(body);
       this.finishStream();
       return;
     }
     this.assertOpen();
+    const compression = this.sink.compression;
+    if (compression !== null && !this.compressionDecided && body !== undefined) {
+      this.compressionDecided = true;
+      const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+      const coding = prepareCompression(this.sink.req, this, length, compression);
+      if (coding !== null) {
+        this.declared = -1;
+        const input =
+          typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+        body = compressWhole(coding, input, compression, this.getHeader('content-type'));
+      }
+    }
     const noBody = statusHasNoBody(checkedStatus(this.status)) || this.isHead;
     const bytes =
       body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
@@ -140,7 +171,45 @@ export class Http2Response implements Response {
   write(chunk: string | Uint8Array): boolean {
     if (this.detached) return true;
     if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) throw invalidBody('chunk', chunk);
-    if (this.state === ENDED) throw writeAfterEnd();
+    if (this.state === ENDED || this.endRequested) throw writeAfterEnd();
+    const compression = this.sink.compression;
+    if (this.state === OPEN && compression !== null && !this.compressionDecided)
+      this.startCompressing(compression);
+    if (this.compressing !== null) {
+      if (this.state === OPEN) this.writeRaw(EMPTY);
+      return this.compressing.write(chunk) && !this.stream.writableNeedDrain;
+    }
+    return this.writeRaw(chunk);
+  }
+
+  /** Decides on compression for a streamed body; with a coding, its chunks go through a compressor. */
+  private startCompressing(compression: ResolvedCompression): void {
+    this.compressionDecided = true;
+    const declared = this.declared === -1 ? undefined : this.declared;
+    const coding = prepareCompression(this.sink.req, this, declared, compression);
+    if (coding === null) return;
+    this.declared = -1;
+    this.compressing = new CompressingBody(
+      coding,
+      compression,
+      (bytes) => {
+        if (this.state === STREAMING) this.writeRaw(bytes);
+      },
+      (error) => {
+        if (this.state !== STREAMING) return;
+        if (error !== null) {
+          this.state = ENDED;
+          if (!this.stream.closed) this.stream.close(0x2 /* INTERNAL_ERROR */);
+          this.sink.responseEnded();
+          return;
+        }
+        this.finishStream();
+      },
+    );
+  }
+
+  /** Writes a piece of the body as it is: the HEADERS frame first, if this starts the stream. */
+  private writeRaw(chunk: string | Uint8Array): boolean {
     const stream = this.stream;
     if (this.state === OPEN) {
       const noBody = statusHasNoBody(checkedStatus(this.status)) || this.isHead;
@@ -161,6 +230,12 @@ export class Http2Response implements Response {
   }
 
   waitForDrain(): Promise<void> {
+    const compressing = this.compressing;
+    if (compressing !== null) return compressing.idle().then(() => this.streamDrained());
+    return this.streamDrained();
+  }
+
+  private streamDrained(): Promise<void> {
     const stream = this.stream;
     if (!stream.writableNeedDrain || stream.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
