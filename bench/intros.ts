@@ -36,6 +36,8 @@ export function sectionIntro(section: Section['id'], config: Config, uwsNote: st
       return httpsIntro(config);
     case 'http2':
       return http2Intro();
+    case 'compression':
+      return compressionIntro(config);
   }
 }
 
@@ -162,5 +164,19 @@ function http2Intro(): string {
     `warm-up (\`--warm-up-time\`) not counted. CPU µs/req, minor GCs and h2load's CPU share are read over ` +
     `h2load's measured window only; h2load gives no latency percentiles. A run with any failed, errored ` +
     `or timed-out request, or a status other than 2xx, fails. Target: ≥ 2× node:http2; nginx reported.`
+  );
+}
+
+/** What the compression table measures, printed above it. */
+function compressionIntro(config: Config): string {
+  return (
+    `Compression: keep-alive \`GET\` with \`Accept-Encoding: gzip\` of the static section's ` +
+    `${SMALL_FILE_BYTES}-byte text file (from memory), gzipped at level 1 on every response by Peregrine ` +
+    `(\`compression: { encodings: ['gzip'], level: 1 }\`, one worker) and by Fastify with ` +
+    `@fastify/compress (\`encodings: ['gzip']\`, \`zlibOptions: { level: 1 }\`, its defaults otherwise), ` +
+    `each on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU}, ${plural(config.connections, 'connection')}. ` +
+    `Each run's checked request must come back with \`Content-Encoding: gzip\` and a body that gunzips ` +
+    `to the file, and a run in which wrk read as many bytes per response as the file has fails. ` +
+    `Target: ≥ 1.5× Fastify.`
   );
 }

@@ -13,6 +13,7 @@ import {
   BUN,
   BUN_BINARY,
   FASTIFY,
+  FASTIFY_GZIP,
   HONO_NODE,
   HONO_PEREGRINE,
   HONO_SRVX,
@@ -104,6 +105,8 @@ export function checkPrerequisites(config: Config): void {
     fail('the fastify server needs the `fastify` package (a devDependency): run `npm install` first.');
   }
   for (const [spec, name] of [
+    [FASTIFY_GZIP, 'fastify'],
+    [FASTIFY_GZIP, '@fastify/compress'],
     [HONO_PEREGRINE, 'hono'],
     [HONO_NODE, '@hono/node-server'],
     [HONO_SRVX, 'srvx'],

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
+import { gunzipSync } from 'node:zlib';
 import { type Config, WARMUP_SECONDS } from './config.ts';
 import { h2loadArgs, h2loadProblems, runH2load } from './h2load.ts';
 import { openIdleConnections } from './idle-load-driver.ts';
@@ -25,6 +26,8 @@ export const IDLE_SETTLE_MS = 1_000;
 /**
  * One request with a fresh connection (a GET, or the workload's POST with its body), to check status,
  * Content-Type and body before loading the server. Over TLS the certificate must be `ca`, the run's.
+ * With `acceptEncoding` the request says so, and the response must carry that Content-Encoding and a
+ * body that decodes to the expected one.
  */
 function checkResponse(port: number, workload: HttpWorkload, ca?: Buffer): Promise<void> {
   const upload = workload.uploadBytes === undefined ? undefined : Buffer.alloc(workload.uploadBytes, 'x');
@@ -34,7 +37,10 @@ function checkResponse(port: number, workload: HttpWorkload, ca?: Buffer): Promi
     path: workload.path,
     agent: false,
     method: upload === undefined ? 'GET' : 'POST',
-    headers: upload === undefined ? {} : { 'Content-Type': 'application/octet-stream' },
+    headers: {
+      ...(upload === undefined ? {} : { 'Content-Type': 'application/octet-stream' }),
+      ...(workload.acceptEncoding === undefined ? {} : { 'Accept-Encoding': workload.acceptEncoding }),
+    },
   };
   return new Promise((resolve, reject) => {
     const send = workload.tls ? httpsRequest : request;
@@ -43,9 +49,28 @@ function checkResponse(port: number, workload: HttpWorkload, ca?: Buffer): Promi
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);
       response.on('end', () => {
-        const body = Buffer.concat(chunks).toString('latin1');
         const type = response.headers['content-type'] ?? '';
-        const problem = responseProblem(workload, options.method, response.statusCode, type, body);
+        const encoding = response.headers['content-encoding'];
+        let problem: string | undefined;
+        let body = Buffer.concat(chunks);
+        if (workload.acceptEncoding !== undefined) {
+          if (encoding !== workload.acceptEncoding)
+            problem = `${options.method} ${workload.path}: Content-Encoding "${encoding ?? ''}", not ${workload.acceptEncoding}`;
+          else {
+            try {
+              body = gunzipSync(body);
+            } catch (error) {
+              problem = `${options.method} ${workload.path}: the body does not gunzip: ${errorMessage(error)}`;
+            }
+          }
+        }
+        problem ??= responseProblem(
+          workload,
+          options.method,
+          response.statusCode,
+          type,
+          body.toString('latin1'),
+        );
         if (problem === undefined) resolve();
         else reject(new Error(problem));
       });
@@ -193,7 +218,10 @@ async function loadHttpServer(
   await new Promise((resolve) => setTimeout(resolve, 50)); // the last --trace-gc lines are on their way
   const gcsAfter = server.minorGcs();
 
-  const problems = wrkProblems(report);
+  const problems = wrkProblems(
+    report,
+    workload.acceptEncoding === undefined ? undefined : Buffer.byteLength(workload.body, 'latin1'),
+  );
   const handshakes = workload.newConnections
     ? newConnectionsProblem(report.requests, accepted, report.stderr)
     : undefined;

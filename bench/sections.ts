@@ -37,6 +37,12 @@ export interface HttpWorkload {
    * `streams` concurrent streams (requests in flight).
    */
   readonly http2?: { readonly streams: number };
+  /**
+   * Every request says `Accept-Encoding: gzip`, and the response must be gzipped: the check requires
+   * `Content-Encoding: gzip` and a body that gunzips to `body`, and the run fails if wrk read as
+   * many bytes per response as `body` has.
+   */
+  readonly acceptEncoding?: 'gzip';
 }
 
 /** A WebSocket echo workload, loaded by ws-load.ts. */
@@ -135,6 +141,13 @@ export const NGINX_HTTPS: ServerSpec = { id: 'nginx-https', label: 'nginx', scri
 const PEREGRINE_H2: ServerSpec = { id: 'peregrine-h2', label: 'Peregrine', script: 'peregrine-https.ts' };
 const NODE_HTTP2: ServerSpec = { id: 'node-http2', label: 'node:http2', script: 'node-http2.ts' };
 export const NGINX_H2: ServerSpec = { id: 'nginx-h2', label: 'nginx', script: '' };
+/** The compression section: gzip level 1 by Peregrine's `compression` option and by @fastify/compress. */
+const PEREGRINE_GZIP: ServerSpec = { id: 'peregrine-gzip', label: 'Peregrine', script: 'peregrine-gzip.ts' };
+export const FASTIFY_GZIP: ServerSpec = {
+  id: 'fastify-gzip',
+  label: 'Fastify',
+  script: 'fastify-gzip.ts',
+};
 /** The `bun` binary of the @oven/bun-linux-x64 devDependency, which runs bun-serve.ts. */
 export const BUN_BINARY = join(ROOT_DIR, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun');
 export const SERVERS: readonly ServerSpec[] = [
@@ -161,6 +174,8 @@ export const SERVERS: readonly ServerSpec[] = [
   PEREGRINE_H2,
   NODE_HTTP2,
   NGINX_H2,
+  PEREGRINE_GZIP,
+  FASTIFY_GZIP,
 ];
 
 /** nginx servers: started from a generated config, not a bench/servers script. */
@@ -179,7 +194,8 @@ export interface Section {
     | 'fetch'
     | 'hono'
     | 'https'
-    | 'http2';
+    | 'http2'
+    | 'compression';
   readonly peregrine: ServerSpec;
   /** The servers Peregrine is compared with, each with its own ratio column. */
   readonly peers: readonly ServerSpec[];
@@ -402,6 +418,25 @@ export const HTTP2: Section = {
   ],
 };
 
+/** Compression: the static section's 6150-byte text file, gzipped at level 1 on every response. */
+export const COMPRESSION: Section = {
+  id: 'compression',
+  peregrine: PEREGRINE_GZIP,
+  peers: [FASTIFY_GZIP],
+  unit: 'req',
+  workloads: [
+    {
+      kind: 'http',
+      name: 'gzip /6150.txt',
+      path: '/6150.txt',
+      body: SMALL_FILE.toString('latin1'),
+      pipeline: 1,
+      workers: 1,
+      acceptEncoding: 'gzip',
+    },
+  ],
+};
+
 export const SECTIONS: readonly Section[] = [
   COMPARISON,
   SCALING,
@@ -412,6 +447,7 @@ export const SECTIONS: readonly Section[] = [
   HONO,
   HTTPS,
   HTTP2,
+  COMPRESSION,
 ];
 
 /** The own servers of a section: Peregrine, then its peers. */
