@@ -250,6 +250,14 @@ export class Http1Response implements Response {
   addPreparedHeaders(lines: string): void {
     if (this.detached) return;
     this.assertOpen();
+    if (this.sink!.compression !== null) {
+      // Compression reads and changes these headers (Content-Type, ETag, Vary): keep them as fields.
+      for (const line of lines.split('\r\n')) {
+        const colon = line.indexOf(':');
+        if (colon > 0) this.add(line.slice(0, colon), line.slice(colon + 1).trim());
+      }
+      return;
+    }
     this.prepared += lines;
   }
 

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { constants as cryptoConstants, X509Certificate } from 'node:crypto';
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
@@ -41,6 +41,9 @@ export const TLS_DEFAULTS = {
     'ECDHE-RSA-CHACHA20-POLY1305',
   ].join(':'),
   honorCipherOrder: true,
+  // No renegotiation (TLS 1.2): a client could make the server repeat the costly handshake work at
+  // will (a denial of service); TLS 1.3 has none.
+  secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
 } as const;
 
 /** A certificate loaded, with the names it answers for. */

@@ -5,6 +5,7 @@ import { connect, constants as h2, type IncomingHttpHeaders } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import * as zlib from 'node:zlib';
 import {
   ConfigError,
@@ -15,6 +16,7 @@ import {
   serve,
 } from '../../src/index.ts';
 import { resolveOptions } from '../../src/options.ts';
+import { SETTLED_MS } from '../../src/static/file-cache.ts';
 import { exchange } from '../helpers.ts';
 
 const TEXT = 'Peregrine compresses what is worth compressing. '.repeat(128); // 6144 bytes
@@ -277,12 +279,23 @@ test('fetch mode responses and DirServer files are compressed; DirServer still p
   writeFileSync(join(dir, 'app.js'), TEXT);
   writeFileSync(join(dir, 'pre.css'), TEXT);
   writeFileSync(join(dir, 'pre.css.br'), zlib.brotliCompressSync(TEXT));
+  // The file cache keeps only files that settled (unchanged for SETTLED_MS), then answers hot ones
+  // with prebuilt bytes: compression must still apply there.
+  await delay(SETTLED_MS + 100);
   const files = await start({}, new DirServer(dir));
   t.after(() => files.shutdown());
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     // Several times: the file cache's prebuilt path must not bypass compression once the file is hot.
     const js = await get(files.port, '/app.js', { 'accept-encoding': 'gzip' });
     assert.equal(js.headers['content-encoding'], 'gzip');
+    assert.equal(js.body, TEXT);
+  }
+  // Without precompressed variants the file cache answers hot files with prebuilt bytes: compression still applies.
+  const plainFiles = await start({}, new DirServer(dir, { precompressed: false }));
+  t.after(() => plainFiles.shutdown());
+  for (let i = 0; i < 5; i++) {
+    const js = await get(plainFiles.port, '/app.js', { 'accept-encoding': 'gzip' });
+    assert.equal(js.headers['content-encoding'], 'gzip', `request ${i + 1}`);
     assert.equal(js.body, TEXT);
   }
   const pre = await get(files.port, '/pre.css', { 'accept-encoding': 'br, gzip' });

@@ -470,3 +470,18 @@ for (const mode of ['threads', 'cluster'] as const) {
     );
   });
 }
+
+test('a client cannot renegotiate (TLS 1.2): no handshake work on demand', async (t) => {
+  const server = await start({ tls: localhost });
+  t.after(() => server.shutdown());
+  const socket = await handshake(server.port, { maxVersion: 'TLSv1.2' });
+  socket.on('error', () => {});
+  const refused = await new Promise<Error | null>((resolve) => {
+    const asked = socket.renegotiate({ rejectUnauthorized: false }, (error) => resolve(error ?? null));
+    if (!asked) resolve(new Error('renegotiation not started'));
+    socket.once('close', () => resolve(new Error('closed')));
+  });
+  assert.ok(refused !== null, 'the server went along with a renegotiation');
+  socket.destroy();
+  assert.equal((await get(server.port, '/')).status, 200);
+});
