@@ -18,6 +18,7 @@ export interface Http2Options {
   keepAliveTimeout: number;
   requestTimeout: number;
   handlerTimeout: number;
+  sendTimeout: number;
   onError(error: unknown, request: Request | undefined): void;
 }
 
@@ -49,6 +50,9 @@ export class Http2Connection implements Session {
   /** When the connection last had no stream open. */
   private idleSince: number;
   private closing = false;
+  /** The socket's bytesWritten at the last sendTimeout check, or -1 when no stream waits on the client. */
+  private sentAtCheck = -1;
+  private checkedAt = 0;
 
   constructor(link: Link, session: ServerHttp2Session, owner: Http2Owner) {
     this.link = link;
@@ -94,8 +98,38 @@ export class Http2Connection implements Session {
       this.shutdown(); // idle past keepAliveTimeout
       return;
     }
+    if (this.sendStalled(now)) {
+      this.link.destroy(); // the client took nothing for a whole sendTimeout: as HTTP/1, cut it
+      return;
+    }
     for (const exchange of this.exchanges) exchange.checkTimeouts(now);
     this.updateDeadline();
+  }
+
+  /**
+   * Whether streams wait on a client that took none of the connection's bytes since the last check,
+   * sendTimeout ago (nginx's send_timeout). Flow control holds the data back, not a socket buffer,
+   * so the socket's bytes written tell whether the client reads at all.
+   */
+  private sendStalled(now: number): boolean {
+    const timeout = this.owner.options.sendTimeout;
+    if (timeout === 0 || !this.waitingOnClient()) {
+      this.sentAtCheck = -1;
+      return false;
+    }
+    const written = this.link.socket.bytesWritten;
+    if (this.sentAtCheck === written && now >= this.checkedAt + timeout) return true;
+    if (this.sentAtCheck !== written) {
+      this.sentAtCheck = written;
+      this.checkedAt = now;
+    }
+    return false;
+  }
+
+  /** Whether a stream's response is held back by the client (flow control or a full socket). */
+  private waitingOnClient(): boolean {
+    for (const exchange of this.exchanges) if (exchange.waitingOnClient) return true;
+    return false;
   }
 
   /** Graceful: GOAWAY, the streams in flight finish, then the connection closes. */
@@ -127,7 +161,17 @@ export class Http2Connection implements Session {
       this.deadline = this.idleSince + idle;
       return;
     }
-    this.deadline = this.nextExchangeDeadline();
+    let next = this.nextExchangeDeadline();
+    const sendTimeout = options.sendTimeout;
+    if (sendTimeout !== 0 && this.waitingOnClient()) {
+      if (this.sentAtCheck === -1) {
+        this.sentAtCheck = this.link.socket.bytesWritten;
+        this.checkedAt = this.owner.clock.now;
+      }
+      const due = this.checkedAt + sendTimeout;
+      if (next === 0 || due < next) next = due;
+    }
+    this.deadline = next;
   }
 
   private nextExchangeDeadline(): number {
@@ -300,6 +344,10 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
     this.handlerActiveAt = this.owner.clock.now;
   }
 
+  blocked(): void {
+    this.connection.updateDeadline();
+  }
+
   responseEnded(): void {
     if (!this.bodyComplete) {
       // The handler answered without reading the rest of the body: what else comes is dropped.
@@ -318,6 +366,12 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
   }
 
   // ── timeouts ──
+
+  /** Whether this stream's response waits for the client to take it. */
+  get waitingOnClient(): boolean {
+    const stream = this.stream;
+    return !this.ended && this.res.headersSent && (this.res.finished || stream.writableNeedDrain);
+  }
 
   deadline(): number {
     if (this.ended) return 0;

@@ -20,6 +20,8 @@ import { statusHasNoBody } from '../http/status.ts';
 export interface StreamSink {
   /** The handler showed life (a write): its handlerTimeout counts from now. */
   active(): void;
+  /** A write filled the stream's buffer: the client holds it back (sendTimeout watches). */
+  blocked(): void;
   /** The response has ended (or failed). */
   responseEnded(): void;
   /** The `compression` option, or null when responses are sent as they are. */
@@ -226,7 +228,9 @@ export class Http2Response implements Response {
     this.sink.active();
     if (length === 0 || this.isHead || statusHasNoBody(this.status) || stream.destroyed || !stream.writable)
       return true;
-    return stream.write(chunk);
+    if (stream.write(chunk)) return true;
+    this.sink.blocked();
+    return false;
   }
 
   waitForDrain(): Promise<void> {

@@ -458,3 +458,41 @@ test('curl speaks HTTP/2 to it (ALPN), and HTTP/1.1 when asked', { timeout: 20_0
   const h1 = await run('curl', [...args, '--http1.1', url]);
   assert.match(h1.stdout, /"version":"1\.1"[\s\S]*\n1\.1$/);
 });
+
+test('HTTP/2 sendTimeout: a client that stops reading a response is disconnected; one that reads slowly is not', {
+  timeout: 20_000,
+}, async (t) => {
+  const server = await start(
+    {
+      async handleRequest(_req, res) {
+        for (let i = 0; i < 400; i++) if (!res.write(Buffer.alloc(64 * 1024, 1))) await res.waitForDrain();
+        res.end();
+      },
+    },
+    { sendTimeout: 300, handlerTimeout: 0 },
+  );
+  t.after(() => server.shutdown());
+  // Never reads: flow control stops the server, and sendTimeout ends the connection.
+  const stuck = client(server);
+  const stream = stuck.request({ ':path': '/big' });
+  stream.on('error', () => {});
+  stream.pause();
+  const started = Date.now();
+  await new Promise((resolve) => stuck.once('close', resolve));
+  assert.ok(Date.now() - started < 5000, `closed after ${Date.now() - started} ms`);
+  // Reads slowly but steadily: gets everything.
+  const slow = client(server);
+  t.after(() => slow.close());
+  const total = await new Promise<number>((resolve, reject) => {
+    const s = slow.request({ ':path': '/big' });
+    let bytes = 0;
+    s.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      s.pause();
+      setTimeout(() => s.resume(), 1);
+    });
+    s.on('end', () => resolve(bytes));
+    s.on('error', reject);
+  });
+  assert.equal(total, 400 * 64 * 1024);
+});
