@@ -85,7 +85,8 @@ function selectSections(): SelectedSection[] {
         'in the fetch section ("fetch plain /", "fetch json /json", with peregrine); hono-peregrine, ' +
         'hono-node and hono-srvx only in the hono section ("hono plain /", "hono json /json"); ' +
         'peregrine-https, node-https and nginx-https only in the https section ("https GET /", ' +
-        '"https handshakes")',
+        '"https handshakes"); peregrine-h2, node-http2 and nginx-h2 only in the http2 section ("h2 GET /"); ' +
+        'peregrine-gzip and fastify-gzip only in the compression section ("gzip /6150.txt")',
     );
   }
   return selected;

@@ -1,10 +1,18 @@
 // The paragraph above each section's tables: what it measures, how it is pinned and loaded, its targets.
-import type { Config } from './config.ts';
+import { type Config, WARMUP_SECONDS } from './config.ts';
 import { formatBytes, plural } from './format.ts';
 import { IDLE_SETTLE_MS } from './measure.ts';
 import { NGINX } from './nginx.ts';
 import { LOAD_CPU, MULTI_WORKER_CPUS, SERVER_CPU } from './processes.ts';
-import { IDLE, type Section, SMALL_FILE_BYTES, STATIC, WEBSOCKET } from './sections.ts';
+import {
+  H2_CONNECTIONS,
+  H2_STREAMS,
+  IDLE,
+  type Section,
+  SMALL_FILE_BYTES,
+  STATIC,
+  WEBSOCKET,
+} from './sections.ts';
 import { UPLOAD_BYTES } from './servers/bodies.ts';
 
 /** The intro of `section`; `uwsNote` says why uWebSockets.js was not run, if it was selected and could not be. */
@@ -26,6 +34,10 @@ export function sectionIntro(section: Section['id'], config: Config, uwsNote: st
       return honoIntro();
     case 'https':
       return httpsIntro(config);
+    case 'http2':
+      return http2Intro();
+    case 'compression':
+      return compressionIntro(config);
   }
 }
 
@@ -138,5 +150,33 @@ function httpsIntro(config: Config): string {
     `signature), and each run checks that the machine accepted a TCP connection per request. wrk's own ` +
     `handshake work (an ECDHE and a signature check per connection) can make it the limit: see its CPU in ` +
     `the progress lines. Targets: keep-alive ≥ 2× node:https and ≥ 0.9× nginx, handshakes ≥ 1.0× node:https.`
+  );
+}
+
+/** What the http2 table measures, printed above it. */
+function http2Intro(): string {
+  return (
+    `HTTP/2: \`GET /\` (13-byte body) over TLS with ALPN h2, the https section's certificate; Peregrine ` +
+    `(the \`tls\` option, HTTP/2 on by default, one worker), node:http2 (\`http2.createSecureServer\` with ` +
+    `the compatibility API's \`(req, res) => …\`, defaults) and nginx (${NGINX}, one worker, ` +
+    `\`listen … ssl http2\`), each on CPU ${SERVER_CPU}; load from h2load on CPU ${LOAD_CPU}: ` +
+    `${H2_CONNECTIONS} connections × ${H2_STREAMS} concurrent streams, after ${WARMUP_SECONDS} s of ` +
+    `warm-up (\`--warm-up-time\`) not counted. CPU µs/req, minor GCs and h2load's CPU share are read over ` +
+    `h2load's measured window only; h2load gives no latency percentiles. A run with any failed, errored ` +
+    `or timed-out request, or a status other than 2xx, fails. Target: ≥ 2× node:http2; nginx reported.`
+  );
+}
+
+/** What the compression table measures, printed above it. */
+function compressionIntro(config: Config): string {
+  return (
+    `Compression: keep-alive \`GET\` with \`Accept-Encoding: gzip\` of the static section's ` +
+    `${SMALL_FILE_BYTES}-byte text file (from memory), gzipped at level 1 on every response by Peregrine ` +
+    `(\`compression: { encodings: ['gzip'], level: 1 }\`, one worker) and by Fastify with ` +
+    `@fastify/compress (\`encodings: ['gzip']\`, \`zlibOptions: { level: 1 }\`, its defaults otherwise), ` +
+    `each on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU}, ${plural(config.connections, 'connection')}. ` +
+    `Each run's checked request must come back with \`Content-Encoding: gzip\` and a body that gunzips ` +
+    `to the file, and a run in which wrk read as many bytes per response as the file has fails. ` +
+    `Target: ≥ 1.5× Fastify.`
   );
 }

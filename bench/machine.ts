@@ -5,6 +5,7 @@ import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Config } from './config.ts';
+import { H2LOAD } from './h2load.ts';
 import { fail } from './log.ts';
 import { NGINX } from './nginx.ts';
 import { LOAD_CPU, SERVER_CPU } from './processes.ts';
@@ -12,6 +13,7 @@ import {
   BUN,
   BUN_BINARY,
   FASTIFY,
+  FASTIFY_GZIP,
   HONO_NODE,
   HONO_PEREGRINE,
   HONO_SRVX,
@@ -66,11 +68,14 @@ function canResolve(specifier: string): boolean {
 
 export function checkPrerequisites(config: Config): void {
   if (process.platform !== 'linux') fail('the benchmark needs Linux (it uses taskset and /proc).');
-  const usesWrk = config.sections.some((s) => s.workloads.some((w) => w.kind === 'http'));
   const usesNginx = config.sections.some((s) => s.servers.some(isNginx));
   const http = config.sections.flatMap((s) => s.workloads.flatMap((w) => (w.kind === 'http' ? [w] : [])));
   const tools = [
-    ...(usesWrk ? [{ command: 'wrk', install: 'apt-get install wrk' }] : []),
+    ...(http.some((w) => w.http2 === undefined) ? [{ command: 'wrk', install: 'apt-get install wrk' }] : []),
+    // The http2 section's load generator.
+    ...(http.some((w) => w.http2 !== undefined)
+      ? [{ command: H2LOAD, install: 'apt-get install nghttp2-client (or leave out "h2" with BENCH_FILTER)' }]
+      : []),
     { command: 'taskset', install: 'apt-get install util-linux' },
     // The https section's certificate, and the library that keeps wrk from resuming TLS sessions.
     ...(http.some((w) => w.tls) ? [{ command: 'openssl', install: 'apt-get install openssl' }] : []),
@@ -100,6 +105,8 @@ export function checkPrerequisites(config: Config): void {
     fail('the fastify server needs the `fastify` package (a devDependency): run `npm install` first.');
   }
   for (const [spec, name] of [
+    [FASTIFY_GZIP, 'fastify'],
+    [FASTIFY_GZIP, '@fastify/compress'],
     [HONO_PEREGRINE, 'hono'],
     [HONO_NODE, '@hono/node-server'],
     [HONO_SRVX, 'srvx'],

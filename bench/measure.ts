@@ -2,8 +2,11 @@
 // while sampling its CPU time and memory from /proc, and stop it.
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
+import { gunzipSync } from 'node:zlib';
 import { type Config, WARMUP_SECONDS } from './config.ts';
+import { h2loadArgs, h2loadProblems, runH2load } from './h2load.ts';
 import { openIdleConnections } from './idle-load-driver.ts';
 import { errorMessage } from './log.ts';
 import { freePort } from './net.ts';
@@ -23,6 +26,8 @@ export const IDLE_SETTLE_MS = 1_000;
 /**
  * One request with a fresh connection (a GET, or the workload's POST with its body), to check status,
  * Content-Type and body before loading the server. Over TLS the certificate must be `ca`, the run's.
+ * With `acceptEncoding` the request says so, and the response must carry that Content-Encoding and a
+ * body that decodes to the expected one.
  */
 function checkResponse(port: number, workload: HttpWorkload, ca?: Buffer): Promise<void> {
   const upload = workload.uploadBytes === undefined ? undefined : Buffer.alloc(workload.uploadBytes, 'x');
@@ -32,7 +37,10 @@ function checkResponse(port: number, workload: HttpWorkload, ca?: Buffer): Promi
     path: workload.path,
     agent: false,
     method: upload === undefined ? 'GET' : 'POST',
-    headers: upload === undefined ? {} : { 'Content-Type': 'application/octet-stream' },
+    headers: {
+      ...(upload === undefined ? {} : { 'Content-Type': 'application/octet-stream' }),
+      ...(workload.acceptEncoding === undefined ? {} : { 'Accept-Encoding': workload.acceptEncoding }),
+    },
   };
   return new Promise((resolve, reject) => {
     const send = workload.tls ? httpsRequest : request;
@@ -41,15 +49,30 @@ function checkResponse(port: number, workload: HttpWorkload, ca?: Buffer): Promi
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);
       response.on('end', () => {
-        const body = Buffer.concat(chunks).toString('latin1');
         const type = response.headers['content-type'] ?? '';
-        if (response.statusCode !== 200)
-          reject(new Error(`${options.method} ${workload.path}: status ${response.statusCode}`));
-        else if (!type.startsWith(workload.contentType ?? 'text/plain'))
-          reject(new Error(`${options.method} ${workload.path}: Content-Type "${type}"`));
-        else if (body !== workload.body)
-          reject(new Error(`${options.method} ${workload.path}: unexpected ${body.length}-byte body`));
-        else resolve();
+        const encoding = response.headers['content-encoding'];
+        let problem: string | undefined;
+        let body = Buffer.concat(chunks);
+        if (workload.acceptEncoding !== undefined) {
+          if (encoding !== workload.acceptEncoding)
+            problem = `${options.method} ${workload.path}: Content-Encoding "${encoding ?? ''}", not ${workload.acceptEncoding}`;
+          else {
+            try {
+              body = gunzipSync(body);
+            } catch (error) {
+              problem = `${options.method} ${workload.path}: the body does not gunzip: ${errorMessage(error)}`;
+            }
+          }
+        }
+        problem ??= responseProblem(
+          workload,
+          options.method,
+          response.statusCode,
+          type,
+          body.toString('latin1'),
+        );
+        if (problem === undefined) resolve();
+        else reject(new Error(problem));
       });
     });
     sent.setTimeout(CHECK_TIMEOUT_MS, () =>
@@ -58,6 +81,113 @@ function checkResponse(port: number, workload: HttpWorkload, ca?: Buffer): Promi
     sent.on('error', reject);
     sent.end(upload);
   });
+}
+
+/** Why a response is not the one `workload` expects (status, Content-Type, body); undefined if it is. */
+function responseProblem(
+  workload: HttpWorkload,
+  method: string,
+  status: number | undefined,
+  type: string,
+  body: string,
+): string | undefined {
+  if (status !== 200) return `${method} ${workload.path}: status ${status}`;
+  if (!type.startsWith(workload.contentType ?? 'text/plain'))
+    return `${method} ${workload.path}: Content-Type "${type}"`;
+  if (body !== workload.body) return `${method} ${workload.path}: unexpected ${body.length}-byte body`;
+  return undefined;
+}
+
+/**
+ * One `GET` over a new HTTP/2 connection (the certificate must be `ca`, the run's), to check that the
+ * server negotiates h2 by ALPN and answers status, Content-Type and body as expected.
+ */
+function checkH2Response(port: number, workload: HttpWorkload, ca: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const session = connect(`https://127.0.0.1:${port}`, { ca, ALPNProtocols: ['h2'] });
+    const done = (error?: Error): void => {
+      session.close();
+      if (error) reject(error);
+      else resolve();
+    };
+    session.setTimeout(CHECK_TIMEOUT_MS, () => {
+      session.destroy();
+      reject(new Error(`h2 GET ${workload.path}: timed out`));
+    });
+    session.on('error', done);
+    const stream = session.request({ ':method': 'GET', ':path': workload.path });
+    const chunks: Buffer[] = [];
+    let status: number | undefined;
+    let type = '';
+    stream.on('response', (headers) => {
+      status = headers[':status'];
+      type = String(headers['content-type'] ?? '');
+    });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('error', done);
+    stream.on('end', () => {
+      if (session.alpnProtocol !== 'h2') {
+        done(new Error(`h2 GET ${workload.path}: ALPN chose ${session.alpnProtocol}, not h2`));
+        return;
+      }
+      const body = Buffer.concat(chunks).toString('latin1');
+      const problem = responseProblem(workload, 'h2 GET', status, type, body);
+      done(problem === undefined ? undefined : new Error(problem));
+    });
+    stream.end();
+  });
+}
+
+/**
+ * Checks one HTTP/2 response, then runs h2load: WARMUP_SECONDS of unmeasured load, then the measured
+ * window, over which the server's CPU time, h2load's and the server's minor GCs are read (h2load says
+ * when the window opens and closes).
+ */
+async function loadH2Server(
+  server: RunningServer,
+  workload: HttpWorkload,
+  config: Config,
+  setup: ServerSetup,
+): Promise<RunResult> {
+  await checkH2Response(server.port, workload, readFileSync(tlsFiles(setup.tempDir).cert));
+  const connections = workload.connections ?? config.connections;
+  const args = h2loadArgs(workload, server.port, config.seconds, WARMUP_SECONDS, connections);
+  const read = (loadPid: number) => ({
+    at: performance.now(),
+    ticks: readCpuTicks(server.pid),
+    loadTicks: readCpuTicks(loadPid),
+    gcs: server.minorGcs(),
+  });
+  let before: ReturnType<typeof read> | undefined;
+  let after: ReturnType<typeof read> | undefined;
+  const report = await runH2load(args, {
+    started: (pid) => {
+      before = read(pid);
+    },
+    over: (pid) => {
+      after = read(pid);
+    },
+  });
+  if (!server.isAlive()) throw new Error('server exited during the run');
+  if (before === undefined || after === undefined) throw new Error('h2load did not announce its window');
+  const peakRssBytes = readPeakRss(server.pid);
+  const problems = h2loadProblems(report);
+  if (problems.length > 0) return { ok: false, error: problems.join('; ') };
+  const wallSeconds = (after.at - before.at) / 1000;
+  const cpuSeconds = (after.ticks - before.ticks) / config.clockTicks;
+  return {
+    ok: true,
+    perSecond: report.requestsPerSecond,
+    count: report.succeeded,
+    cpuMicrosPerUnit: (cpuSeconds * 1e6) / report.succeeded,
+    cpuShare: cpuSeconds / wallSeconds,
+    loadCpuShare: (after.loadTicks - before.loadTicks) / config.clockTicks / wallSeconds,
+    // h2load gives no latency percentiles (only min, max, mean and deviation).
+    p50Ms: null,
+    p99Ms: null,
+    minorGcs: before.gcs === null || after.gcs === null ? null : after.gcs - before.gcs,
+    peakRssBytes,
+  };
 }
 
 /** Checks one response, warms the server up with wrk, then measures one wrk run. */
@@ -88,7 +218,10 @@ async function loadHttpServer(
   await new Promise((resolve) => setTimeout(resolve, 50)); // the last --trace-gc lines are on their way
   const gcsAfter = server.minorGcs();
 
-  const problems = wrkProblems(report);
+  const problems = wrkProblems(
+    report,
+    workload.acceptEncoding === undefined ? undefined : Buffer.byteLength(workload.body, 'latin1'),
+  );
   const handshakes = workload.newConnections
     ? newConnectionsProblem(report.requests, accepted, report.stderr)
     : undefined;
@@ -180,6 +313,8 @@ function loadServer(
   setup: ServerSetup,
 ): Promise<RunResult> {
   if (workload.kind === 'idle') return loadIdleServer(server, workload);
+  if (workload.kind === 'http' && workload.http2 !== undefined)
+    return loadH2Server(server, workload, config, setup);
   return workload.kind === 'http'
     ? loadHttpServer(server, workload, config, setup)
     : loadWsServer(server, workload, config);

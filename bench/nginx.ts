@@ -2,7 +2,7 @@
 // off`) from a config generated for each run, since nginx takes its routes and port from a file.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NGINX_HTTPS, NGINX_STATIC, type ServerSpec } from './sections.ts';
+import { NGINX_H2, NGINX_HTTPS, NGINX_STATIC, type ServerSpec } from './sections.ts';
 import { JSON_BODY, SMALL_BODY } from './servers/bodies.ts';
 import { comparisonLargeFile, nginxDir, staticDir } from './temp-dir.ts';
 import { type TlsFiles, tlsFiles } from './tls.ts';
@@ -31,6 +31,7 @@ function nginxQuoted(text: string): string {
  */
 function nginxServerBlock(spec: ServerSpec, tempDir: string, port: number): string {
   if (spec === NGINX_HTTPS) return nginxTlsServerBlock(tlsFiles(tempDir), port);
+  if (spec === NGINX_H2) return nginxTlsServerBlock(tlsFiles(tempDir), port, true);
   if (spec === NGINX_STATIC) return `listen 127.0.0.1:${port};\n    root ${staticDir(tempDir)};`;
   return (
     `listen 127.0.0.1:${port};\n    default_type text/plain;\n` +
@@ -46,11 +47,19 @@ function nginxServerBlock(spec: ServerSpec, tempDir: string, port: number): stri
 /**
  * The https section's `server` block: TLS 1.2 and 1.3 with the run's certificate, nginx's defaults
  * otherwise (session tickets on, no session cache; TLS 1.3 suites OpenSSL's, in the client's order),
- * and `/` answered from the config like nginx-http's.
+ * and `/` answered from the config like nginx-http's. With `http2` (the http2 section), HTTP/2 by
+ * ALPN: `listen … ssl http2`, the syntax of Debian 12's nginx 1.22 (1.25 moved it to `http2 on`), and
+ * no limit on the requests of a connection within a run (`keepalive_requests` also bounds HTTP/2
+ * connections since 1.19.7, and h2load's 10 connections would reach the 100,000 of the http block).
  */
-export function nginxTlsServerBlock(files: Pick<TlsFiles, 'cert' | 'key'>, port: number): string {
+export function nginxTlsServerBlock(
+  files: Pick<TlsFiles, 'cert' | 'key'>,
+  port: number,
+  http2 = false,
+): string {
   return (
-    `listen 127.0.0.1:${port} ssl;\n` +
+    `listen 127.0.0.1:${port} ssl${http2 ? ' http2' : ''};\n` +
+    (http2 ? '    keepalive_requests 100000000;\n' : '') +
     `    ssl_certificate ${files.cert};\n    ssl_certificate_key ${files.key};\n` +
     `    ssl_protocols TLSv1.2 TLSv1.3;\n    default_type text/plain;\n` +
     `    location / { return 200 ${nginxQuoted(SMALL_BODY)}; }`

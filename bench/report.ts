@@ -20,13 +20,20 @@ const CHART_FILE = join(import.meta.dirname, 'results.svg');
 
 /** The load generator of a section, as named in the progress output. */
 function loadName(section: Section): string {
+  if (section.id === 'http2') return 'h2load';
   return section.unit === 'msg' ? 'ws-load' : 'wrk';
 }
 
 /** The first line: when, on what, and how the runs were loaded. */
 function summaryLine(config: Config): string {
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const http = config.sections.some((s) => s.section.unit === 'req');
+  // The http2 section (h2load, its own connections) states them above its table, like the websocket one.
+  const http = config.sections.some((s) => s.section.unit === 'req' && s.section.id !== 'http2');
+  const loader = config.sections.some((s) => s.section.id === 'http2')
+    ? 'h2load'
+    : config.sections.some((s) => s.section.unit === 'msg')
+      ? 'ws-load'
+      : 'idle-load';
   return [
     date,
     `Node ${process.version}`,
@@ -35,9 +42,7 @@ function summaryLine(config: Config): string {
     // The websocket section states its own connections and load generator above its table.
     ...(http
       ? [plural(config.connections, 'connection'), `server on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU}`]
-      : [
-          `server on CPU ${SERVER_CPU}, ${config.sections.some((s) => s.section.unit === 'msg') ? 'ws-load' : 'idle-load'} on CPU ${LOAD_CPU}`,
-        ]),
+      : [`server on CPU ${SERVER_CPU}, ${loader} on CPU ${LOAD_CPU}`]),
   ].join(' · ');
 }
 

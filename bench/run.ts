@@ -14,6 +14,8 @@
  * DirServer, with nginx (one worker, if /usr/sbin/nginx is installed) and with the `sirv` package.
  * The "https" section compares Peregrine's `tls` option with node:https and nginx over TLS, one
  * certificate for all (made with openssl per run): keep-alive requests, and new full handshakes.
+ * The "http2" section compares Peregrine's HTTP/2 (over TLS, ALPN) with node:http2's compatibility API
+ * and nginx's http2 module, on the same certificate, loaded by h2load (bench/h2load.ts) instead of wrk.
  * See bench/README.md for the options (environment variables only) and how to read the results.
  *
  * This file only runs the sections in order; what is run is in sections.ts, one run in measure.ts, the
@@ -28,7 +30,7 @@ import { measureRun } from './measure.ts';
 import { killLiveChildren } from './processes.ts';
 import { describeRun, writeReport } from './report.ts';
 import type { RunResult, SectionResults, WorkloadResults } from './results.ts';
-import { type Section, type ServerSpec, UWS, type Workload } from './sections.ts';
+import { H2_CONNECTIONS, H2_STREAMS, type Section, type ServerSpec, UWS, type Workload } from './sections.ts';
 import type { ServerSetup } from './server-process.ts';
 import { createTempDir } from './temp-dir.ts';
 import { prepareTls } from './tls.ts';
@@ -69,8 +71,11 @@ function announce(config: Config): number {
     );
   }
   const connections = [
-    ...(config.sections.some((s) => s.section.unit === 'req')
+    ...(config.sections.some((s) => s.section.unit === 'req' && s.section.id !== 'http2')
       ? [`${plural(config.connections, 'connection')} (HTTP)`]
+      : []),
+    ...(config.sections.some((s) => s.section.id === 'http2')
+      ? [`${H2_CONNECTIONS} connections × ${H2_STREAMS} streams (HTTP/2)`]
       : []),
     ...(config.sections.some((s) => s.section.unit === 'msg')
       ? [`${plural(config.wsConnections, 'connection')} (WebSocket)`]

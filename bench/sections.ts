@@ -32,6 +32,17 @@ export interface HttpWorkload {
    * as many TCP connections as wrk completed requests.
    */
   readonly newConnections?: boolean;
+  /**
+   * HTTP/2 over TLS (ALPN h2), loaded by h2load instead of wrk: `connections` connections, each with
+   * `streams` concurrent streams (requests in flight).
+   */
+  readonly http2?: { readonly streams: number };
+  /**
+   * Every request says `Accept-Encoding: gzip`, and the response must be gzipped: the check requires
+   * `Content-Encoding: gzip` and a body that gunzips to `body`, and the run fails if wrk read as
+   * many bytes per response as `body` has.
+   */
+  readonly acceptEncoding?: 'gzip';
 }
 
 /** A WebSocket echo workload, loaded by ws-load.ts. */
@@ -123,6 +134,20 @@ const PEREGRINE_HTTPS: ServerSpec = {
 };
 const NODE_HTTPS: ServerSpec = { id: 'node-https', label: 'node:https', script: 'node-https.ts' };
 export const NGINX_HTTPS: ServerSpec = { id: 'nginx-https', label: 'nginx', script: '' };
+/**
+ * The http2 section: Peregrine's `tls` option (HTTP/2 on by default, chosen by ALPN) — the same server
+ * as peregrine-https —, node:http2's compatibility API and nginx's http2 module, one certificate.
+ */
+const PEREGRINE_H2: ServerSpec = { id: 'peregrine-h2', label: 'Peregrine', script: 'peregrine-https.ts' };
+const NODE_HTTP2: ServerSpec = { id: 'node-http2', label: 'node:http2', script: 'node-http2.ts' };
+export const NGINX_H2: ServerSpec = { id: 'nginx-h2', label: 'nginx', script: '' };
+/** The compression section: gzip level 1 by Peregrine's `compression` option and by @fastify/compress. */
+const PEREGRINE_GZIP: ServerSpec = { id: 'peregrine-gzip', label: 'Peregrine', script: 'peregrine-gzip.ts' };
+export const FASTIFY_GZIP: ServerSpec = {
+  id: 'fastify-gzip',
+  label: 'Fastify',
+  script: 'fastify-gzip.ts',
+};
 /** The `bun` binary of the @oven/bun-linux-x64 devDependency, which runs bun-serve.ts. */
 export const BUN_BINARY = join(ROOT_DIR, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun');
 export const SERVERS: readonly ServerSpec[] = [
@@ -146,16 +171,31 @@ export const SERVERS: readonly ServerSpec[] = [
   PEREGRINE_HTTPS,
   NODE_HTTPS,
   NGINX_HTTPS,
+  PEREGRINE_H2,
+  NODE_HTTP2,
+  NGINX_H2,
+  PEREGRINE_GZIP,
+  FASTIFY_GZIP,
 ];
 
 /** nginx servers: started from a generated config, not a bench/servers script. */
 export function isNginx(spec: ServerSpec): boolean {
-  return spec === NGINX_STATIC || spec === NGINX_HTTP || spec === NGINX_HTTPS;
+  return spec === NGINX_STATIC || spec === NGINX_HTTP || spec === NGINX_HTTPS || spec === NGINX_H2;
 }
 
 /** One results table: a Peregrine server against its peers on a list of workloads. */
 export interface Section {
-  readonly id: 'comparison' | 'scaling' | 'websocket' | 'static' | 'idle' | 'fetch' | 'hono' | 'https';
+  readonly id:
+    | 'comparison'
+    | 'scaling'
+    | 'websocket'
+    | 'static'
+    | 'idle'
+    | 'fetch'
+    | 'hono'
+    | 'https'
+    | 'http2'
+    | 'compression';
   readonly peregrine: ServerSpec;
   /** The servers Peregrine is compared with, each with its own ratio column. */
   readonly peers: readonly ServerSpec[];
@@ -353,6 +393,50 @@ export const HTTPS: Section = {
   ],
 };
 
+/** Connections and streams per connection of the http2 section: 100 requests in flight, as over HTTP/1.1. */
+export const H2_CONNECTIONS = 10;
+export const H2_STREAMS = 10;
+
+/** HTTP/2 over TLS: `GET /` on 10 connections with 10 streams each, loaded by h2load. */
+export const HTTP2: Section = {
+  id: 'http2',
+  peregrine: PEREGRINE_H2,
+  peers: [NODE_HTTP2, NGINX_H2],
+  unit: 'req',
+  workloads: [
+    {
+      kind: 'http',
+      name: 'h2 GET /',
+      path: '/',
+      body: SMALL_BODY,
+      pipeline: 1,
+      workers: 1,
+      tls: true,
+      connections: H2_CONNECTIONS,
+      http2: { streams: H2_STREAMS },
+    },
+  ],
+};
+
+/** Compression: the static section's 6150-byte text file, gzipped at level 1 on every response. */
+export const COMPRESSION: Section = {
+  id: 'compression',
+  peregrine: PEREGRINE_GZIP,
+  peers: [FASTIFY_GZIP],
+  unit: 'req',
+  workloads: [
+    {
+      kind: 'http',
+      name: 'gzip /6150.txt',
+      path: '/6150.txt',
+      body: SMALL_FILE.toString('latin1'),
+      pipeline: 1,
+      workers: 1,
+      acceptEncoding: 'gzip',
+    },
+  ],
+};
+
 export const SECTIONS: readonly Section[] = [
   COMPARISON,
   SCALING,
@@ -362,6 +446,8 @@ export const SECTIONS: readonly Section[] = [
   FETCH,
   HONO,
   HTTPS,
+  HTTP2,
+  COMPRESSION,
 ];
 
 /** The own servers of a section: Peregrine, then its peers. */

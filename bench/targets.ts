@@ -135,6 +135,13 @@ export const TARGETS: readonly Target[] = [
     goal: 1,
     measure: rate('https handshakes', 'node-https'),
   },
+  { what: 'h2 GET / req/s over node:http2', bound: 'min', goal: 2, measure: rate('h2 GET /', 'node-http2') },
+  {
+    what: 'gzip /6150.txt req/s over Fastify + @fastify/compress',
+    bound: 'min',
+    goal: 1.5,
+    measure: rate('gzip /6150.txt', 'fastify-gzip'),
+  },
 ];
 
 export interface TargetResult {

@@ -16,6 +16,16 @@ export interface WrkReport {
   /** Latency percentiles from `--latency`, in milliseconds. */
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** `… requests in 1.10s, 7.11MB read`: the bytes wrk read (heads and bodies), as precise as wrk prints them. */
+  readonly bytesRead: number;
+}
+
+/** A wrk size (`812B`, `7.11MB`, `1.02GB`; wrk's units are powers of 1024) in bytes. */
+export function wrkBytes(text: string): number {
+  const match = /^([\d.]+)(B|KB|MB|GB|TB)$/.exec(text);
+  if (!match) throw new Error(`unexpected wrk size "${text}"`);
+  const power = ['B', 'KB', 'MB', 'GB', 'TB'].indexOf(match[2]!);
+  return Number(match[1]) * 1024 ** power;
 }
 
 /** A wrk duration (`812.00us`, `1.23ms`, `2.00s`, `1.50m`) in milliseconds. */
@@ -40,6 +50,7 @@ export function wrkArgs(
   else if (workload.uploadBytes !== undefined) args.push('--script', POST_SCRIPT);
   // The server closes each connection after its response; wrk then opens a new one.
   if (workload.newConnections) args.push('-H', 'Connection: close');
+  if (workload.acceptEncoding !== undefined) args.push('-H', `Accept-Encoding: ${workload.acceptEncoding}`);
   args.push(`${workload.tls ? 'https' : 'http'}://127.0.0.1:${port}${workload.path}`);
   if (workload.pipeline > 1) args.push('--', String(workload.pipeline));
   else if (workload.uploadBytes !== undefined) args.push('--', String(workload.uploadBytes));
@@ -48,7 +59,7 @@ export function wrkArgs(
 
 /** The figures of wrk's report; throws on output it does not recognise. */
 export function parseWrkOutput(output: string): WrkReport {
-  const requests = /^\s*(\d+) requests in /m.exec(output);
+  const requests = /^\s*(\d+) requests in [^,]+, (\S+) read$/m.exec(output);
   const perSecond = /^Requests\/sec:\s*([\d.]+)/m.exec(output);
   if (!requests || !perSecond) throw new Error(`unexpected wrk output:\n${output.trim()}`);
   const socketErrors = /^\s*Socket errors: (.*)$/m.exec(output);
@@ -60,6 +71,7 @@ export function parseWrkOutput(output: string): WrkReport {
     p50Ms: wrkMillis(p50[1]!),
     p99Ms: wrkMillis(p99[1]!),
     requests: Number(requests[1]),
+    bytesRead: wrkBytes(requests[2]!),
     requestsPerSecond: Number(perSecond[1]),
     socketErrors: socketErrors?.[1],
     badResponses: badResponses ? Number(badResponses[1]) : 0,
@@ -85,9 +97,19 @@ export async function runWrk(
   return { ...parseWrkOutput(result.stdout), stderr: result.stderr };
 }
 
-/** Why a wrk report makes the run a failure; empty if it does not. */
-export function wrkProblems(report: WrkReport): string[] {
+/**
+ * Why a wrk report makes the run a failure; empty if it does not. `uncompressedBytes`: for a workload
+ * whose responses must be compressed, the uncompressed body's size, which a response must stay under.
+ */
+export function wrkProblems(report: WrkReport, uncompressedBytes?: number): string[] {
   const problems: string[] = [];
+  if (uncompressedBytes !== undefined && report.requests > 0) {
+    const perResponse = report.bytesRead / report.requests;
+    if (perResponse >= uncompressedBytes)
+      problems.push(
+        `${Math.round(perResponse)} bytes read per response, not under the ${uncompressedBytes} of the uncompressed body`,
+      );
+  }
   if (report.requests === 0) problems.push('no request completed');
   if (report.badResponses > 0) problems.push(`${report.badResponses} non-2xx/3xx responses`);
   if (report.socketErrors !== undefined) problems.push(`socket errors: ${report.socketErrors}`);

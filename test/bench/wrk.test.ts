@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HttpWorkload } from '../../bench/sections.ts';
-import { parseWrkOutput, type WrkReport, wrkArgs, wrkMillis, wrkProblems } from '../../bench/wrk.ts';
+import {
+  parseWrkOutput,
+  type WrkReport,
+  wrkArgs,
+  wrkBytes,
+  wrkMillis,
+  wrkProblems,
+} from '../../bench/wrk.ts';
 
 /** The output of `wrk -t1 -c10 -d1s --timeout 10s --latency` against a server failing every 50th request. */
 const OUTPUT = `Running 1s test @ http://127.0.0.1:18089/
@@ -39,6 +46,15 @@ test('a wrk report yields its counts, its rate and the two percentiles', () => {
   assert.equal(report.socketErrors, undefined);
   assert.ok(Math.abs(report.p50Ms - 0.138) < 1e-9);
   assert.equal(report.p99Ms, 4.32);
+  assert.equal(report.bytesRead, 7.11 * 1024 * 1024);
+});
+
+test('wrk sizes convert to bytes, its units being powers of 1024', () => {
+  assert.equal(wrkBytes('812B'), 812);
+  assert.equal(wrkBytes('1.50KB'), 1536);
+  assert.equal(wrkBytes('7.11MB'), 7.11 * 1024 ** 2);
+  assert.equal(wrkBytes('1.02GB'), 1.02 * 1024 ** 3);
+  assert.throws(() => wrkBytes('7.11 MB'), /unexpected wrk size/);
 });
 
 test('socket errors are kept as wrk wrote them; no Non-2xx line means none', () => {
@@ -93,10 +109,34 @@ test('a run fails on no requests, on error statuses and on socket errors', () =>
     badResponses: 0,
     p50Ms: 1,
     p99Ms: 2,
+    bytesRead: 10 * 400,
   };
   assert.deepEqual(wrkProblems(clean), []);
   assert.equal(wrkProblems({ ...clean, requests: 0 }).length, 1);
   assert.match(wrkProblems({ ...clean, badResponses: 3 }).join(), /3 non-2xx/);
   assert.match(wrkProblems({ ...clean, socketErrors: 'connect 1' }).join(), /socket errors: connect 1/);
   assert.deepEqual(wrkProblems(parseWrkOutput(OUTPUT)), ['1093 non-2xx/3xx responses']);
+});
+
+test('a run whose responses must be compressed fails when as many bytes as the body came per response', () => {
+  const clean: WrkReport = {
+    requests: 1000,
+    requestsPerSecond: 1000,
+    socketErrors: undefined,
+    badResponses: 0,
+    p50Ms: 1,
+    p99Ms: 2,
+    bytesRead: 1000 * 360,
+  };
+  assert.deepEqual(wrkProblems(clean, 6150), []);
+  assert.deepEqual(wrkProblems({ ...clean, bytesRead: 1000 * 6300 }, 6150), [
+    '6300 bytes read per response, not under the 6150 of the uncompressed body',
+  ]);
+  assert.deepEqual(wrkProblems({ ...clean, bytesRead: 1000 * 6300 }), []);
+});
+
+test('wrk arguments for a compressed workload: Accept-Encoding on every request', () => {
+  const args = wrkArgs({ ...plain, acceptEncoding: 'gzip' }, 8080, 5, 100);
+  assert.equal(args[args.indexOf('-H') + 1], 'Accept-Encoding: gzip');
+  assert.equal(args.at(-1), 'http://127.0.0.1:8080/');
 });
