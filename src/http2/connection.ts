@@ -91,7 +91,7 @@ export class Http2Connection implements Session {
   timedOut(): void {
     const now = this.owner.clock.now;
     if (this.closing && this.exchanges.size === 0) {
-      this.link.destroy(); // GOAWAY sent, nothing in flight, the client has not closed: close
+      this.destroy(); // GOAWAY sent, nothing in flight, the client has not closed: close
       return;
     }
     if (this.exchanges.size === 0 && !this.closing) {
@@ -99,7 +99,7 @@ export class Http2Connection implements Session {
       return;
     }
     if (this.sendStalled(now)) {
-      this.link.destroy(); // the client took nothing for a whole sendTimeout: as HTTP/1, cut it
+      this.destroy(); // the client took nothing for a whole sendTimeout: as HTTP/1, cut it
       return;
     }
     for (const exchange of this.exchanges) exchange.checkTimeouts(now);
@@ -132,12 +132,21 @@ export class Http2Connection implements Session {
     return false;
   }
 
+  /**
+   * Closes now: the session first, which owns the socket's handle (destroying only the TLS socket
+   * under it left the TCP connection open on Node 22), then the link.
+   */
+  private destroy(): void {
+    if (!this.session.destroyed) this.session.destroy();
+    this.link.destroy();
+  }
+
   /** Graceful: GOAWAY, the streams in flight finish, then the connection closes. */
   shutdown(): void {
     if (this.closing) return;
     this.closing = true;
     if (!this.session.closed && !this.session.destroyed) {
-      this.session.close(() => this.link.destroy());
+      this.session.close(() => this.destroy());
     }
     this.updateDeadline();
   }

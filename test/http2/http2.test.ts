@@ -280,7 +280,9 @@ test('HTTP/2 timeouts: a stuck handler gets 503, a stalled body 408, an idle con
   assert.equal(stalled, 408);
   const goaway = await new Promise<number>((resolve) => session.once('goaway', (code) => resolve(code)));
   assert.equal(goaway, constants.NGHTTP2_NO_ERROR);
-  await new Promise((resolve) => session.once('close', resolve));
+  // The server closes the connection (Node 22's client may not report it while its stream is open).
+  while (server.connections > 0) await delay(20);
+  session.destroy();
 });
 
 test('HTTP/2 graceful shutdown: GOAWAY, the stream in flight finishes, then the connection closes', {
