@@ -66,6 +66,11 @@ export class Listener implements LinkOwner {
   private readonly links = new Set<Link>();
   /** Accepted sockets not yet a link: still to send their first bytes, or in the TLS handshake; with their deadline. */
   private readonly pending = new Map<Socket, number>();
+  /**
+   * Accepted sockets handed to the TLS server, until they close: one still in its handshake is no
+   * link yet, and must not keep the listener from closing at shutdown.
+   */
+  private readonly handshaking = new Set<Socket>();
   private readonly server: NetServer;
   private readonly tlsServer: TlsServer | null;
   private readonly settings: ListenerSettings;
@@ -175,6 +180,8 @@ export class Listener implements LinkOwner {
       if (first[0] === TLS_HANDSHAKE) {
         // From here the TLS server's handshakeTimeout watches it.
         this.pending.delete(socket);
+        this.handshaking.add(socket);
+        socket.once('close', () => this.handshaking.delete(socket));
         socket.unshift(first); // the TLS socket reads what was already read before the rest
         tlsServer.emit('connection', socket);
         return;
@@ -263,6 +270,7 @@ export class Listener implements LinkOwner {
       for (const link of this.links) link.destroy();
     }
     for (const socket of this.pending.keys()) socket.destroy();
+    for (const socket of this.handshaking) socket.destroy();
     await closedListener;
     if (this.timer !== null) clearInterval(this.timer);
   }

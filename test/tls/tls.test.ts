@@ -485,3 +485,16 @@ test('a client cannot renegotiate (TLS 1.2): no handshake work on demand', async
   socket.destroy();
   assert.equal((await get(server.port, '/')).status, 200);
 });
+
+test('shutdown does not wait for a client stuck in its TLS handshake', async () => {
+  const server = await start({ tls: localhost }); // headersTimeout (the handshake's limit) is 10 s
+  const socket = netConnect(server.port, '127.0.0.1', () =>
+    socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])),
+  );
+  socket.on('error', () => {});
+  await delay(100);
+  const started = Date.now();
+  await server.shutdown();
+  assert.ok(Date.now() - started < 3000, `shutdown took ${Date.now() - started} ms`);
+  socket.destroy();
+});
