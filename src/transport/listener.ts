@@ -104,7 +104,9 @@ export class Listener implements LinkOwner {
     const server = createTlsServer(
       {
         ...certificates.defaultOptions,
-        SNICallback: certificates.sniCallback,
+        // Only when there is a choice: with an SNICallback, every handshake stops in JavaScript
+        // (node's certificate callback), which costs a single-certificate server for nothing.
+        SNICallback: certificates.count > 1 ? certificates.sniCallback : undefined,
         ALPNProtocols: tls.alpn,
         ticketKeys,
         handshakeTimeout: tls.handshakeTimeout,

@@ -166,6 +166,11 @@ export class Certificates {
     return loaded[0]!.context;
   }
 
+  /** How many certificates there are: with one, the server name doesn't matter. */
+  get count(): number {
+    return this.loaded.length;
+  }
+
   /** For `tls.createServer`'s SNICallback. */
   readonly sniCallback = (
     serverName: string,
