@@ -154,8 +154,25 @@ export class Http2Connection implements Session {
   /** @internal An exchange ended (its stream closed). */
   forget(exchange: Exchange): void {
     this.exchanges.delete(exchange);
-    if (this.exchanges.size === 0) this.idleSince = this.owner.clock.now;
+    if (this.exchanges.size > 0) return; // the deadline may come early: timedOut() works out the next
+    this.idleSince = this.owner.clock.now;
     this.updateDeadline();
+  }
+
+  /** A response went out and may wait on the client: make sure a sendTimeout check is due (O(1)). */
+  armSendTimeout(): void {
+    const timeout = this.owner.options.sendTimeout;
+    if (timeout === 0 || this.closing) return;
+    if (this.sentAtCheck === -1) {
+      this.sentAtCheck = this.link.socket.bytesWritten;
+      this.checkedAt = this.owner.clock.now;
+    }
+    this.sooner(this.checkedAt + timeout);
+  }
+
+  /** A stream started: its deadline, if sooner, becomes the connection's (one compare, not a scan). */
+  sooner(due: number): void {
+    if (due !== 0 && (this.deadline === 0 || due < this.deadline)) this.deadline = due;
   }
 
   updateDeadline(): void {
@@ -204,8 +221,9 @@ export class Http2Connection implements Session {
     }
     const hasBody = (flags & constants.NGHTTP2_FLAG_END_STREAM) === 0;
     const exchange = new Exchange(this, stream, rawHeaders, hasBody, this.owner);
+    if (this.exchanges.size === 0) this.deadline = 0; // no longer idle
     this.exchanges.add(exchange);
-    this.updateDeadline();
+    this.sooner(exchange.deadline());
     exchange.start();
   }
 
@@ -371,7 +389,7 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
         if (!stream.closed) stream.close(NGHTTP2_NO_ERROR);
       });
     }
-    this.connection.updateDeadline();
+    this.connection.armSendTimeout();
   }
 
   // ── timeouts ──
