@@ -28,16 +28,18 @@ function has(command: string): boolean {
 }
 
 /** A temp directory laid out like the runner's, with the certificate (and the library, if asked). */
-function prepared(shim: boolean): { dir: string; files: TlsFiles; [Symbol.dispose](): void } {
+function prepared(shim: boolean, t: { after(fn: () => void): void }): { dir: string; files: TlsFiles } {
   const dir = mkdtempSync(join(tmpdir(), 'peregrine-bench-tls-'));
   const files = prepareTls(dir, { certificate: true, shim });
-  return { dir, files, [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) };
+  // Removed after the test (not with `using`: Node 22.12, the oldest supported, lacks it).
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return { dir, files };
 }
 
 test('the certificate: self-signed ECDSA P-256 for localhost and 127.0.0.1, its key beside it', {
   skip: !has('openssl') && 'no openssl',
-}, () => {
-  using run = prepared(false);
+}, (t) => {
+  const run = prepared(false, t);
   const cert = new X509Certificate(readFileSync(run.files.cert));
   const key = createPrivateKey(readFileSync(run.files.key));
   assert.equal(cert.publicKey.asymmetricKeyType, 'ec');
@@ -95,8 +97,8 @@ test("nginx's TLS server block: ssl on the port, the run's certificate, TLS 1.2 
 
 test('nginx accepts the generated TLS config with the certificate (nginx -t)', {
   skip: (!has('openssl') && 'no openssl') || (!has('/usr/sbin/nginx') && 'no nginx'),
-}, () => {
-  using run = prepared(false);
+}, (t) => {
+  const run = prepared(false, t);
   const prefix = join(run.dir, 'nginx');
   mkdirSync(prefix);
   const conf = join(prefix, 'nginx.conf');
@@ -133,8 +135,8 @@ async function resumedUnderWrk(files: TlsFiles, preload: string | undefined) {
 
 test('wrk resumes TLS sessions when it reconnects; with the no-resume library every handshake is full', {
   skip: (!has('openssl') && 'no openssl') || (!has('cc') && 'no cc') || (!has('wrk') && 'no wrk'),
-}, async () => {
-  using run = prepared(true);
+}, async (t) => {
+  const run = prepared(true, t);
   const plain = await resumedUnderWrk(run.files, undefined);
   assert.ok(plain.connections > 10 && plain.resumed > 0, JSON.stringify(plain));
   const full = await resumedUnderWrk(run.files, run.files.shim);
