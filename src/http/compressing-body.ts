@@ -16,6 +16,13 @@ import type { Request } from './exchange.ts';
  * backpressure.
  */
 
+/** Compressors of streamed bodies alive in this thread (see `maxStreams`). */
+let liveStreams = 0;
+/** A compressor dropped without finishing (its response abandoned) gives its place back when collected. */
+const collected = new FinalizationRegistry<{ released: boolean }>((slot) => {
+  if (!slot.released) liveStreams--;
+});
+
 /** The headers a response has, and can change, as compression needs them. */
 export interface CompressibleHeaders {
   status: number;
@@ -45,7 +52,11 @@ export function prepareCompression(
     cacheControl: res.getHeader('cache-control'),
     length,
   };
-  const decision = decideCompression(candidate, compression);
+  let decision = decideCompression(candidate, compression);
+  // A stream past maxStreams goes out as it is (it still varies on Accept-Encoding).
+  if (decision.coding !== null && length === undefined && liveStreams >= compression.maxStreams) {
+    decision = { coding: null, vary: true };
+  }
   if (decision.vary) {
     const vary = varyWithAcceptEncoding(res.getHeader('vary'));
     if (vary !== undefined) res.setHeader('Vary', vary);
@@ -74,6 +85,7 @@ export class CompressingBody {
   private ending = false;
   private done = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly slot = { released: false };
 
   /**
    * `send` writes compressed bytes; `finished` is called once, after the last bytes were sent (or
@@ -88,6 +100,19 @@ export class CompressingBody {
     this.compressor = compressStream(coding, compression);
     this.send = send;
     this.finished = finished;
+    liveStreams++;
+    collected.register(this, this.slot);
+  }
+
+  /** How many streamed bodies are being compressed in this thread. */
+  static get live(): number {
+    return liveStreams;
+  }
+
+  private release(): void {
+    if (this.slot.released) return;
+    this.slot.released = true;
+    liveStreams--;
   }
 
   /** Queues a chunk. False while the compressor has a backlog: wait for `idle()` before writing more. */
@@ -116,6 +141,7 @@ export class CompressingBody {
     this.done = true;
     this.waiting = [];
     this.compressor.destroy();
+    this.release();
     this.wakeIdle();
   }
 
@@ -146,6 +172,7 @@ export class CompressingBody {
   private last(error: Error | null, tail: Buffer): void {
     if (this.done) return;
     this.done = true;
+    this.release();
     if (error === null && tail.length > 0) this.send(tail);
     this.wakeIdle();
     this.finished(error);

@@ -71,6 +71,11 @@ export interface CompressionOptions {
    * uncompressed fonts and images (`isCompressible`).
    */
   types?: string[] | ((contentType: string) => boolean);
+  /**
+   * Streamed bodies compressed at once in a worker (default 256); more are sent uncompressed. Each
+   * holds about 220–310 KiB of compressor state.
+   */
+  maxStreams?: number;
 }
 
 /** The option once checked, with every default filled in. */
@@ -79,6 +84,8 @@ export interface ResolvedCompression {
   readonly threshold: number;
   readonly levels: Readonly<Record<Coding, number>>;
   readonly types: (contentType: string) => boolean;
+  /** Streamed bodies compressed at once in a worker; more are sent uncompressed. */
+  readonly maxStreams: number;
 }
 
 /**
@@ -118,7 +125,14 @@ const LEVEL_RANGES: Readonly<Record<Coding, readonly [number, number]>> = {
   zstd: [1, 19],
 };
 
-const OPTION_KEYS = ['encodings', 'threshold', 'level', 'types'];
+const OPTION_KEYS = ['encodings', 'threshold', 'level', 'types', 'maxStreams'];
+
+/**
+ * Streamed bodies compressed at once per worker, by default. Each holds its compressor's state
+ * (about 220–310 KiB); past the limit a stream is sent as it is, so clients holding many streams
+ * open (server-sent events) can't make the zlib state grow without bound.
+ */
+export const DEFAULT_MAX_STREAMS = 256;
 
 function show(value: unknown): string {
   if (typeof value === 'function') return 'a function';
@@ -164,11 +178,18 @@ export function resolveCompressionFor(value: unknown, zstdAvailable: boolean): R
       `option 'compression.threshold' must be a whole number of bytes (0 or more), got ${show(options.threshold)}`,
     );
   }
+  const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
+  if (typeof maxStreams !== 'number' || !Number.isSafeInteger(maxStreams) || maxStreams < 0) {
+    throw new ConfigError(
+      `option 'compression.maxStreams' must be a whole number (0 or more; 0 compresses no stream), got ${show(options.maxStreams)}`,
+    );
+  }
   return Object.freeze({
     encodings,
     threshold,
     levels: resolveLevels(options.level, encodings),
     types: resolveTypes(options.types),
+    maxStreams,
   });
 }
 

@@ -733,6 +733,7 @@ export class Http1Connection
     this.state = CLOSED;
     this.deadline = 0;
     this.output.discard();
+    this.res?.abandon();
     // The Error only when a handler is there to see it: capturing its stack costs more than the rest of a close.
     if (inFlight) this.req!.aborted(new Error('the client closed the connection'));
     const bodyRequest = this.body?.request ?? null;

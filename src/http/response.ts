@@ -318,7 +318,7 @@ export class Http1Response implements Response {
     if (this.state === STATE_STREAMING) {
       const compressing = this.compressing;
       if (compressing !== null) {
-        this.compressing = null;
+        if (this.endRequested) return; // it finishes once the compressor has
         this.endRequested = true;
         compressing.end(body);
         return;
@@ -515,6 +515,11 @@ export class Http1Response implements Response {
     if (this.chunked) out.append('\r\n');
     sink.flushSoon();
     return !sink.writeCongested;
+  }
+
+  /** @internal The connection closed under this response: a compressor it had is freed now. */
+  abandon(): void {
+    this.compressing?.destroy();
   }
 
   /** Resolves when the socket can take more data (at once if it can now, or if the client has gone). */

@@ -466,6 +466,7 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
       );
     }
     this.ended = true;
+    this.res.abandon();
     this.connection.forget(this);
   }
 }

@@ -119,7 +119,7 @@ export class Http2Response implements Response {
     if (this.state === STREAMING) {
       const compressing = this.compressing;
       if (compressing !== null) {
-        this.compressing = null;
+        if (this.endRequested) return; // it finishes once the compressor has
         this.endRequested = true;
         compressing.end(body);
         return;
@@ -294,6 +294,11 @@ export class Http2Response implements Response {
 
   switchProtocols(_head: string): Takeover {
     throw new UsageError('ERR_PEREGRINE_NOT_SUPPORTED', 'an HTTP/2 stream cannot switch protocols');
+  }
+
+  /** @internal The stream closed under this response: a compressor it had is freed now. */
+  abandon(): void {
+    this.compressing?.destroy();
   }
 
   /** @internal The server has answered for the handler: its later calls are ignored. */

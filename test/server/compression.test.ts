@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as zlib from 'node:zlib';
+import { CompressingBody } from '../../src/http/compressing-body.ts';
 import {
   ConfigError,
   DirServer,
@@ -308,6 +309,7 @@ test('a bad compression option is a ConfigError naming it', () => {
     [{ level: 99 }, /compression/],
     [{ encodings: ['lzma'] }, /compression/],
     [{ threshold: -1 }, /compression/],
+    [{ maxStreams: -1 }, /compression\.maxStreams/],
     ['yes', /compression/],
   ] as const) {
     assert.throws(
@@ -315,4 +317,60 @@ test('a bad compression option is a ConfigError naming it', () => {
       (error: unknown) => error instanceof ConfigError && message.test(error.message),
     );
   }
+});
+
+test('maxStreams bounds the streams compressed at once; a client that leaves frees its compressor', { timeout: 10_000 }, async (t) => {
+  const releases: (() => void)[] = [];
+  const server = await start(
+    { compression: { maxStreams: 1 } },
+    {
+      async handleRequest(_req, res) {
+        res.setHeader('Content-Type', 'text/event-stream');
+        res.write(`data: ${'x'.repeat(2000)}\n\n`);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        res.end('data: end\n\n');
+      },
+    },
+  );
+  t.after(() => server.shutdown());
+  const open = (path: string) =>
+    new Promise<{ encoding: string | undefined; vary: string | undefined; close(): void }>(
+      (resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            path,
+            headers: { 'accept-encoding': 'gzip' },
+            agent: false,
+          },
+          (res) => {
+            res.resume();
+            resolve({
+              encoding: res.headers['content-encoding'],
+              vary: res.headers.vary as string | undefined,
+              close: () => req.socket?.resetAndDestroy(), // gone for good, not half-closed
+            });
+          },
+        );
+        req.on('error', () => {});
+        req.on('error', reject);
+        req.end();
+      },
+    );
+  const first = await open('/1');
+  assert.equal(first.encoding, 'gzip');
+  assert.equal(CompressingBody.live, 1);
+  const second = await open('/2');
+  assert.equal(second.encoding, undefined, 'past maxStreams: sent as it is');
+  assert.equal(second.vary, 'Accept-Encoding');
+  // The first client's connection is reset: its compressor is freed at once (not when the handler
+  // ends), and the next stream is compressed.
+  first.close();
+  while (CompressingBody.live > 0) await delay(10);
+  const third = await open('/3');
+  assert.equal(third.encoding, 'gzip');
+  for (const release of releases) release();
+  second.close();
+  third.close();
 });
