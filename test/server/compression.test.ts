@@ -319,7 +319,9 @@ test('a bad compression option is a ConfigError naming it', () => {
   }
 });
 
-test('maxStreams bounds the streams compressed at once; a client that leaves frees its compressor', { timeout: 10_000 }, async (t) => {
+test('maxStreams bounds the streams compressed at once; a client that leaves frees its compressor', {
+  timeout: 10_000,
+}, async (t) => {
   const releases: (() => void)[] = [];
   const server = await start(
     { compression: { maxStreams: 1 } },
