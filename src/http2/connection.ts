@@ -19,6 +19,10 @@ export interface Http2Options {
   requestTimeout: number;
   handlerTimeout: number;
   sendTimeout: number;
+  /** Largest header list, counted as HTTP/1 would send it (`name: value` and CRLF per field) → 431. */
+  maxHeaderBytes: number;
+  /** Most header fields (pseudo-headers not counted) → 431. */
+  maxHeaderCount: number;
   onError(error: unknown, request: Request | undefined): void;
 }
 
@@ -219,6 +223,12 @@ export class Http2Connection implements Session {
       stream.close(constants.NGHTTP2_REFUSED_STREAM);
       return;
     }
+    // node:http2 only announces SETTINGS_MAX_HEADER_LIST_SIZE: the limits are enforced here, as
+    // HTTP/1's are, before anything is built for the request.
+    if (headersTooLarge(rawHeaders, this.owner.options)) {
+      refuse(stream, 431);
+      return;
+    }
     const hasBody = (flags & constants.NGHTTP2_FLAG_END_STREAM) === 0;
     const exchange = new Exchange(this, stream, rawHeaders, hasBody, this.owner);
     if (this.exchanges.size === 0) this.deadline = 0; // no longer idle
@@ -238,6 +248,34 @@ export class Http2Connection implements Session {
   get remotePort(): number | undefined {
     return this.link.socket.remotePort;
   }
+}
+
+/** Whether a request's header list is past maxHeaderBytes or maxHeaderCount. */
+function headersTooLarge(rawHeaders: string[], options: Http2Options): boolean {
+  let bytes = 0;
+  let fields = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    bytes += name.length + rawHeaders[i + 1]!.length + 4;
+    if (name.charCodeAt(0) !== 0x3a /* : */) fields++;
+  }
+  return bytes > options.maxHeaderBytes || fields > options.maxHeaderCount;
+}
+
+/** Answers a stream with `status` and no handler; what the client still sends is dropped. */
+function refuse(stream: ServerHttp2Stream, status: number): void {
+  const body = errorBody(status);
+  stream.on('error', () => {});
+  stream.resume();
+  stream.respond({
+    ':status': status,
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  stream.end(body);
+  stream.once('finish', () => {
+    if (!stream.closed) stream.close(NGHTTP2_NO_ERROR);
+  });
 }
 
 /** One stream: its request, its response, its body and its timeouts. */

@@ -498,3 +498,36 @@ test('HTTP/2 sendTimeout: a client that stops reading a response is disconnected
   });
   assert.equal(total, 400 * 64 * 1024);
 });
+
+test('HTTP/2 header limits: a header list over maxHeaderBytes or with more than maxHeaderCount fields is refused; the connection serves on', {
+  timeout: 20_000,
+}, async (t) => {
+  let handled = 0;
+  const server = await start(
+    {
+      handleRequest(_req, res) {
+        handled++;
+        res.end('ok');
+      },
+    },
+    { maxHeaderBytes: 4096, maxHeaderCount: 20 },
+  );
+  t.after(() => server.shutdown());
+  const refused = async (headers: Record<string, string>) => {
+    const session = client(server);
+    try {
+      const reply = await request(session, { ':path': '/', ...headers }).catch((error: Error) => error);
+      return reply instanceof Error || reply.status === 431;
+    } finally {
+      session.destroy();
+    }
+  };
+  assert.ok(await refused({ 'x-big': 'v'.repeat(8000) }), 'a header list over maxHeaderBytes');
+  const many: Record<string, string> = {};
+  for (let i = 0; i < 40; i++) many[`x-h${i}`] = 'v';
+  assert.ok(await refused(many), 'more fields than maxHeaderCount');
+  assert.equal(handled, 0);
+  const session = client(server);
+  t.after(() => session.close());
+  assert.equal((await request(session, { ':path': '/fine', 'x-small': 'v' })).text, 'ok');
+});
