@@ -117,6 +117,7 @@ export class CompressingBody {
 
   /** Queues a chunk. False while the compressor has a backlog: wait for `idle()` before writing more. */
   write(chunk: string | Uint8Array): boolean {
+    if (this.done) return true; // abandoned (the client left): dropped, as a closed connection drops writes
     if (chunk.length > 0) this.waiting.push(chunk);
     this.pump();
     return !this.compressor.busy && this.waiting.length === 0;
@@ -124,6 +125,7 @@ export class CompressingBody {
 
   /** The last chunk, if any: the compressor finishes once everything before it is through. */
   end(chunk?: string | Uint8Array): void {
+    if (this.done) return;
     if (chunk !== undefined && chunk.length > 0) this.waiting.push(chunk);
     this.ending = true;
     this.pump();

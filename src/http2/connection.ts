@@ -69,6 +69,9 @@ export class Http2Connection implements Session {
     // A protocol error ends the session (node:http2 sends GOAWAY); the socket's close follows.
     session.on('error', () => {});
     session.on('goaway', () => this.shutdown());
+    // The session ends when the peer goes (EOF, a reset) or after GOAWAY; its socket may not report
+    // that itself while streams wait on flow control, so the link is closed here.
+    session.on('close', () => this.link.destroy());
     this.updateDeadline();
   }
 
@@ -82,7 +85,14 @@ export class Http2Connection implements Session {
   // node:http2 reads the socket itself: nothing arrives here.
   receive(): void {}
   drain(): void {}
-  peerEnded(): void {}
+
+  /**
+   * The client's FIN: HTTP/2 has no half-closed connection (its streams half-close instead), so the
+   * connection is over. The TLS socket is half-open for HTTP/1's sake and would wait forever.
+   */
+  peerEnded(): void {
+    this.destroy();
+  }
 
   socketClosed(): void {
     this.closing = true;

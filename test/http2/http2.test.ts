@@ -531,3 +531,40 @@ test('HTTP/2 header limits: a header list over maxHeaderBytes or with more than 
   t.after(() => session.close());
   assert.equal((await request(session, { ':path': '/fine', 'x-small': 'v' })).text, 'ok');
 });
+
+/** node:http2 keeps a session's real socket under an internal symbol (its `socket` is a guard). */
+function socketSymbol(session: object): symbol {
+  const found = Object.getOwnPropertySymbols(session).find((s) => String(s) === 'Symbol(socket)');
+  if (found === undefined) throw new Error('no socket symbol on the session');
+  return found;
+}
+
+test('HTTP/2: a client that goes away while its stream waits on flow control is let go at once', {
+  timeout: 20_000,
+}, async (t) => {
+  const server = await start(
+    {
+      async handleRequest(req, res) {
+        while (!req.signal.aborted) if (!res.write(Buffer.alloc(64 * 1024))) await res.waitForDrain();
+        res.end();
+      },
+    },
+    { sendTimeout: 0, handlerTimeout: 0 }, // only the client's FIN can end it
+  );
+  t.after(() => server.shutdown());
+  const sessions = Array.from({ length: 20 }, () => client(server));
+  for (const session of sessions) {
+    const stream = session.request({ ':path': '/endless' });
+    stream.on('error', () => {});
+    stream.pause();
+  }
+  while (server.pendingRequests < 20) await delay(20);
+  // A FIN, as a client process that exits sends (a session's socket can't be ended directly).
+  for (const session of sessions)
+    (session as unknown as { [key: symbol]: { end(): void } })[socketSymbol(session)]!.end();
+  const started = Date.now();
+  while (server.connections > 0) await delay(20);
+  assert.ok(Date.now() - started < 5000, `let go after ${Date.now() - started} ms`);
+  assert.equal(server.pendingRequests, 0);
+  for (const session of sessions) session.destroy();
+});

@@ -376,3 +376,25 @@ test('maxStreams bounds the streams compressed at once; a client that leaves fre
   second.close();
   third.close();
 });
+
+test('a compressor abandoned because its client left drops what is still written to it', async () => {
+  const sent: Buffer[] = [];
+  let finished = false;
+  const body = new CompressingBody(
+    'gzip',
+    resolveOptions({ compression: true }).compression!,
+    (bytes) => sent.push(bytes),
+    () => {
+      finished = true;
+    },
+  );
+  body.write(TEXT);
+  body.destroy();
+  // A handler that doesn't notice the client left keeps writing: nothing piles up, nothing is sent.
+  for (let i = 0; i < 1000; i++) assert.equal(body.write(TEXT), true);
+  body.end('last');
+  await body.idle();
+  await delay(20);
+  assert.deepEqual(sent, []);
+  assert.equal(finished, false);
+});
