@@ -196,3 +196,23 @@ export function bodyTooLarge(limit: number): HttpError {
     close: true,
   });
 }
+
+/** A request body as JSON: invalid JSON is an HttpError 400 (every protocol's `req.json()`). */
+export function parseJsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, 'request body is not valid JSON', {
+      code: 'ERR_PEREGRINE_INVALID_JSON',
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Whether `error` is the abort that the client going away (`reason`, or null while it is there)
+ * caused: the reason itself, or the AbortError of something its signal cancelled.
+ */
+export function isClientAbort(reason: Error | null, error: unknown): boolean {
+  return reason !== null && (error === reason || (error instanceof Error && error.name === 'AbortError'));
+}

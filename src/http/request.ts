@@ -1,6 +1,5 @@
 import { UsageError } from '../errors.ts';
-import { IncomingBody } from './body.ts';
-import { HttpError } from './errors.ts';
+import { IncomingBody, isClientAbort, parseJsonBody } from './body.ts';
 import type { Request } from './exchange.ts';
 import { LOWER, ParsedHead, TargetForm } from './parser.ts';
 
@@ -215,10 +214,7 @@ export class Http1Request implements Request {
 
   /** @internal Whether `error` is the abort that the client going away caused. */
   abortedWith(error: unknown): boolean {
-    return (
-      this.goneReason !== null &&
-      (error === this.goneReason || (error instanceof Error && error.name === 'AbortError'))
-    );
+    return isClientAbort(this.goneReason, error);
   }
 
   /**
@@ -273,15 +269,7 @@ export class Http1Request implements Request {
 
   /** The whole body parsed as JSON; invalid JSON rejects with an HttpError 400. */
   async json(): Promise<unknown> {
-    const text = await this.text();
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      throw new HttpError(400, 'request body is not valid JSON', {
-        code: 'ERR_PEREGRINE_INVALID_JSON',
-        cause: error,
-      });
-    }
+    return parseJsonBody(await this.text());
   }
 
   /** The body as it arrives, chunk by chunk, with backpressure: `for await (const chunk of req.stream())`. */

@@ -1,7 +1,6 @@
 import type { ServerHttp2Stream } from 'node:http2';
 import { UsageError } from '../errors.ts';
-import { type BodySource, IncomingBody } from '../http/body.ts';
-import { HttpError } from '../http/errors.ts';
+import { type BodySource, IncomingBody, isClientAbort, parseJsonBody } from '../http/body.ts';
 import type { Request } from '../http/exchange.ts';
 
 /** What an HTTP/2 request needs from the stream that carries it. */
@@ -147,15 +146,7 @@ export class Http2Request implements Request, BodySource {
   }
 
   async json(): Promise<unknown> {
-    const text = await this.text();
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      throw new HttpError(400, 'request body is not valid JSON', {
-        code: 'ERR_PEREGRINE_INVALID_JSON',
-        cause: error,
-      });
-    }
+    return parseJsonBody(await this.text());
   }
 
   stream(): AsyncIterableIterator<Buffer> {
@@ -163,10 +154,7 @@ export class Http2Request implements Request, BodySource {
   }
 
   abortedWith(error: unknown): boolean {
-    return (
-      this.goneReason !== null &&
-      (error === this.goneReason || (error instanceof Error && error.name === 'AbortError'))
-    );
+    return isClientAbort(this.goneReason, error);
   }
 
   get gone(): Error | null {
