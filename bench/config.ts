@@ -84,8 +84,8 @@ function selectSections(): SelectedSection[] {
         'only in the static section ("static /6150.txt", "static /1mib.bin"); peregrine-fetch and bun only ' +
         'in the fetch section ("fetch plain /", "fetch json /json", with peregrine); hono-peregrine, ' +
         'hono-node and hono-srvx only in the hono section ("hono plain /", "hono json /json"); ' +
-        'peregrine-https, node-https and nginx-https only in the https section ("https GET /", ' +
-        '"https handshakes"); peregrine-h2, node-http2 and nginx-h2 only in the http2 section ("h2 GET /"); ' +
+        'peregrine-https, node-https, raw-tls and nginx-https only in the https section ("https GET /", ' +
+        '"https handshakes"); peregrine-h2, node-http2, raw-http2 and nginx-h2 only in the http2 section ("h2 GET /"); ' +
         'peregrine-gzip and fastify-gzip only in the compression section ("gzip /6150.txt")',
     );
   }

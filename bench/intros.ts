@@ -141,15 +141,16 @@ function idleIntro(): string {
 function httpsIntro(config: Config): string {
   return (
     `HTTPS: one certificate for every server (self-signed ECDSA P-256, made with openssl for this run), ` +
-    `TLS 1.3 negotiated with wrk (TLS_AES_256_GCM_SHA384, X25519 for all three); Peregrine (the \`tls\` ` +
-    `option, one worker), node:https (\`https.createServer\`, defaults) and nginx (${NGINX}, one worker, ` +
+    `TLS 1.3 negotiated with wrk (TLS_AES_256_GCM_SHA384, X25519 for all four); Peregrine (the \`tls\` ` +
+    `option, one worker), node:https (\`https.createServer\`, defaults), raw node:tls (canned responses ` +
+    `over \`tls.createServer\`, no HTTP: the ceiling of Node's TLS layer) and nginx (${NGINX}, one worker, ` +
     `\`listen … ssl\`, \`ssl_protocols TLSv1.2 TLSv1.3\`), each on CPU ${SERVER_CPU}, wrk on CPU ` +
     `${LOAD_CPU}, ${plural(config.connections, 'connection')}. \`https GET /\`: keep-alive, 13-byte body. ` +
     `\`https handshakes\`: \`Connection: close\`, so every request is a new connection and its req/s are ` +
     `handshakes/s; wrk is kept from resuming sessions (each is a full handshake with the certificate's ` +
     `signature), and each run checks that the machine accepted a TCP connection per request. wrk's own ` +
     `handshake work (an ECDHE and a signature check per connection) can make it the limit: see its CPU in ` +
-    `the progress lines. Targets: keep-alive ≥ 2× node:https and ≥ 0.9× nginx, handshakes ≥ 1.0× node:https.`
+    `the progress lines. Targets: keep-alive ≥ 2× node:https, ≥ 0.9× raw node:tls and ≥ 0.9× nginx, handshakes ≥ 1.0× node:https.`
   );
 }
 
@@ -158,12 +159,14 @@ function http2Intro(): string {
   return (
     `HTTP/2: \`GET /\` (13-byte body) over TLS with ALPN h2, the https section's certificate; Peregrine ` +
     `(the \`tls\` option, HTTP/2 on by default, one worker), node:http2 (\`http2.createSecureServer\` with ` +
-    `the compatibility API's \`(req, res) => …\`, defaults) and nginx (${NGINX}, one worker, ` +
+    `the compatibility API's \`(req, res) => …\`, defaults), raw node:http2 (the same server's core API, ` +
+    `\`stream.respond()\` and \`stream.end()\` for every stream: the ceiling of node:http2) and nginx ` +
+    `(${NGINX}, one worker, ` +
     `\`listen … ssl http2\`), each on CPU ${SERVER_CPU}; load from h2load on CPU ${LOAD_CPU}: ` +
     `${H2_CONNECTIONS} connections × ${H2_STREAMS} concurrent streams, after ${WARMUP_SECONDS} s of ` +
     `warm-up (\`--warm-up-time\`) not counted. CPU µs/req, minor GCs and h2load's CPU share are read over ` +
     `h2load's measured window only; h2load gives no latency percentiles. A run with any failed, errored ` +
-    `or timed-out request, or a status other than 2xx, fails. Target: ≥ 2× node:http2; nginx reported.`
+    `or timed-out request, or a status other than 2xx, fails. Targets: ≥ 2× node:http2, ≥ 0.9× raw node:http2; nginx reported.`
   );
 }
 

@@ -133,6 +133,8 @@ const PEREGRINE_HTTPS: ServerSpec = {
   script: 'peregrine-https.ts',
 };
 const NODE_HTTPS: ServerSpec = { id: 'node-https', label: 'node:https', script: 'node-https.ts' };
+/** The ceiling for any Node HTTPS server: canned responses over `node:tls`, no HTTP parsing. */
+const RAW_TLS: ServerSpec = { id: 'raw-tls', label: 'raw node:tls', script: 'raw-tls.ts' };
 export const NGINX_HTTPS: ServerSpec = { id: 'nginx-https', label: 'nginx', script: '' };
 /**
  * The http2 section: Peregrine's `tls` option (HTTP/2 on by default, chosen by ALPN) — the same server
@@ -140,6 +142,8 @@ export const NGINX_HTTPS: ServerSpec = { id: 'nginx-https', label: 'nginx', scri
  */
 const PEREGRINE_H2: ServerSpec = { id: 'peregrine-h2', label: 'Peregrine', script: 'peregrine-https.ts' };
 const NODE_HTTP2: ServerSpec = { id: 'node-http2', label: 'node:http2', script: 'node-http2.ts' };
+/** The ceiling for any server on node:http2: its core stream API answering every stream, nothing else. */
+const RAW_HTTP2: ServerSpec = { id: 'raw-http2', label: 'raw node:http2', script: 'raw-http2.ts' };
 export const NGINX_H2: ServerSpec = { id: 'nginx-h2', label: 'nginx', script: '' };
 /** The compression section: gzip level 1 by Peregrine's `compression` option and by @fastify/compress. */
 const PEREGRINE_GZIP: ServerSpec = { id: 'peregrine-gzip', label: 'Peregrine', script: 'peregrine-gzip.ts' };
@@ -170,9 +174,11 @@ export const SERVERS: readonly ServerSpec[] = [
   HONO_SRVX,
   PEREGRINE_HTTPS,
   NODE_HTTPS,
+  RAW_TLS,
   NGINX_HTTPS,
   PEREGRINE_H2,
   NODE_HTTP2,
+  RAW_HTTP2,
   NGINX_H2,
   PEREGRINE_GZIP,
   FASTIFY_GZIP,
@@ -376,7 +382,7 @@ const HONO: Section = {
 export const HTTPS: Section = {
   id: 'https',
   peregrine: PEREGRINE_HTTPS,
-  peers: [NODE_HTTPS, NGINX_HTTPS],
+  peers: [NODE_HTTPS, RAW_TLS, NGINX_HTTPS],
   unit: 'req',
   workloads: [
     { kind: 'http', name: 'https GET /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1, tls: true },
@@ -401,7 +407,7 @@ export const H2_STREAMS = 10;
 export const HTTP2: Section = {
   id: 'http2',
   peregrine: PEREGRINE_H2,
-  peers: [NODE_HTTP2, NGINX_H2],
+  peers: [NODE_HTTP2, RAW_HTTP2, NGINX_H2],
   unit: 'req',
   workloads: [
     {

@@ -124,6 +124,12 @@ export const TARGETS: readonly Target[] = [
     measure: rate('https GET /', 'node-https'),
   },
   {
+    what: 'https GET / req/s over raw node:tls',
+    bound: 'min',
+    goal: 0.9,
+    measure: rate('https GET /', 'raw-tls'),
+  },
+  {
     what: 'https GET / req/s over nginx (TLS)',
     bound: 'min',
     goal: 0.9,
@@ -136,6 +142,12 @@ export const TARGETS: readonly Target[] = [
     measure: rate('https handshakes', 'node-https'),
   },
   { what: 'h2 GET / req/s over node:http2', bound: 'min', goal: 2, measure: rate('h2 GET /', 'node-http2') },
+  {
+    what: 'h2 GET / req/s over raw node:http2 (core API)',
+    bound: 'min',
+    goal: 0.9,
+    measure: rate('h2 GET /', 'raw-http2'),
+  },
   {
     what: 'gzip /6150.txt req/s over Fastify + @fastify/compress',
     bound: 'min',
