@@ -4,7 +4,7 @@ import { ConfigError, listenError } from './errors.ts';
 import type { Handler } from './handler.ts';
 import type { ResolvedCompression } from './http/compression.ts';
 import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
-import { plainHttpOnTlsPort } from './http/error-responses.ts';
+import { plainHttpOnTlsPort, serverFull } from './http/error-responses.ts';
 import { redirectToHttps } from './http/redirect.ts';
 import { Http2Connection } from './http2/connection.ts';
 import { Http2Sessions } from './http2/sessions.ts';
@@ -72,6 +72,8 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       maxConnections: options.maxConnections,
       tickMs: tickInterval(options),
       placement,
+      fullAnswer: serverFull,
+      warn: options.log ? (message: string) => console.error(message) : () => {},
     };
     const offersHttp2 = (this.certificates !== null && options.http2) || options.h2c;
     this.http2 = offersHttp2

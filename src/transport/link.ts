@@ -20,6 +20,7 @@ const NO_SESSION: Session = {
   deadline: 0,
   timedOut() {},
   shutdown() {},
+  idleSince: () => -1,
 };
 
 /**
