@@ -33,6 +33,11 @@ export interface HttpWorkload {
    */
   readonly newConnections?: boolean;
   /**
+   * Report wrk's latency percentiles although requests are pipelined: each is then the time from the
+   * write that carried a batch of requests to each of its responses (as TechEmpower reports them).
+   */
+  readonly batchLatency?: boolean;
+  /**
    * HTTP/2 over TLS (ALPN h2), loaded by h2load instead of wrk: `connections` connections, each with
    * `streams` concurrent streams (requests in flight).
    */
@@ -229,6 +234,17 @@ const COMPARISON: Section = {
       workers: 1,
       connections: 1000,
     },
+    // TechEmpower's plaintext test: 16 requests per write on 256, 1024 and 4096 connections.
+    ...[256, 1024, 4096].map((connections) => ({
+      kind: 'http' as const,
+      name: `plaintext ${connections} conn`,
+      path: '/',
+      body: SMALL_BODY,
+      pipeline: 16,
+      workers: 1,
+      connections,
+      batchLatency: true,
+    })),
     {
       kind: 'http',
       name: 'json /json',
