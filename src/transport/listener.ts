@@ -96,7 +96,7 @@ export class Listener implements LinkOwner {
   private readonly handshaking = new Set<Socket>();
   /** Connections refused past maxConnections, reading their 503 until they close or their deadline. */
   private readonly refusing = new Map<Socket, number>();
-  /** Until when a scan for idle connections is not worth repeating (it found none), clock ms. */
+  /** Until when a scan for idle connections is not worth repeating (it found none), performance.now() ms. */
   private noIdleUntil = 0;
   private warnedAt = Number.NEGATIVE_INFINITY;
   /** Connections this whole process may hold open within its file-descriptor limit; set by listen(). */
