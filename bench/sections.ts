@@ -206,7 +206,8 @@ export interface Section {
     | 'hono'
     | 'https'
     | 'http2'
-    | 'compression';
+    | 'compression'
+    | 'observe';
   readonly peregrine: ServerSpec;
   /** The servers Peregrine is compared with, each with its own ratio column. */
   readonly peers: readonly ServerSpec[];
@@ -459,6 +460,29 @@ export const COMPRESSION: Section = {
   ],
 };
 
+/** Peregrine with `metrics: true`, and with the access log on (to /dev/null). */
+export const PEREGRINE_METRICS: ServerSpec = {
+  id: 'peregrine-metrics',
+  label: 'Peregrine + metrics',
+  script: 'peregrine-metrics.ts',
+};
+const PEREGRINE_ACCESS_LOG: ServerSpec = {
+  id: 'peregrine-access-log',
+  label: 'Peregrine + access log',
+  script: 'peregrine-access-log.ts',
+};
+
+/** What observing costs: metrics on, and the access log on, against plain Peregrine in the same run. */
+export const OBSERVE: Section = {
+  id: 'observe',
+  peregrine: PEREGRINE_METRICS,
+  peers: [PEREGRINE, PEREGRINE_ACCESS_LOG],
+  unit: 'req',
+  workloads: [
+    { kind: 'http', name: 'observe plain /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1 },
+  ],
+};
+
 export const SECTIONS: readonly Section[] = [
   COMPARISON,
   SCALING,
@@ -470,6 +494,7 @@ export const SECTIONS: readonly Section[] = [
   HTTPS,
   HTTP2,
   COMPRESSION,
+  OBSERVE,
 ];
 
 /** The own servers of a section: Peregrine, then its peers. */

@@ -163,6 +163,12 @@ export const TARGETS: readonly Target[] = [
     goal: 1.5,
     measure: rate('gzip /6150.txt', 'fastify-gzip'),
   },
+  {
+    what: 'observe plain / CPU per request with metrics over without',
+    bound: 'max',
+    goal: 1.03,
+    measure: (f) => f.costRatio('observe plain /', 'peregrine', 'cpu'),
+  },
 ];
 
 export interface TargetResult {

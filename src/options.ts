@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
 import { type CompressionOptions, type ResolvedCompression, resolveCompression } from './http/compression.ts';
 import type { Request } from './http/exchange.ts';
+import type { AccessLogDestination, AccessLogFormat } from './observe/access-log.ts';
 import type { CertificateSource } from './transport/tls.ts';
 import { type DeflateOptions, validateDeflateOptions } from './ws/deflate.ts';
 
@@ -140,6 +141,24 @@ export interface ServerOptions {
    * has a Content-Encoding. Levels chosen for speed. Default false.
    */
   compression?: boolean | CompressionOptions;
+  /**
+   * Serve Prometheus metrics at `/metrics` (`true`) or at the path given, answered by the server
+   * before the handler, summed over every worker; `server.metrics()` gives the same numbers as an
+   * object. Default false (nothing is counted).
+   */
+  metrics?: boolean | string;
+  /**
+   * One line per response: `true` (`2026-12-04T02:05:00.123Z 127.0.0.1 GET /a 200 7 0.4ms`),
+   * `'common'` (NCSA Common Log Format), `'json'` (an object per line), or a function that makes the
+   * line from an AccessEntry (return nothing to skip it). Batched and written off the event loop;
+   * written out at graceful shutdown. Default false.
+   */
+  accessLog?: AccessLogFormat;
+  /**
+   * Where the access log goes: a file descriptor (1 is stdout, 2 stderr), the path of a file to
+   * append to, or a writable stream. Default 1.
+   */
+  accessLogTo?: AccessLogDestination;
 }
 
 /** One TLS certificate (see the `tls` option). */
@@ -148,7 +167,9 @@ export type TlsCertificate = CertificateSource;
 /** permessage-deflate parameters (RFC 7692 §7.1). */
 export type WsDeflateOptions = Omit<DeflateOptions, 'maxInflatedBytes'>;
 
-export type ResolvedOptions = Required<Omit<ServerOptions, 'host' | 'tls' | 'compression'>> & {
+export type ResolvedOptions = Required<Omit<ServerOptions, 'host' | 'tls' | 'compression' | 'metrics'>> & {
+  /** The metrics path, or false when metrics are off. */
+  metrics: false | string;
   /** Null when responses are not compressed. */
   compression: ResolvedCompression | null;
   host: string | undefined;
@@ -192,6 +213,9 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   h2c: false,
   http2MaxConcurrentStreams: 100,
   compression: null,
+  metrics: false,
+  accessLog: false,
+  accessLogTo: 1,
 });
 
 function defaultOnError(error: unknown, request: Request | undefined): void {
@@ -293,6 +317,29 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   h2c: boolean,
   http2MaxConcurrentStreams: integer(1, 2 ** 31 - 1),
   compression: (_name, value) => void resolveCompression(value),
+  metrics: (name, value) => {
+    if (typeof value === 'boolean') return;
+    if (typeof value !== 'string' || !/^\/[\x21-\x7e]*$/.test(value) || value.includes('?')) {
+      throw new ConfigError(
+        `option '${name}' must be a boolean or a path such as '/metrics' (visible ASCII, no query), got ${describe(value)}`,
+      );
+    }
+  },
+  accessLog: (name, value) => {
+    if (typeof value === 'boolean' || value === 'common' || value === 'json' || typeof value === 'function')
+      return;
+    throw new ConfigError(
+      `option '${name}' must be true, false, 'common', 'json' or a function, got ${describe(value)}`,
+    );
+  },
+  accessLogTo: (name, value) => {
+    if (typeof value === 'string' && value.length > 0) return;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return;
+    if (typeof (value as { write?: unknown } | null)?.write === 'function') return;
+    throw new ConfigError(
+      `option '${name}' must be a file descriptor, a file path or a writable stream, got ${describe(value)}`,
+    );
+  },
 };
 
 const CERTIFICATE_KEYS = new Set(['cert', 'key', 'ca', 'passphrase', 'serverName']);
@@ -374,6 +421,7 @@ export function resolveOptions(options: ServerOptions | undefined): ResolvedOpti
   const result = resolved as ResolvedOptions;
   if (options.tls !== undefined) result.tls = certificateList('tls', options.tls);
   result.compression = options.compression === undefined ? null : resolveCompression(options.compression);
+  if ((result.metrics as unknown) === true) result.metrics = '/metrics';
   if (result.redirectHttp !== 0) {
     if (result.tls === null)
       throw new ConfigError(`option 'redirectHttp' redirects to HTTPS, so it needs 'tls'`);

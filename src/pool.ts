@@ -2,6 +2,9 @@ import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { ListenError } from './errors.ts';
+import type { MetricsAnswer, MetricsRequest } from './observe/client.ts';
+import { MetricsGatherer, type Reporter } from './observe/gather.ts';
+import type { ServerMetrics, WorkerSnapshot } from './observe/metrics.ts';
 import type { ResolvedOptions } from './options.ts';
 import {
   type BroadcastMessage,
@@ -38,6 +41,12 @@ export type PoolMessage =
   /** Worker → primary: the program called `server.stop()` in a worker; stop the whole server. */
   | { peregrine: 'stop'; closeActiveConnections: boolean }
   | { peregrine: 'stopped' }
+  /** Worker → primary: a scrape; the primary answers with the sums over every worker. */
+  | MetricsRequest
+  | MetricsAnswer
+  /** Primary → worker: send your snapshot for gathering round `id`. */
+  | { peregrine: 'metrics-snapshot-request'; id: number }
+  | { peregrine: 'metrics-snapshot'; id: number; snapshot: WorkerSnapshot | null }
   | BroadcastMessage;
 
 export type PoolMode = 'threads' | 'cluster';
@@ -70,6 +79,8 @@ interface Member {
   listening: boolean;
   /** 'dying': had an uncaught error, still serving; 'retiring': told to stop, draining. */
   state: 'running' | 'dying' | 'retiring';
+  /** How the metrics gatherer reaches it. */
+  readonly reporter: Reporter;
 }
 
 interface Slot {
@@ -78,6 +89,8 @@ interface Slot {
   current: Member | null;
   restartDelay: number;
   restartTimer: NodeJS.Timeout | null;
+  /** Workers started for this slot so far: all but the first are restarts. */
+  spawns: number;
 }
 
 export class WorkerPool {
@@ -92,6 +105,7 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   /** Every worker still running, the dying and retiring ones included. */
   private readonly members = new Set<Member>();
+  private readonly gatherer = new MetricsGatherer();
   private stopping = false;
   private started = false;
   private startupSettled: ((error?: Error) => void) | null = null;
@@ -104,7 +118,7 @@ export class WorkerPool {
     this.port = port;
     this.connectionCounts = new Int32Array(new SharedArrayBuffer(4 * options.workers));
     for (let index = 0; index < options.workers; index++) {
-      this.slots.push({ index, current: null, restartDelay: 0, restartTimer: null });
+      this.slots.push({ index, current: null, restartDelay: 0, restartTimer: null, spawns: 0 });
     }
   }
 
@@ -167,13 +181,22 @@ export class WorkerPool {
     for (const member of this.members) member.handle.kill();
   }
 
+  /** The server's numbers, gathered from every listening worker (see MetricsGatherer). */
+  collectMetrics(): Promise<ServerMetrics> {
+    const reporters: Reporter[] = [];
+    for (const member of this.members) if (member.listening) reporters.push(member.reporter);
+    return this.gatherer.gather(reporters, this.options.workers);
+  }
+
   private spawn(slot: Slot): void {
+    if (slot.spawns++ > 0) this.gatherer.restarts++;
     const member: Member = {
       slot,
       handle: null as unknown as WorkerHandle, // set just below, before any event can arrive
       startedAt: Date.now(),
       listening: false,
       state: 'running',
+      reporter: { ask: (id) => member.handle.post({ peregrine: 'metrics-snapshot-request', id }) },
     };
     const events = {
       message: (message: unknown) => this.onMessage(member, message),
@@ -270,6 +293,12 @@ export class WorkerPool {
       else this.log(`peregrine: ${member.handle.label} could not start: ${text}`);
     } else if (kind === 'crashed') {
       this.onCrash(member, (message as { message: string }).message);
+    } else if (kind === 'metrics-snapshot') {
+      const { id, snapshot } = message as { id: number; snapshot: WorkerSnapshot | null };
+      this.gatherer.received(member.reporter, id, snapshot);
+    } else if (kind === 'metrics-request') {
+      const { id } = message as MetricsRequest;
+      void this.collectMetrics().then((metrics) => member.handle.post({ peregrine: 'metrics', id, metrics }));
     } else if (kind === 'stop') {
       this.onStopAsked?.((message as { closeActiveConnections: boolean }).closeActiveConnections === true);
     }
@@ -311,6 +340,7 @@ export class WorkerPool {
     const label = member.handle.label;
     const slot = member.slot;
     this.members.delete(member);
+    this.gatherer.gone(member.reporter);
     const wasCurrent = slot.current === member;
     if (wasCurrent) slot.current = null;
     if (slot.current === null) Atomics.store(this.connectionCounts, slot.index, 0);

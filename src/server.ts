@@ -12,6 +12,8 @@ import {
   webSocketServerOptions,
 } from './fetch/websocket.ts';
 import type { Handler } from './handler.ts';
+import { MetricsClient } from './observe/client.ts';
+import type { ServerMetrics } from './observe/metrics.ts';
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.ts';
 import { type PoolMessage, type PoolMode, RETIRE_GRACE_MS, WorkerPool } from './pool.ts';
 import { type WorkerContext, workerContext } from './shared.ts';
@@ -104,6 +106,18 @@ export class Server<WebSocketData = undefined> {
     if (this.stopped === null)
       this.stopped = this.local !== null ? this.local.shutdown() : this.pool!.shutdown();
     return this.stopped;
+  }
+
+  /**
+   * The server's metrics, summed over every worker (needs the `metrics` option): the numbers the
+   * metrics endpoint prints. In a worker it asks the primary, as the endpoint does.
+   */
+  metrics(): Promise<ServerMetrics> {
+    if (this.options.metrics === false)
+      return Promise.reject(
+        new UsageError('ERR_PEREGRINE_METRICS_OFF', "server.metrics() needs the 'metrics' option"),
+      );
+    return this.local !== null ? this.local.collectMetrics() : this.pool!.collectMetrics();
   }
 
   /**
@@ -357,6 +371,7 @@ async function serveAsThreadWorker(
     ticketKeys: Buffer.from(context.ticketKeys),
   });
   const post = (message: PoolMessage) => parentPort?.postMessage(message);
+  observeAsWorker(local, context.index, post);
   await listenOrReport(local, post);
   parentPort?.on('message', (message: PoolMessage) => obey(message, local, post));
   reportCrashes(own, post);
@@ -368,10 +383,11 @@ async function serveAsThreadWorker(
 async function serveAsClusterWorker(handler: Handler, options: ResolvedOptions): Promise<Server> {
   const own = { ...options, port: Number(process.env.PEREGRINE_PORT), handleSignals: false };
   const keys = process.env.PEREGRINE_TICKET_KEYS;
+  const slot = Number(process.env.PEREGRINE_WORKER);
   const local = new HttpWorker(handler, own, {
     reusePort: false,
     counts: null,
-    slot: 0,
+    slot,
     ticketKeys: keys === undefined ? null : Buffer.from(keys, 'hex'),
   });
   const post = (message: PoolMessage) => {
@@ -380,6 +396,7 @@ async function serveAsClusterWorker(handler: Handler, options: ResolvedOptions):
   // A terminal's Ctrl+C reaches the whole process group: the primary coordinates the shutdown.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
+  observeAsWorker(local, slot, post);
   await listenOrReport(local, post);
   process.on('message', (message: PoolMessage) => obey(message, local, post));
   reportCrashes(own, post);
@@ -397,12 +414,25 @@ async function listenOrReport(local: HttpWorker, post: (message: PoolMessage) =>
   }
 }
 
+/** One of several workers: its metrics are numbered by slot, and a scrape asks the primary for the sums. */
+function observeAsWorker(local: HttpWorker, slot: number, post: (message: PoolMessage) => void): void {
+  local.workerNumber = slot + 1;
+  const client = new MetricsClient(post);
+  local.collectMetrics = () => client.ask();
+  metricsClients.set(local, client);
+}
+
+const metricsClients = new WeakMap<HttpWorker, MetricsClient>();
+
 function obey(
   message: PoolMessage | undefined,
   local: HttpWorker,
   post: (message: PoolMessage) => void,
 ): void {
-  if (message?.peregrine === 'shutdown')
+  if (message?.peregrine === 'metrics-snapshot-request')
+    post({ peregrine: 'metrics-snapshot', id: message.id, snapshot: local.metricsSnapshot() });
+  else if (message?.peregrine === 'metrics') metricsClients.get(local)?.answered(message);
+  else if (message?.peregrine === 'shutdown')
     void stopWorker(local, post, message.timeout ?? local.options.shutdownTimeout, 0);
   else if (message?.peregrine === 'reload-certificates') void local.reloadCertificates();
   else if (message?.peregrine === 'retire')

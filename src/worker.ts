@@ -5,9 +5,21 @@ import type { Handler } from './handler.ts';
 import type { ResolvedCompression } from './http/compression.ts';
 import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
 import { plainHttpOnTlsPort, serverFull } from './http/error-responses.ts';
+import type { RequestHandler } from './http/exchange.ts';
 import { redirectToHttps } from './http/redirect.ts';
 import { Http2Connection } from './http2/connection.ts';
 import { Http2Sessions } from './http2/sessions.ts';
+import { AccessLog, accessLogFormatter, openDestination } from './observe/access-log.ts';
+import { MetricsEndpoint } from './observe/endpoint.ts';
+import { EventLoopMonitor } from './observe/event-loop.ts';
+import {
+  LOG_LINES_DROPPED,
+  type ServerMetrics,
+  toServerMetrics,
+  WorkerMetrics,
+  type WorkerSnapshot,
+} from './observe/metrics.ts';
+import { Observer } from './observe/observer.ts';
 import type { ResolvedOptions } from './options.ts';
 import { channelRelay } from './pubsub-relay.ts';
 import type { Clock } from './transport/clock.ts';
@@ -32,8 +44,24 @@ useTopicRelay(channelRelay());
  */
 export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   readonly options: ResolvedOptions;
-  readonly handler: Handler;
+  /** What requests are dispatched to: the user's handler, behind the metrics path when metrics are on. */
+  readonly handler: RequestHandler;
   readonly clock: Clock;
+  /** Counters of this worker, or null when metrics are off. */
+  readonly metrics: WorkerMetrics | null;
+  /** Metrics and access log for the protocols, or null when both are off. */
+  readonly observer: Observer | null;
+  /** This worker's number in the metrics (its slot + 1), 0 for a server in one thread. */
+  workerNumber = 0;
+  /**
+   * How a scrape gets the server's numbers: this worker's own in a server of one thread; a worker
+   * of several asks the primary (set by serve()).
+   */
+  collectMetrics: () => Promise<ServerMetrics> = () => Promise.resolve(this.localMetrics());
+  private readonly user: Handler;
+  private readonly accessLog: AccessLog | null;
+  private readonly closeLogDestination: (() => void) | null;
+  private readonly eventLoop: EventLoopMonitor | null;
   readonly inflateLimiter: InflateLimiter;
   readonly wsOptions: WebSocketOptions;
   readonly wsHooks: WebSocketHooks;
@@ -52,8 +80,33 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   private stopped: Promise<void> | null = null;
 
   constructor(handler: Handler, options: ResolvedOptions, placement: WorkerPlacement = SINGLE) {
-    this.handler = handler;
+    this.user = handler;
     this.options = options;
+    this.metrics = options.metrics === false ? null : new WorkerMetrics();
+    this.eventLoop = options.metrics === false ? null : new EventLoopMonitor();
+    const format = accessLogFormatter(options.accessLog);
+    if (format === null) {
+      this.accessLog = null;
+      this.closeLogDestination = null;
+    } else {
+      let destination: ReturnType<typeof openDestination>;
+      try {
+        destination = openDestination(options.accessLogTo);
+      } catch (error) {
+        throw new ConfigError(`option 'accessLogTo': cannot open it: ${(error as Error).message}`);
+      }
+      this.accessLog = new AccessLog(destination.writer, undefined, format);
+      this.closeLogDestination = destination.close;
+    }
+    this.observer =
+      this.metrics === null && this.accessLog === null
+        ? null
+        : new Observer(this.metrics, this.accessLog, typeof options.accessLog !== 'function');
+    const metricsPath = options.metrics;
+    this.handler =
+      metricsPath === false
+        ? handler
+        : new MetricsEndpoint(handler, metricsPath, () => this.collectMetrics());
     this.compression = options.compression;
     this.wsHooks = handler;
     this.wsOptions = {
@@ -129,6 +182,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       upgrade: () => null,
       startHttp2: null,
       compression: null,
+      observer: null,
     };
     const listener: Listener = new Listener(
       settings,
@@ -145,7 +199,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
 
   /** Runs the handler's `init()`, then listens. Rejects with a clear error if the address is taken. */
   async listen(): Promise<AddressInfo> {
-    await this.handler.init?.();
+    await this.user.init?.();
     let address: AddressInfo;
     try {
       address = await this.listener.listen();
@@ -169,7 +223,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** No shutdown() can come for a server that never started: undo init() now. */
   private async undoInit(): Promise<void> {
     try {
-      await this.handler.deinit?.();
+      await this.user.deinit?.();
     } catch (deinitError) {
       this.options.onError(deinitError, undefined);
     }
@@ -208,6 +262,34 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
     return count;
   }
 
+  /** This worker's counters and gauges now, or null when metrics are off. */
+  metricsSnapshot(): WorkerSnapshot | null {
+    const metrics = this.metrics;
+    if (metrics === null) return null;
+    if (this.accessLog !== null) metrics.counts[LOG_LINES_DROPPED] = this.accessLog.droppedTotal;
+    const traffic = this.listener.traffic();
+    return metrics.snapshot(
+      this.workerNumber,
+      {
+        connectionsTotal: traffic.connections,
+        receivedBytes: traffic.bytesRead,
+        sentBytes: traffic.bytesWritten,
+        openConnections: this.connectionCount,
+        activeRequests: this.pendingRequests,
+        openWebSockets: this.pendingWebSockets,
+      },
+      this.eventLoop!.read(),
+    );
+  }
+
+  /** The server's numbers when this worker is the whole server. */
+  private localMetrics(): ServerMetrics {
+    const snapshot = this.metricsSnapshot();
+    if (snapshot === null) throw new Error('metrics are off');
+    // A snapshot holds every counter: it is its own total.
+    return toServerMetrics(snapshot, [snapshot], 1, 0, 0);
+  }
+
   hookFailed(error: unknown): void {
     this.options.onError(error, undefined);
   }
@@ -225,7 +307,16 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   private async stop(timeout: number, linger: number): Promise<void> {
     this.certificates?.close();
     await Promise.all([this.listener.shutdown(timeout, linger), this.redirect?.shutdown(timeout, linger)]);
-    await this.handler.deinit?.();
+    try {
+      await this.user.deinit?.();
+    } finally {
+      // Every response has ended: the log's last lines go out before the worker exits.
+      this.eventLoop?.stop();
+      if (this.accessLog !== null) {
+        await this.accessLog.close();
+        this.closeLogDestination?.();
+      }
+    }
   }
 }
 

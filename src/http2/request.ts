@@ -21,6 +21,11 @@ export class Http2Request implements Request, BodySource {
   readonly method: string;
   readonly version = '2.0' as const;
   readonly target: string;
+  /** @internal */
+  pathIs(path: string): boolean {
+    return this.path === path;
+  }
+
   readonly path: string;
   readonly queryString: string;
   /** @internal */

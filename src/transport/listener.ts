@@ -109,6 +109,10 @@ export class Listener implements LinkOwner {
   private readonly settings: ListenerSettings;
   private readonly openSession: (link: Link) => Session;
   private timer: NodeJS.Timeout | null = null;
+  /** Links accepted, and the bytes of those closed: counted per connection, never per read. */
+  private linksTotal = 0;
+  private closedBytesRead = 0;
+  private closedBytesWritten = 0;
   private allClosed: (() => void) | null = null;
   private stopped: Promise<void> | null = null;
 
@@ -177,6 +181,20 @@ export class Listener implements LinkOwner {
 
   get connectionCount(): number {
     return this.links.size;
+  }
+
+  /**
+   * Connections accepted so far, and the bytes read from and written to them (the closed ones'
+   * totals plus what the open ones have moved until now).
+   */
+  traffic(): { connections: number; bytesRead: number; bytesWritten: number } {
+    let bytesRead = this.closedBytesRead;
+    let bytesWritten = this.closedBytesWritten;
+    for (const link of this.links) {
+      bytesRead += link.socket.bytesRead;
+      bytesWritten += link.socket.bytesWritten;
+    }
+    return { connections: this.linksTotal, bytesRead, bytesWritten };
   }
 
   /** The session of every open connection. */
@@ -313,6 +331,7 @@ export class Listener implements LinkOwner {
   }
 
   private adopt(link: Link): void {
+    this.linksTotal++;
     link.swap(this.openSession(link));
     link.startReading();
     this.links.add(link);
@@ -376,6 +395,8 @@ export class Listener implements LinkOwner {
   }
 
   linkClosed(link: Link): void {
+    this.closedBytesRead += link.socket.bytesRead;
+    this.closedBytesWritten += link.socket.bytesWritten;
     this.links.delete(link);
     this.publishCount();
     if (this.links.size === 0 && this.allClosed !== null) this.allClosed();

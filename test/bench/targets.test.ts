@@ -127,6 +127,7 @@ test("the issue's targets are all listed, each against the peer it names", () =>
     'rate h2 GET / node-http2',
     'rate h2 GET / raw-http2',
     'rate gzip /6150.txt fastify-gzip',
+    'cpu observe plain / peregrine',
   ]);
   // A ratio of 1 meets the ≥ 1, ≤ 1.15 and ≤ 1.5 targets and misses the ≥ 2, ≥ 3 and ≥ 10 ones.
   assert.deepEqual(
@@ -157,6 +158,7 @@ test("the issue's targets are all listed, each against the peer it names", () =>
       false,
       true,
       false,
+      true,
     ],
   );
 });
