@@ -272,6 +272,8 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       this.workerNumber,
       {
         connectionsTotal: traffic.connections,
+        connectionsEvicted: this.listener.evicted,
+        connectionsRefused: this.listener.refused,
         receivedBytes: traffic.bytesRead,
         sentBytes: traffic.bytesWritten,
         openConnections: this.connectionCount,

@@ -99,6 +99,9 @@ export interface WorkerSnapshot {
   timeouts: Float64Array;
   counters: Float64Array;
   connectionsTotal: number;
+  /** Idle connections closed to make room, and connections refused, at maxConnections or ulimit -n. */
+  connectionsEvicted: number;
+  connectionsRefused: number;
   receivedBytes: number;
   sentBytes: number;
   openConnections: number;
@@ -122,6 +125,8 @@ export interface EventLoopDelay {
 /** The live gauges and transport totals a snapshot needs from the worker. */
 export interface WorkerGauges {
   connectionsTotal: number;
+  connectionsEvicted: number;
+  connectionsRefused: number;
   receivedBytes: number;
   sentBytes: number;
   openConnections: number;
@@ -177,7 +182,13 @@ export class WorkerMetrics {
 
 /** Snapshot fields that only grow, and are summed over a worker's whole life. */
 const ARRAY_COUNTERS = ['requests', 'buckets', 'sums', 'parseErrors', 'timeouts', 'counters'] as const;
-const NUMBER_COUNTERS = ['connectionsTotal', 'receivedBytes', 'sentBytes'] as const;
+const NUMBER_COUNTERS = [
+  'connectionsTotal',
+  'connectionsEvicted',
+  'connectionsRefused',
+  'receivedBytes',
+  'sentBytes',
+] as const;
 const GAUGES = ['openConnections', 'activeRequests', 'openWebSockets'] as const;
 
 /** Counters that survive the workers that counted them (see `addCounters`). */
@@ -196,6 +207,8 @@ export function emptyCounters(): CounterTotals {
     timeouts: m.timeouts,
     counters: m.counts,
     connectionsTotal: 0,
+    connectionsEvicted: 0,
+    connectionsRefused: 0,
     receivedBytes: 0,
     sentBytes: 0,
   };
@@ -247,6 +260,10 @@ export interface ServerMetrics {
   parseErrors: { status: number; count: number }[];
   timeouts: Record<TimeoutKind, number>;
   connectionsTotal: number;
+  /** Idle connections closed to make room for new ones (maxConnections, ulimit -n). */
+  connectionsEvicted: number;
+  /** Connections refused (503, or closed) with nothing idle to close. */
+  connectionsRefused: number;
   openConnections: number;
   activeRequests: number;
   /** Bytes read from and written to client sockets. */
@@ -321,6 +338,8 @@ export function toServerMetrics(
     parseErrors,
     timeouts,
     connectionsTotal: counters.connectionsTotal,
+    connectionsEvicted: counters.connectionsEvicted,
+    connectionsRefused: counters.connectionsRefused,
     openConnections: gauge('openConnections'),
     activeRequests: gauge('activeRequests'),
     receivedBytes: counters.receivedBytes,

@@ -92,6 +92,18 @@ export function renderPrometheus(m: ServerMetrics): string {
   w.single('peregrine_open_connections', 'gauge', 'Open client connections.', m.openConnections);
   w.single('peregrine_connections_total', 'counter', 'Client connections accepted.', m.connectionsTotal);
   w.single(
+    'peregrine_connections_evicted_total',
+    'counter',
+    'Idle connections closed to make room for new ones (maxConnections or the open-file limit).',
+    m.connectionsEvicted,
+  );
+  w.single(
+    'peregrine_connections_refused_total',
+    'counter',
+    'Connections refused at maxConnections or the open-file limit, with no idle one to close.',
+    m.connectionsRefused,
+  );
+  w.single(
     'peregrine_received_bytes_total',
     'counter',
     'Bytes read from client connections.',

@@ -23,6 +23,8 @@ function metricsOf(counters: WorkerMetrics): ServerMetrics {
     0,
     {
       connectionsTotal: 0,
+      connectionsEvicted: 0,
+      connectionsRefused: 0,
       receivedBytes: 0,
       sentBytes: 0,
       openConnections: 0,
