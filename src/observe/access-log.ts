@@ -193,8 +193,15 @@ export class AccessLog {
   private readonly format: AccessLineMaker;
   /** Lines dropped since the log started (for the metrics). */
   droppedTotal = 0;
-  /** Lines not yet handed to a write. */
-  private batch = '';
+  /**
+   * Lines not yet handed to a write, in chunks of whole lines of at most ATOMIC_WRITE_BYTES (a longer
+   * line is a chunk of its own): `ready` are full, `filling` takes the next lines. Kept as chunks so
+   * that taking one to write never copies the rest (one string sliced per write was quadratic).
+   */
+  private readonly ready: string[] = [];
+  private filling = '';
+  /** Characters in `ready` and `filling`. */
+  private queued = 0;
   /** The chunk being written, until its write completes. */
   private inFlight: Buffer | null = null;
   private scheduled = false;
@@ -214,7 +221,7 @@ export class AccessLog {
 
   /** Log bytes queued or being written. */
   get pendingBytes(): number {
-    return this.batch.length + (this.inFlight?.length ?? 0);
+    return this.queued + (this.inFlight?.length ?? 0);
   }
 
   /** Lines dropped since the last report because the output did not keep up. */
@@ -234,10 +241,12 @@ export class AccessLog {
     if (typeof line !== 'string' || line === '') return;
     if (line.charCodeAt(line.length - 1) !== 0x0a) line += '\n';
     if (this.droppedLines > 0) {
-      this.batch += `${isoTime(entry.time)} access log: ${this.droppedLines} lines dropped, the output did not keep up\n`;
+      this.append(
+        `${isoTime(entry.time)} access log: ${this.droppedLines} lines dropped, the output did not keep up\n`,
+      );
       this.droppedLines = 0;
     }
-    this.batch += line;
+    this.append(line);
     if (!this.scheduled && this.inFlight === null) {
       this.scheduled = true;
       setImmediate(() => {
@@ -247,6 +256,27 @@ export class AccessLog {
     }
   }
 
+  private append(line: string): void {
+    if (this.filling.length > 0 && this.filling.length + line.length > ATOMIC_WRITE_BYTES) {
+      this.ready.push(this.filling);
+      this.filling = '';
+    }
+    this.filling += line;
+    this.queued += line.length;
+  }
+
+  /** The next chunk to write, taken out of the queue, or '' when nothing waits. */
+  private takeChunk(): string {
+    let chunk: string;
+    if (this.ready.length > 0) chunk = this.ready.shift()!;
+    else {
+      chunk = this.filling;
+      this.filling = '';
+    }
+    this.queued -= chunk.length;
+    return chunk;
+  }
+
   /**
    * Writes everything still queued, then stops taking lines: waits for the write in progress and
    * writes the rest synchronously, so a graceful shutdown loses nothing.
@@ -254,27 +284,21 @@ export class AccessLog {
   async close(): Promise<void> {
     this.closed = true;
     if (this.inFlight !== null) await new Promise<void>((resolve) => (this.idle = resolve));
-    let text = this.batch;
-    this.batch = '';
     if (this.droppedLines > 0)
-      text += `access log: ${this.droppedLines} lines dropped, the output did not keep up\n`;
+      this.append(`access log: ${this.droppedLines} lines dropped, the output did not keep up\n`);
     this.droppedLines = 0;
-    while (text.length > 0) {
-      const end = chunkEnd(text);
+    for (let chunk = this.takeChunk(); chunk !== ''; chunk = this.takeChunk()) {
       try {
-        this.writer.writeSync(Buffer.from(text.slice(0, end), 'utf8'));
+        this.writer.writeSync(Buffer.from(chunk, 'utf8'));
       } catch {
         return; // the output is gone (EPIPE…): nothing more can be said
       }
-      text = text.slice(end);
     }
   }
 
   private writeNext(): void {
-    if (this.inFlight !== null || this.batch.length === 0) return;
-    const end = chunkEnd(this.batch);
-    this.send(Buffer.from(this.batch.slice(0, end), 'utf8'));
-    this.batch = this.batch.slice(end);
+    if (this.inFlight !== null || this.queued === 0) return;
+    this.send(Buffer.from(this.takeChunk(), 'utf8'));
   }
 
   private send(chunk: Buffer): void {
@@ -296,13 +320,4 @@ export class AccessLog {
       this.writeNext();
     });
   }
-}
-
-/** Where the first write of `text` ends: whole lines, at most ATOMIC_WRITE_BYTES (unless one line is longer). */
-function chunkEnd(text: string): number {
-  if (text.length <= ATOMIC_WRITE_BYTES) return text.length;
-  const cut = text.lastIndexOf('\n', ATOMIC_WRITE_BYTES - 1);
-  if (cut !== -1) return cut + 1;
-  const next = text.indexOf('\n');
-  return next === -1 ? text.length : next + 1;
 }
