@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, listenError } from './errors.ts';
 import type { Handler } from './handler.ts';
+import { withHealth } from './health.ts';
 import type { ResolvedCompression } from './http/compression.ts';
 import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
 import { plainHttpOnTlsPort, serverFull } from './http/error-responses.ts';
+import type { RequestHandler } from './http/exchange.ts';
 import { redirectToHttps } from './http/redirect.ts';
 import { Http2Connection } from './http2/connection.ts';
 import { Http2Sessions } from './http2/sessions.ts';
@@ -32,7 +34,10 @@ useTopicRelay(channelRelay());
  */
 export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   readonly options: ResolvedOptions;
-  readonly handler: Handler;
+  /** What each request goes to: the application's handler, behind the health endpoints if on. */
+  readonly handler: RequestHandler;
+  /** The application's handler (init, deinit, WebSocket hooks). */
+  private readonly app: Handler;
   readonly clock: Clock;
   readonly inflateLimiter: InflateLimiter;
   readonly wsOptions: WebSocketOptions;
@@ -50,9 +55,12 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** With HTTP/2 on (over TLS, or h2c): makes each HTTP/2 connection's session. */
   private readonly http2: Http2Sessions | null;
   private stopped: Promise<void> | null = null;
+  /** Set when shutdown is announced (readiness 503), which may be well before it begins (shutdownDelay). */
+  private draining = false;
 
   constructor(handler: Handler, options: ResolvedOptions, placement: WorkerPlacement = SINGLE) {
-    this.handler = handler;
+    this.app = handler;
+    this.handler = options.health === null ? handler : withHealth(handler, options.health, () => this.ready);
     this.options = options;
     this.compression = options.compression;
     this.wsHooks = handler;
@@ -143,9 +151,22 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
     return this.listener.stopping;
   }
 
+  /** Whether this worker takes new work: what readiness answers (false from the moment shutdown is announced). */
+  get ready(): boolean {
+    return !this.draining && !this.listener.stopping;
+  }
+
+  /**
+   * Shutdown is coming: readiness answers 503 from now on, while everything else is served as
+   * before (shutdownDelay), so that load balancers stop sending before the listener closes.
+   */
+  drain(): void {
+    this.draining = true;
+  }
+
   /** Runs the handler's `init()`, then listens. Rejects with a clear error if the address is taken. */
   async listen(): Promise<AddressInfo> {
-    await this.handler.init?.();
+    await this.app.init?.();
     let address: AddressInfo;
     try {
       address = await this.listener.listen();
@@ -169,7 +190,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** No shutdown() can come for a server that never started: undo init() now. */
   private async undoInit(): Promise<void> {
     try {
-      await this.handler.deinit?.();
+      await this.app.deinit?.();
     } catch (deinitError) {
       this.options.onError(deinitError, undefined);
     }
@@ -217,15 +238,18 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
    * `timeout` (default `shutdownTimeout`) closes whatever is left (see Listener.shutdown, and its
    * `linger`). Then runs the handler's `deinit()`.
    */
-  shutdown(timeout = this.options.shutdownTimeout, linger = 0): Promise<void> {
-    if (this.stopped === null) this.stopped = this.stop(timeout, linger);
+  shutdown(timeout = this.options.shutdownTimeout, linger = 0, lastCall?: number): Promise<void> {
+    if (this.stopped === null) this.stopped = this.stop(timeout, linger, lastCall);
     return this.stopped;
   }
 
-  private async stop(timeout: number, linger: number): Promise<void> {
+  private async stop(timeout: number, linger: number, lastCall: number | undefined): Promise<void> {
     this.certificates?.close();
-    await Promise.all([this.listener.shutdown(timeout, linger), this.redirect?.shutdown(timeout, linger)]);
-    await this.handler.deinit?.();
+    await Promise.all([
+      this.listener.shutdown(timeout, linger, lastCall),
+      this.redirect?.shutdown(timeout, linger, lastCall),
+    ]);
+    await this.app.deinit?.();
   }
 }
 
