@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
+import { type HealthOptions, type HealthPaths, resolveHealth } from './health.ts';
 import { type CompressionOptions, type ResolvedCompression, resolveCompression } from './http/compression.ts';
 import type { Request } from './http/exchange.ts';
 import type { AccessLogDestination, AccessLogFormat } from './observe/access-log.ts';
@@ -70,8 +71,23 @@ export interface ServerOptions {
   maxRequestsPerConnection?: number;
   /** Milliseconds `shutdown()` waits for in-flight requests before it closes what is left. Default 10000. */
   shutdownTimeout?: number;
-  /** Shut down gracefully on SIGINT and SIGTERM, then exit. Default true. */
+  /**
+   * Milliseconds to go on accepting and serving after SIGTERM/SIGINT or `shutdown()`, with readiness
+   * (`health`) answering 503, before the graceful shutdown proper: time for a load balancer or
+   * Kubernetes to take the server out of rotation (the preStop pattern). Default 0.
+   */
+  shutdownDelay?: number;
+  /**
+   * Shut down gracefully on SIGINT and SIGTERM, then exit; with several workers, SIGHUP restarts them
+   * one at a time (see `restartWorkers()`). Default true.
+   */
   handleSignals?: boolean;
+  /**
+   * Health endpoints answered by the server before the handler: `true` for `/livez` (200 while the
+   * worker runs) and `/readyz` (200 while serving, 503 from the moment shutdown begins), or
+   * `{ live, ready }` paths (false turns one off). GET and HEAD; `Cache-Control: no-store`. Default false.
+   */
+  health?: boolean | HealthOptions;
   /** Listen backlog. Default 511. */
   backlog?: number;
   /** Largest WebSocket message (all fragments, after inflation) → close 1009. Default 1 MiB. */
@@ -167,9 +183,13 @@ export type TlsCertificate = CertificateSource;
 /** permessage-deflate parameters (RFC 7692 §7.1). */
 export type WsDeflateOptions = Omit<DeflateOptions, 'maxInflatedBytes'>;
 
-export type ResolvedOptions = Required<Omit<ServerOptions, 'host' | 'tls' | 'compression' | 'metrics'>> & {
+export type ResolvedOptions = Required<
+  Omit<ServerOptions, 'host' | 'tls' | 'compression' | 'metrics' | 'health'>
+> & {
   /** The metrics path, or false when metrics are off. */
   metrics: false | string;
+  /** The health endpoints' paths, or null when off. */
+  health: HealthPaths | null;
   /** Null when responses are not compressed. */
   compression: ResolvedCompression | null;
   host: string | undefined;
@@ -196,7 +216,9 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   maxConnections: 10_000,
   maxRequestsPerConnection: 0,
   shutdownTimeout: 10_000,
+  shutdownDelay: 0,
   handleSignals: true,
+  health: null,
   backlog: 511,
   wsMaxMessageBytes: 1024 * 1024,
   wsIdleTimeout: 120_000,
@@ -274,7 +296,9 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   maxConnections: integer(1, anyCount),
   maxRequestsPerConnection: integer(0, anyCount, 'no limit'),
   shutdownTimeout: integer(0, 2 ** 31 - 1),
+  shutdownDelay: integer(0, 2 ** 31 - 1, 'none'),
   handleSignals: boolean,
+  health: (name, value) => void resolveHealth(name, value),
   backlog: integer(1, anyCount),
   wsMaxMessageBytes: integer(0, Number.MAX_SAFE_INTEGER),
   wsIdleTimeout: integer(0, 2 ** 31 - 1, 'never'),
@@ -422,6 +446,7 @@ export function resolveOptions(options: ServerOptions | undefined): ResolvedOpti
   if (options.tls !== undefined) result.tls = certificateList('tls', options.tls);
   result.compression = options.compression === undefined ? null : resolveCompression(options.compression);
   if ((result.metrics as unknown) === true) result.metrics = '/metrics';
+  result.health = options.health === undefined ? null : resolveHealth('health', options.health);
   if (result.redirectHttp !== 0) {
     if (result.tls === null)
       throw new ConfigError(`option 'redirectHttp' redirects to HTTPS, so it needs 'tls'`);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, listenError } from './errors.ts';
 import type { Handler } from './handler.ts';
+import { withHealth } from './health.ts';
 import type { ResolvedCompression } from './http/compression.ts';
 import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
 import { plainHttpOnTlsPort, serverFull } from './http/error-responses.ts';
@@ -44,7 +45,7 @@ useTopicRelay(channelRelay());
  */
 export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   readonly options: ResolvedOptions;
-  /** What requests are dispatched to: the user's handler, behind the metrics path when metrics are on. */
+  /** What requests are dispatched to: the user's handler, behind the health and metrics paths when on. */
   readonly handler: RequestHandler;
   readonly clock: Clock;
   /** Counters of this worker, or null when metrics are off. */
@@ -78,6 +79,8 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** With HTTP/2 on (over TLS, or h2c): makes each HTTP/2 connection's session. */
   private readonly http2: Http2Sessions | null;
   private stopped: Promise<void> | null = null;
+  /** Set when shutdown is announced (readiness 503), which may be well before it begins (shutdownDelay). */
+  private draining = false;
 
   constructor(handler: Handler, options: ResolvedOptions, placement: WorkerPlacement = SINGLE) {
     this.user = handler;
@@ -102,11 +105,11 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       this.metrics === null && this.accessLog === null
         ? null
         : new Observer(this.metrics, this.accessLog, typeof options.accessLog !== 'function');
+    // The server's own endpoints answer before the application: health checks, then metrics.
+    const app = options.health === null ? handler : withHealth(handler, options.health, () => this.ready);
     const metricsPath = options.metrics;
     this.handler =
-      metricsPath === false
-        ? handler
-        : new MetricsEndpoint(handler, metricsPath, () => this.collectMetrics());
+      metricsPath === false ? app : new MetricsEndpoint(app, metricsPath, () => this.collectMetrics());
     this.compression = options.compression;
     this.wsHooks = handler;
     this.wsOptions = {
@@ -195,6 +198,19 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** Set once shutdown begins. */
   get stopping(): boolean {
     return this.listener.stopping;
+  }
+
+  /** Whether this worker takes new work: what readiness answers (false from the moment shutdown is announced). */
+  get ready(): boolean {
+    return !this.draining && !this.listener.stopping;
+  }
+
+  /**
+   * Shutdown is coming: readiness answers 503 from now on, while everything else is served as
+   * before (shutdownDelay), so that load balancers stop sending before the listener closes.
+   */
+  drain(): void {
+    this.draining = true;
   }
 
   /** Runs the handler's `init()`, then listens. Rejects with a clear error if the address is taken. */
@@ -301,14 +317,17 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
    * `timeout` (default `shutdownTimeout`) closes whatever is left (see Listener.shutdown, and its
    * `linger`). Then runs the handler's `deinit()`.
    */
-  shutdown(timeout = this.options.shutdownTimeout, linger = 0): Promise<void> {
-    if (this.stopped === null) this.stopped = this.stop(timeout, linger);
+  shutdown(timeout = this.options.shutdownTimeout, linger = 0, lastCall?: number): Promise<void> {
+    if (this.stopped === null) this.stopped = this.stop(timeout, linger, lastCall);
     return this.stopped;
   }
 
-  private async stop(timeout: number, linger: number): Promise<void> {
+  private async stop(timeout: number, linger: number, lastCall: number | undefined): Promise<void> {
     this.certificates?.close();
-    await Promise.all([this.listener.shutdown(timeout, linger), this.redirect?.shutdown(timeout, linger)]);
+    await Promise.all([
+      this.listener.shutdown(timeout, linger, lastCall),
+      this.redirect?.shutdown(timeout, linger, lastCall),
+    ]);
     try {
       await this.user.deinit?.();
     } finally {

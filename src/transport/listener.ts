@@ -417,13 +417,19 @@ export class Listener implements LinkOwner {
    * idle ones. (Closing a listener resets the connections in its accept queue, and a client that
    * sends its next request just as its idle connection is closed sees it reset: both are rare once
    * the worker is nearly idle.)
+   *
+   * `lastCall` (ms, default LAST_CALL_MS with a linger, else 0) is how long, once it has stopped
+   * accepting, the open connections get to bring in one more request (answered with `Connection:
+   * close`) before the idle ones are closed. A rolling restart uses it without a linger: stopping
+   * accepting first, while the clients still keep their connections, leaves few connections in the
+   * accept queue to reset, and the clients then reconnect to the listeners that remain.
    */
-  shutdown(timeout: number, linger = 0): Promise<void> {
-    if (this.stopped === null) this.stopped = this.stop(timeout, linger);
+  shutdown(timeout: number, linger = 0, lastCall = linger > 0 ? LAST_CALL_MS : 0): Promise<void> {
+    if (this.stopped === null) this.stopped = this.stop(timeout, linger, lastCall);
     return this.stopped;
   }
 
-  private async stop(timeout: number, linger: number): Promise<void> {
+  private async stop(timeout: number, linger: number, lastCall: number): Promise<void> {
     const started = Date.now();
     this.stopping = true;
     const drained = new Promise<void>((resolve) => {
@@ -438,7 +444,10 @@ export class Listener implements LinkOwner {
     this.accepting = false;
     const closedListener = new Promise<void>((resolve) => this.server.close(() => resolve()));
     if (this.links.size > 0) {
-      if (linger > 0) await within(drained, Math.min(LAST_CALL_MS, timeout - (Date.now() - started)));
+      if (lastCall > 0) {
+        this.lingering = true; // idle connections are not closed by the timer meanwhile
+        await within(drained, Math.min(lastCall, timeout - (Date.now() - started)));
+      }
       this.lingering = false;
       for (const link of this.links) link.session.shutdown();
       await within(drained, Math.max(0, timeout - (Date.now() - started)));
