@@ -15,5 +15,7 @@ class Counter {
 
 await serve(new Counter(), {
   port: Number(process.env.PORT ?? 3000),
+  // /livez and /readyz for a container's health check or a load balancer (docker/counter.Dockerfile).
+  health: true,
   workers: process.env.WORKERS === undefined ? undefined : Number(process.env.WORKERS),
 });

@@ -29,6 +29,8 @@ Options:
                            Existing files are always served as themselves.
       --cache-control V    the Cache-Control header of files (default "max-age=0": caches
                            revalidate each time, and get a 304 while the file is unchanged)
+      --health             answer /livez and /readyz (health checks for containers and load
+                           balancers; /readyz turns 503 once shutdown begins)
   -q, --quiet              no access log (by default one line per request on stdout:
                            time client method target status bytes duration)
   -h, --help               show this text
@@ -48,6 +50,7 @@ interface CliOptions {
   listing: boolean;
   spa: boolean;
   cacheControl: string | undefined;
+  health: boolean;
   quiet: boolean;
   help: boolean;
   version: boolean;
@@ -77,6 +80,7 @@ function parseArguments(args: string[], env: NodeJS.ProcessEnv): CliOptions {
     listing: false,
     spa: false,
     cacheControl: undefined,
+    health: false,
     quiet: false,
     help: false,
     version: false,
@@ -145,6 +149,10 @@ function parseArguments(args: string[], env: NodeJS.ProcessEnv): CliOptions {
       case '--spa':
         noValue();
         options.spa = true;
+        break;
+      case '--health':
+        noValue();
+        options.health = true;
         break;
       case '--log': // the default now; kept so that existing scripts still run
         noValue();
@@ -253,6 +261,7 @@ async function main(): Promise<void> {
       workers: options.workers,
       // Every worker logs its own responses: whole lines, in atomic writes, to the one stdout.
       accessLog: !options.quiet,
+      health: options.health,
       ...(options.host === undefined ? {} : { host: options.host }),
     });
   } catch (error) {

@@ -1,14 +1,24 @@
 /**
  * The Dockerfiles in docker/, built and run with podman (Debian's `podman`; `.ci/run` installs it).
  * Registry images can't be pulled here, so the base image (node:24-slim in the Dockerfiles) is made
- * locally from this machine's own Node binary and the libraries it links, with a `node` user as the
+ * locally from the project's Node binary and the libraries it links, with a `node` user as the
  * official images have, and given as the BASE build argument. Where podman is missing or can't run a
  * container, the tests are skipped with the reason.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -45,7 +55,10 @@ async function ulimitFlags(): Promise<string[]> {
  * `node`/`root` in /etc/passwd. Built once per binary (its tag is the binary's hash).
  */
 async function baseImage(): Promise<string> {
-  const binary = process.execPath;
+  // The project's Node 24 (the `node` devDependency), whatever Node runs the tests: the images run
+  // TypeScript sources, which older Nodes need a flag for.
+  const project = join(ROOT, 'node_modules', 'node', 'bin', 'node');
+  const binary = existsSync(project) ? project : process.execPath;
   const { size, mtimeMs } = statSync(binary);
   const id = createHash('sha256').update(`${binary} ${size} ${mtimeMs}`).digest('hex').slice(0, 16);
   const tag = `localhost/peregrine-test-node:${id}`;
@@ -153,8 +166,9 @@ async function until(port: number, path: string, ms = 20_000): Promise<{ status:
 async function stopGracefully(id: string): Promise<{ exitCode: number; logs: string }> {
   await podman(['stop', '-t', '15', id]);
   const exitCode = Number(await podman(['inspect', '--format', '{{.State.ExitCode}}', id]));
-  const logs = await podman(['logs', id]).catch(() => '');
-  return { exitCode, logs };
+  // podman logs gives the container's stdout on its stdout and its stderr on its stderr.
+  const { stdout, stderr } = await run('podman', ['logs', id]).catch(() => ({ stdout: '', stderr: '' }));
+  return { exitCode, logs: `${stdout}${stderr}` };
 }
 
 test('docker/counter.Dockerfile: builds, runs as a non-root user, counts, is healthy, stops on SIGTERM', {
@@ -192,7 +206,8 @@ test('docker/cli.Dockerfile: serves a mounted directory with an access log, is h
   await build('docker/cli.Dockerfile', tag, base);
   const site = mkdtempSync(join(tmpdir(), 'peregrine-site-'));
   t.after(() => rmSync(site, { recursive: true, force: true }));
-  writeFileSync(join(site, 'index.html'), '<h1>from the container</h1>\n');
+  writeFileSync(join(site, 'index.html'), '<h1>from the container</h1>\n', { mode: 0o644 });
+  chmodSync(site, 0o755); // the container's user is not this one: the files must be readable by others
   const port = await freePort();
   const id = await podman(['run', '-d', ...runFlags, '-e', `PORT=${port}`, '-v', `${site}:/srv/www:ro`, tag]);
   t.after(() => podman(['rm', '-f', id]).catch(() => {}));
