@@ -6,6 +6,7 @@ import type { ResolvedCompression } from './http/compression.ts';
 import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
 import { plainHttpOnTlsPort } from './http/error-responses.ts';
 import { redirectToHttps } from './http/redirect.ts';
+import { ProxyTrust } from './http/trusted-proxy.ts';
 import { Http2Connection } from './http2/connection.ts';
 import { Http2Sessions } from './http2/sessions.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -40,6 +41,8 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** How a request becomes a WebSocket (the HTTP layer itself knows no other protocol). */
   readonly upgrade = acceptWebSocket;
   readonly compression: ResolvedCompression | null;
+  /** The `trustProxy` rules, or null. */
+  readonly proxyTrust: ProxyTrust | null;
   /** With h2c: how a plain connection that opens with the HTTP/2 preface becomes HTTP/2. */
   readonly startHttp2: ((link: Link, received: Buffer) => void) | null;
   private readonly listener: Listener;
@@ -55,6 +58,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
     this.handler = handler;
     this.options = options;
     this.compression = options.compression;
+    this.proxyTrust = ProxyTrust.from(options.trustProxy, options.proxyHeaders);
     this.wsHooks = handler;
     this.wsOptions = {
       maxMessageBytes: options.wsMaxMessageBytes,
@@ -72,6 +76,12 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       maxConnections: options.maxConnections,
       tickMs: tickInterval(options),
       placement,
+      // The PROXY header gets what a TLS handshake gets: headersTimeout, or a default when that is 0.
+      proxyHeaderTimeout: options.proxyProtocol
+        ? options.headersTimeout === 0
+          ? DEFAULT_HANDSHAKE_TIMEOUT
+          : options.headersTimeout
+        : 0,
     };
     const offersHttp2 = (this.certificates !== null && options.http2) || options.h2c;
     this.http2 = offersHttp2
@@ -127,6 +137,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       upgrade: () => null,
       startHttp2: null,
       compression: null,
+      proxyTrust: this.proxyTrust,
     };
     const listener: Listener = new Listener(
       settings,

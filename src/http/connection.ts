@@ -23,6 +23,7 @@ import {
 import { Http1Request, type RequestSource } from './request.ts';
 import { Http1Response, type ResponseSink } from './response.ts';
 import { errorBody } from './status.ts';
+import type { ProxyTrust } from './trusted-proxy.ts';
 
 /** The server options an HTTP/1 connection reads. */
 export interface Http1Options extends HeadLimits {
@@ -54,6 +55,8 @@ export interface ConnectionOwner {
   readonly startHttp2: ((link: Link, received: Buffer) => void) | null;
   /** The `compression` option, or null. */
   readonly compression: ResolvedCompression | null;
+  /** The `trustProxy` rules, or null. */
+  readonly proxyTrust: ProxyTrust | null;
 }
 
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
@@ -173,11 +176,19 @@ export class Http1Connection
   }
 
   get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
+    return this.link.remoteAddress;
   }
 
   get remotePort(): number | undefined {
-    return this.socket.remotePort;
+    return this.link.remotePort;
+  }
+
+  get ownProtocol(): 'http' | 'https' {
+    return this.link.proxiedTls ? 'https' : this.scheme;
+  }
+
+  get proxyTrust(): ProxyTrust | null {
+    return this.owner.proxyTrust;
   }
 
   /** The request being answered (for the compression decision). */

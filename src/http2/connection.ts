@@ -6,6 +6,7 @@ import { type DispatchHost, dispatch, handlerFailed } from '../http/dispatch.ts'
 import { HttpError } from '../http/errors.ts';
 import type { Request, RequestHandler } from '../http/exchange.ts';
 import { errorBody } from '../http/status.ts';
+import type { ProxyTrust } from '../http/trusted-proxy.ts';
 import type { Clock } from '../transport/clock.ts';
 import type { Link } from '../transport/link.ts';
 import type { Session } from '../transport/session.ts';
@@ -33,6 +34,8 @@ export interface Http2Owner {
   readonly clock: Clock;
   readonly stopping: boolean;
   readonly compression: ResolvedCompression | null;
+  /** The `trustProxy` rules, or null. */
+  readonly proxyTrust: ProxyTrust | null;
 }
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = constants;
@@ -252,11 +255,15 @@ export class Http2Connection implements Session {
   }
 
   get remoteAddress(): string | undefined {
-    return this.link.socket.remoteAddress;
+    return this.link.remoteAddress;
   }
 
   get remotePort(): number | undefined {
-    return this.link.socket.remotePort;
+    return this.link.remotePort;
+  }
+
+  get ownProtocol(): 'http' | 'https' {
+    return this.link.proxiedTls ? 'https' : this.scheme;
   }
 }
 
@@ -406,6 +413,14 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
 
   get remotePort(): number | undefined {
     return this.connection.remotePort;
+  }
+
+  get ownProtocol(): 'http' | 'https' {
+    return this.connection.ownProtocol;
+  }
+
+  get proxyTrust(): ProxyTrust | null {
+    return this.owner.proxyTrust;
   }
 
   setHandlerTimeout(ms: number): void {
