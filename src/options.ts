@@ -25,7 +25,10 @@ export interface ServerOptions {
   mode?: 'auto' | 'threads' | 'cluster';
   /** Heap limit of each worker in MiB (a worker over it is restarted). 0 = V8's default. Default 0. */
   workerHeapMb?: number;
-  /** Log start-up, worker crashes and restarts, and shutdown to the console. Default true. */
+  /**
+   * Log start-up, worker crashes and restarts, shutdown, and connections refused at a limit (at most
+   * once per 10 s) to the console. Default true.
+   */
   log?: boolean;
   /** Largest request head (request line and header fields) in bytes → 431. Default 16384. */
   maxHeaderBytes?: number;
@@ -56,8 +59,11 @@ export interface ServerOptions {
    */
   sendTimeout?: number;
   /**
-   * Most open connections per worker (the whole server's limit is this times the number of workers);
-   * more are refused at once. Default 10000.
+   * Most open connections per worker (the whole server's limit is this times the number of workers).
+   * At the limit, the connections idle longest (keep-alive connections between requests) are closed
+   * to make room, as nginx does; with none idle, a new connection is answered 503 with Retry-After
+   * (over TLS: closed before its handshake). The process's open-file limit (`ulimit -n`) is a limit
+   * too, enforced the same way. Default 10000.
    */
   maxConnections?: number;
   /** Requests served on one connection before it is closed. 0 = no limit. Default 0. */

@@ -4,7 +4,7 @@ import { ConfigError, listenError } from './errors.ts';
 import type { Handler } from './handler.ts';
 import type { ResolvedCompression } from './http/compression.ts';
 import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
-import { plainHttpOnTlsPort } from './http/error-responses.ts';
+import { plainHttpOnTlsPort, serverFull } from './http/error-responses.ts';
 import { redirectToHttps } from './http/redirect.ts';
 import { ProxyTrust } from './http/trusted-proxy.ts';
 import { Http2Connection } from './http2/connection.ts';
@@ -82,6 +82,8 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
           ? DEFAULT_HANDSHAKE_TIMEOUT
           : options.headersTimeout
         : 0,
+      fullAnswer: serverFull,
+      warn: options.log ? (message: string) => console.error(message) : () => {},
     };
     const offersHttp2 = (this.certificates !== null && options.http2) || options.h2c;
     this.http2 = offersHttp2

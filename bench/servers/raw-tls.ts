@@ -27,7 +27,10 @@ const CLOSE = '\r\nconnection: close\r\n';
 
 /** Whether the head `buf[start..end)` (ending before its blank line) asks to close: wrk's exact header. */
 function asksToClose(buf: Buffer, start: number, end: number): boolean {
-  return buf.toString('latin1', start, end + 2).toLowerCase().includes(CLOSE);
+  return buf
+    .toString('latin1', start, end + 2)
+    .toLowerCase()
+    .includes(CLOSE);
 }
 
 function serveConnection(socket: TLSSocket): void {
@@ -51,7 +54,8 @@ function serveConnection(socket: TLSSocket): void {
     }
     if (answers === 0) return;
     const last = close ? LAST_RESPONSE : RESPONSE;
-    const out = answers === 1 ? last : Buffer.concat([...new Array<Buffer>(answers - 1).fill(RESPONSE), last]);
+    const out =
+      answers === 1 ? last : Buffer.concat([...new Array<Buffer>(answers - 1).fill(RESPONSE), last]);
     if (close) socket.end(out);
     else socket.write(out);
   });

@@ -141,6 +141,8 @@ export class Http1Connection
   /** handlerTimeout for the request in flight: the server's, unless the handler set its own. */
   private handlerTimeout = 0;
   private requests = 0;
+  /** When the connection last became idle: accepted, or its last response taken by the client. */
+  private idleAt = 0;
   private keepAlive = true;
   private closeAfter = false;
   /** The client half-closed (sent FIN). */
@@ -636,6 +638,11 @@ export class Http1Connection
     return false;
   }
 
+  idleSince(): number {
+    if (this.state !== IDLE || this.input.holding || this.link.unsent !== 0) return -1;
+    return this.idleAt;
+  }
+
   /** Graceful shutdown: close now if idle, otherwise after the response in flight. */
   shutdown(): void {
     if (this.state >= CLOSING) return;
@@ -644,6 +651,7 @@ export class Http1Connection
   }
 
   private setIdleDeadline(): void {
+    this.idleAt = this.clock.now;
     if (this.owner.stopping) {
       this.deadline = this.clock.now;
       return;

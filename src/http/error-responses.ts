@@ -27,3 +27,16 @@ export function plainHttpOnTlsPort(dateLine: string): string {
     `Content-Length: ${PLAIN_ON_TLS_BODY.length}\r\nConnection: close\r\n\r\n${PLAIN_ON_TLS_BODY}`
   );
 }
+
+const FULL_BODY = '503 Service Unavailable: too many connections; retry shortly\n';
+
+/**
+ * The answer to a connection accepted past maxConnections when no idle connection could make room:
+ * a 503 with Retry-After (RFC 9110 §15.6.4, §10.2.3), sent before its request is read, then closed.
+ */
+export function serverFull(dateLine: string): string {
+  return (
+    `HTTP/1.1 503 Service Unavailable\r\n${dateLine}Retry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    `Content-Length: ${FULL_BODY.length}\r\nConnection: close\r\n\r\n${FULL_BODY}`
+  );
+}

@@ -55,7 +55,7 @@ export class Http2Connection implements Session {
   private readonly owner: Http2Owner;
   private readonly exchanges = new Set<Exchange>();
   /** When the connection last had no stream open. */
-  private idleSince: number;
+  private idleAt: number;
   private closing = false;
   /** The socket's bytesWritten at the last sendTimeout check, or -1 when no stream waits on the client. */
   private sentAtCheck = -1;
@@ -65,7 +65,7 @@ export class Http2Connection implements Session {
     this.link = link;
     this.session = session;
     this.owner = owner;
-    this.idleSince = owner.clock.now;
+    this.idleAt = owner.clock.now;
     session.on('stream', (stream, headers, flags, rawHeaders) =>
       this.onStream(stream, headers, flags, rawHeaders),
     );
@@ -83,6 +83,10 @@ export class Http2Connection implements Session {
     let count = 0;
     for (const exchange of this.exchanges) if (!exchange.res.finished) count++;
     return count;
+  }
+
+  idleSince(): number {
+    return this.exchanges.size === 0 && !this.closing && this.link.unsent === 0 ? this.idleAt : -1;
   }
 
   // node:http2 reads the socket itself: nothing arrives here.
@@ -172,7 +176,7 @@ export class Http2Connection implements Session {
   forget(exchange: Exchange): void {
     this.exchanges.delete(exchange);
     if (this.exchanges.size > 0) return; // the deadline may come early: timedOut() works out the next
-    this.idleSince = this.owner.clock.now;
+    this.idleAt = this.owner.clock.now;
     this.updateDeadline();
   }
 
@@ -201,7 +205,7 @@ export class Http2Connection implements Session {
     }
     if (this.exchanges.size === 0) {
       const idle = this.owner.stopping ? 0 : options.keepAliveTimeout;
-      this.deadline = this.idleSince + idle;
+      this.deadline = this.idleAt + idle;
       return;
     }
     let next = this.nextExchangeDeadline();

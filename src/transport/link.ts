@@ -21,6 +21,7 @@ const NO_SESSION: Session = {
   deadline: 0,
   timedOut() {},
   shutdown() {},
+  idleSince: () => -1,
 };
 
 /**

@@ -1,6 +1,7 @@
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import { Clock } from './clock.ts';
+import { connectionBudget } from './descriptors.ts';
 import { Link, type LinkOwner } from './link.ts';
 import { ProxyPreamble } from './proxy-preamble.ts';
 import { type ProxiedAddress, ProxyHeaderReader } from './proxy-protocol.ts';
@@ -36,6 +37,13 @@ export interface ListenerSettings {
    * 0: no header expected.
    */
   proxyHeaderTimeout: number;
+  /**
+   * What a plain-TCP connection accepted past maxConnections is answered when no idle connection can
+   * make room (then it is closed); a TLS listener closes such a connection without a handshake.
+   */
+  fullAnswer(dateLine: string): string;
+  /** Where the listener reports what an operator must know (refused connections, descriptor limits). */
+  warn(message: string): void;
 }
 
 export interface TlsSettings {
@@ -54,6 +62,21 @@ export interface TlsSettings {
 const TLS_HANDSHAKE = 0x16;
 /** How long a plaintext client is given to read its answer before the connection is closed. */
 const PLAINTEXT_LINGER_MS = 2_000;
+/**
+ * Idle connections closed in one go when the limit is reached, as nginx drains its reusable ones: an
+ * eighth of them, 1 to 32, so that one scan of the links makes room for the next several.
+ */
+const EVICT_MAX = 32;
+/**
+ * After a scan found nothing idle, new connections are refused without scanning again for this long
+ * (real milliseconds: the worker's clock ticks too seldom), so that a storm of connections against
+ * busy ones does not scan every link for each.
+ */
+const RESCAN_MS = 10;
+/** Refused connections still reading their 503 at once; past this, more are closed without it. */
+const MAX_REFUSING = 256;
+/** At most one warning per this long about refused connections. */
+const WARNING_MS = 10_000;
 
 /**
  * One event loop's transport: its listening socket, its links (one per accepted socket), the shared
@@ -80,6 +103,16 @@ export class Listener implements LinkOwner {
   private readonly handshaking = new Set<Socket>();
   /** With a PROXY header before TLS: what it said, kept on the raw socket until the handshake is done. */
   private readonly proxiedSockets = new WeakMap<Socket, { source: ProxiedAddress | null; ssl: boolean }>();
+  /** Connections refused past maxConnections, reading their 503 until they close or their deadline. */
+  private readonly refusing = new Map<Socket, number>();
+  /** Until when a scan for idle connections is not worth repeating (it found none), clock ms. */
+  private noIdleUntil = 0;
+  private warnedAt = Number.NEGATIVE_INFINITY;
+  /** Connections this whole process may hold open within its file-descriptor limit; set by listen(). */
+  private descriptorBudget = Number.POSITIVE_INFINITY;
+  /** Connections closed or refused to stay within maxConnections or the descriptor limit. */
+  evicted = 0;
+  refused = 0;
   private readonly server: NetServer;
   private readonly tlsServer: TlsServer | null;
   private readonly settings: ListenerSettings;
@@ -100,7 +133,8 @@ export class Listener implements LinkOwner {
       { noDelay: true, allowHalfOpen: settings.tls === null, pauseOnConnect: true },
       (socket) => this.accept(socket),
     );
-    this.server.maxConnections = settings.maxConnections;
+    // maxConnections is enforced in accept(), which first closes idle connections to make room (node's
+    // own maxConnections would reset every new connection while idle ones hold the slots).
     this.tlsServer = settings.tls === null ? null : this.secureServer(settings.tls);
   }
 
@@ -139,7 +173,8 @@ export class Listener implements LinkOwner {
         resolve();
       });
     });
-    this.server.on('error', (error) => console.error('peregrine: listener error:', error));
+    this.server.on('error', (error) => this.listenerError(error));
+    this.checkDescriptorBudget();
     this.timer = setInterval(() => this.tick(), this.settings.tickMs);
     this.timer.unref();
     return this.server.address() as AddressInfo;
@@ -163,6 +198,10 @@ export class Listener implements LinkOwner {
       socket.destroy();
       return;
     }
+    if (this.overLimit() && !this.makeRoom()) {
+      this.refuse(socket);
+      return;
+    }
     if (this.tlsServer !== null) {
       if (this.settings.proxyHeaderTimeout > 0)
         this.readProxyHeader(socket, this.tlsServer, this.settings.tls!);
@@ -173,6 +212,118 @@ export class Listener implements LinkOwner {
     const timeout = this.settings.proxyHeaderTimeout;
     // The PROXY header is read by a session of its own, which then opens the protocol's.
     this.adopt(link, timeout > 0 ? new ProxyPreamble(link, this.clock, timeout, this.openSession) : null);
+  }
+
+  /** Open connections, the one just accepted included: links, and sockets not yet links. */
+  private get openCount(): number {
+    return this.links.size + this.pending.size + this.handshaking.size + 1;
+  }
+
+  /** Whether the connection just accepted is one too many: for this worker, or for the process's descriptors. */
+  private overLimit(): boolean {
+    const own = this.openCount;
+    if (own > this.settings.maxConnections) return true;
+    if (this.descriptorBudget === Number.POSITIVE_INFINITY) return false;
+    // Worker threads share the process's descriptors: count the other threads' connections too.
+    const { counts, slot } = this.settings.placement;
+    let total = own;
+    if (counts !== null)
+      for (let i = 0; i < counts.length; i++) if (i !== slot) total += Atomics.load(counts, i);
+    return total > this.descriptorBudget;
+  }
+
+  /**
+   * Works out how many connections the process's file-descriptor limit leaves room for, and warns
+   * (once per process) when that is fewer than maxConnections allows.
+   */
+  private checkDescriptorBudget(): void {
+    const budget = connectionBudget();
+    this.descriptorBudget = budget;
+    const { counts, slot } = this.settings.placement;
+    const threads = counts === null ? 1 : counts.length;
+    if (slot !== 0 || budget >= this.settings.maxConnections * threads) return;
+    this.settings.warn(
+      `peregrine: the open-file limit (ulimit -n) leaves room for about ${budget} connections in this ` +
+        `process, fewer than maxConnections allows (${this.settings.maxConnections} per worker × ${threads}); ` +
+        'past it, idle connections are closed and new ones refused. Raise the limit to serve more.',
+    );
+  }
+
+  /**
+   * Closes the connections idle longest (keep-alive connections between requests, ones that have not
+   * sent their first request yet), an eighth of them (1 to EVICT_MAX), as nginx does when it runs out
+   * of connections.
+   * Connections in a request, WebSockets and sockets in their TLS handshake are left alone. Returns
+   * whether any was closed.
+   */
+  private makeRoom(): boolean {
+    const now = performance.now();
+    if (now < this.noIdleUntil) return false;
+    const idle: { link: Link; since: number }[] = [];
+    for (const link of this.links) {
+      const since = link.session.idleSince();
+      if (since >= 0) idle.push({ link, since });
+    }
+    if (idle.length === 0) {
+      this.noIdleUntil = now + RESCAN_MS;
+      return false;
+    }
+    idle.sort((a, b) => a.since - b.since);
+    const count = Math.max(1, Math.min(EVICT_MAX, idle.length >> 3));
+    for (let i = 0; i < count; i++) idle[i]!.link.destroy();
+    this.evicted += count;
+    return true;
+  }
+
+  /**
+   * A connection past the limit with nothing idle to close: a plain-HTTP client is told so (503,
+   * Retry-After) before its request is read, a TLS one is closed before its handshake.
+   */
+  private refuse(socket: Socket): void {
+    this.refused++;
+    this.warnRefusals();
+    if (this.tlsServer !== null || this.refusing.size >= MAX_REFUSING) {
+      socket.destroy();
+      return;
+    }
+    this.refusing.set(socket, this.clock.now + PLAINTEXT_LINGER_MS);
+    socket.on('close', () => this.refusing.delete(socket));
+    socket.on('error', () => {});
+    socket.end(this.settings.fullAnswer(this.clock.dateLine));
+    socket.resume(); // its request is read and dropped, so that closing sends no reset over the answer
+  }
+
+  /**
+   * accept() failed. Out of file descriptors (EMFILE, ENFILE), libuv has already closed the waiting
+   * connections: idle connections are closed so that the next ones get in, and it is logged, once a
+   * while, since the server is then at a limit the operator set too low.
+   */
+  private listenerError(error: NodeJS.ErrnoException): void {
+    if (error.code !== 'EMFILE' && error.code !== 'ENFILE') {
+      console.error('peregrine: listener error:', error);
+      return;
+    }
+    this.noIdleUntil = 0;
+    this.makeRoom();
+    this.refused++;
+    this.warnRefusals(error.code);
+  }
+
+  /** Tells the operator that connections are being refused, at most once per WARNING_MS. */
+  private warnRefusals(cause?: string): void {
+    const now = this.clock.now;
+    if (now - this.warnedAt < WARNING_MS) return;
+    this.warnedAt = now;
+    const limit =
+      cause !== undefined
+        ? `out of file descriptors (${cause})`
+        : this.openCount > this.settings.maxConnections
+          ? `at maxConnections (${this.settings.maxConnections} per worker)`
+          : `at the open-file limit (room for ${this.descriptorBudget} connections; raise ulimit -n)`;
+    this.settings.warn(
+      `peregrine: refusing new connections: ${limit}, with ${this.links.size} open in this worker and ` +
+        `none idle to close (${this.refused} refused so far).`,
+    );
   }
 
   private adopt(link: Link, first: Session | null = null): void {
@@ -290,6 +441,7 @@ export class Listener implements LinkOwner {
     if (this.lingering) return;
     const now = clock.now;
     for (const [socket, deadline] of this.pending) if (now >= deadline) socket.destroy();
+    for (const [socket, deadline] of this.refusing) if (now >= deadline) socket.destroy();
     for (const link of this.links) {
       const session = link.session;
       if (session.deadline !== 0 && now >= session.deadline) session.timedOut();
@@ -346,6 +498,7 @@ export class Listener implements LinkOwner {
     }
     for (const socket of this.pending.keys()) socket.destroy();
     for (const socket of this.handshaking) socket.destroy();
+    for (const socket of this.refusing.keys()) socket.destroy();
     await closedListener;
     if (this.timer !== null) clearInterval(this.timer);
   }

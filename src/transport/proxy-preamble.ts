@@ -12,11 +12,13 @@ import type { Session } from './session.ts';
 export class ProxyPreamble implements Session {
   deadline: number;
   private readonly link: Link;
+  private readonly acceptedAt: number;
   private readonly reader = new ProxyHeaderReader();
   private readonly openSession: (link: Link) => Session;
 
   constructor(link: Link, clock: Clock, timeout: number, openSession: (link: Link) => Session) {
     this.link = link;
+    this.acceptedAt = clock.now;
     this.deadline = clock.now + timeout;
     this.openSession = openSession;
   }
@@ -63,5 +65,10 @@ export class ProxyPreamble implements Session {
 
   shutdown(): void {
     this.link.destroy();
+  }
+
+  /** Nothing sent yet, like a connection that has not sent its first request: first to go past maxConnections. */
+  idleSince(): number {
+    return this.acceptedAt;
   }
 }

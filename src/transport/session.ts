@@ -21,6 +21,12 @@ export interface Session {
   timedOut(): void;
   /** Graceful shutdown: finish what is in flight, then close. */
   shutdown(): void;
+  /**
+   * When this session last became idle with nothing in flight, nothing buffered and nothing unsent
+   * (clock ms), or -1 while it is busy or must not be closed to make room (a WebSocket). Past
+   * maxConnections the listener closes the longest-idle sessions first, as nginx does.
+   */
+  idleSince(): number;
   /** True when the protocol's own library reads the socket (node:http2): the link must not. */
   readonly readsSocketItself?: boolean;
 }

@@ -534,6 +534,11 @@ export class WebSocket<T = unknown> {
   shutdown(): void {
     if (this.state === OPEN) this.close(CLOSE.goingAway, 'server shutting down');
   }
+
+  /** @internal Never closed to make room for new connections: a WebSocket is a live conversation. */
+  idleSince(): number {
+    return -1;
+  }
 }
 
 function truncateReason(reason: string): string {

@@ -175,28 +175,7 @@ test('maxUrlLength: a target that never ends is refused with 414 without waiting
   assertErrorResponse(client, parseResponses(client.text)[0], 414);
 });
 
-test('maxConnections: a connection beyond the limit is closed at once', async (t) => {
-  const h = await setup(t, (req, res) => res.end(req.path), { maxConnections: 2 });
-  const a = await h.client();
-  const b = await h.client();
-  a.send(get('/a'));
-  b.send(get('/b'));
-  await a.responses(1);
-  await b.responses(1);
-  const extra = await h.client();
-  extra.send(get('/extra'));
-  await serverClosed(extra);
-  assert.equal(extra.text, '');
-  // The first two are unaffected.
-  a.send(get('/a2'));
-  assert.equal((await a.responses(2))[1]!.body, '/a2');
-  // Once one closes, there is room again.
-  b.close();
-  for (let i = 0; i < 100 && h.server.connections > 1; i++) await delay(5);
-  const next = await h.client();
-  next.send(get('/next'));
-  assert.equal((await next.responses(1))[0]!.body, '/next');
-});
+// maxConnections: test/server/max-connections.test.ts.
 
 const badRequests: [string, string, number][] = [
   ['no Host in HTTP/1.1', 'GET / HTTP/1.1\r\n\r\n', 400],
