@@ -106,6 +106,8 @@ describe('trustProxy with X-Forwarded-*', () => {
     ]) {
       assert.equal(client(1, '10.0.0.1', { [XFF]: value }).address, '10.0.0.1', value);
     }
+    // Reached after trusted hops, it still voids the header: the peer, not the last trusted hop.
+    assert.equal(client(['10.0.0.0/8'], '10.0.0.1', { [XFF]: 'garbage, 10.0.0.5' }).address, '10.0.0.1');
     // Garbage left of the client is never reached, so it does not matter.
     assert.equal(client(1, '10.0.0.1', { [XFF]: 'garbage, 192.0.2.1' }).address, '192.0.2.1');
     // Past 64 hops the list is refused whole.

@@ -50,6 +50,7 @@ async function ask(port: number, ca?: string): Promise<{ body: Record<string, un
   await new Promise((resolve, reject) => raw.once('connect', resolve).once('error', reject));
   const localPort = raw.localPort!;
   const socket = ca === undefined ? raw : connectTls({ socket: raw, servername: 'localhost', ca });
+  socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
   socket.write('GET / HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n');
   let text = '';
   for await (const chunk of socket) text += chunk;
@@ -140,7 +141,10 @@ after(async () => {
   ca.remove();
 });
 
-test('HAProxy send-proxy (v1): the client address and port come through', { skip }, async () => {
+test('HAProxy send-proxy (v1): the client address and port come through', {
+  skip,
+  timeout: 20_000,
+}, async () => {
   const { body, localPort } = await ask(ports.v1);
   assert.deepEqual(body, {
     remoteAddress: CLIENT_ADDRESS,
@@ -160,7 +164,10 @@ test('HAProxy send-proxy-v2, plain and with CRC32C, SSL, authority and unique-id
   }
 });
 
-test('HAProxy send-proxy-v2 in front of TLS: the header comes before the handshake', { skip }, async () => {
+test('HAProxy send-proxy-v2 in front of TLS: the header comes before the handshake', {
+  skip,
+  timeout: 20_000,
+}, async () => {
   const { body, localPort } = await ask(ports.v2tls, ca.cert);
   assert.deepEqual(body, {
     remoteAddress: CLIENT_ADDRESS,
@@ -170,7 +177,10 @@ test('HAProxy send-proxy-v2 in front of TLS: the header comes before the handsha
   });
 });
 
-test('HAProxy mode http with option forwardfor: clientAddress from X-Forwarded-For', { skip }, async () => {
+test('HAProxy mode http with option forwardfor: clientAddress from X-Forwarded-For', {
+  skip,
+  timeout: 20_000,
+}, async () => {
   const { body } = await ask(ports.http);
   assert.equal(body.remoteAddress, '127.0.0.1', 'the peer is HAProxy');
   assert.equal(body.clientAddress, CLIENT_ADDRESS);

@@ -62,7 +62,7 @@ async function trickle(socket: Socket, bytes: Buffer): Promise<void> {
 }
 
 for (const shared of [true, false]) {
-  describe(`proxyProtocol (${shared ? 'shared reads' : 'plain reads'})`, () => {
+  describe(`proxyProtocol (${shared ? 'shared reads' : 'plain reads'})`, { timeout: 20_000 }, () => {
     const options: ServerOptions = { proxyProtocol: true };
     const withReads = async <T>(run: () => Promise<T>) => {
       useSharedReads(shared);
@@ -157,7 +157,7 @@ for (const shared of [true, false]) {
   });
 }
 
-describe('proxyProtocol with TLS, HTTP/2, h2c and WebSockets', () => {
+describe('proxyProtocol with TLS, HTTP/2, h2c and WebSockets', { timeout: 20_000 }, () => {
   /** A TLS connection to `port` that first sends `header` in the clear. */
   function tlsAfterHeader(port: number, header: Buffer | string, alpn: string[]) {
     const raw = connect(port, '127.0.0.1');
@@ -235,6 +235,9 @@ describe('proxyProtocol with TLS, HTTP/2, h2c and WebSockets', () => {
     assert.equal(body.clientAddress, '198.51.100.9', 'the proxy (192.0.2.1) is trusted');
     assert.equal(body.protocol, 'https');
     assert.equal(body.host, `127.0.0.1:${h.port}`, ':authority');
+    // :authority names the host ahead of a Host field (RFC 9113 §8.3.1).
+    const both = await h2Get(session, { ':authority': 'Shop.Example', host: 'other.example' });
+    assert.equal(both.host, 'shop.example');
   });
 
   test('WebSockets: the socket reports the address from the PROXY header', async (t) => {
@@ -280,7 +283,7 @@ function h2Get(
   });
 }
 
-describe('trustProxy on a running server', () => {
+describe('trustProxy on a running server', { timeout: 20_000 }, () => {
   test('HTTP/1: a trusted peer’s X-Forwarded-* count, walked from the right', async (t) => {
     const h = await setup(t, echoClient, { trustProxy: ['loopback'] });
     const c = await h.client();

@@ -124,6 +124,8 @@ describe('PROXY protocol v1 (§2.1)', () => {
       'PROXY TCP4 192.0.2.1 198.51.100.2 56324\r\n',
       'PROXY TCP4 192.0.2.01 198.51.100.2 56324 443\r\n', // heading zero
       'PROXY TCP4 192.0.2.1 198.51.100.2 056324 443\r\n',
+      'PROXY TCP4 192.0.2.1 198.51.100.2 56324 0443\r\n',
+      'PROXY TCP4 192.0.2.1 198.51.100.2 00 443\r\n',
       'PROXY TCP4 192.0.2.1 198.51.100.2 65536 443\r\n',
       'PROXY TCP4 2001:db8::1 198.51.100.2 1 443\r\n', // family mismatch
       'PROXY TCP6 192.0.2.1 ::1 1 443\r\n',
