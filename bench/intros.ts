@@ -38,7 +38,22 @@ export function sectionIntro(section: Section['id'], config: Config, uwsNote: st
       return http2Intro();
     case 'compression':
       return compressionIntro(config);
+    case 'observe':
+      return observeIntro(config);
   }
+}
+
+/** What the observe table measures, printed above it. */
+function observeIntro(config: Config): string {
+  return (
+    `Observing: what metrics and the access log cost. Peregrine with \`metrics: true\` against plain ` +
+    `Peregrine and Peregrine with \`accessLog: true\` written to /dev/null (so the figure is making and ` +
+    `writing the lines, not a terminal keeping up), one worker each on CPU ${SERVER_CPU}, wrk on CPU ` +
+    `${LOAD_CPU}, ${plural(config.connections, 'connection')}, keep-alive \`GET /\`. Compare the CPU µs/req ` +
+    `column: the ratio against plain Peregrine is what metrics cost per request (target ≤ 1.03×); the ` +
+    `access log's cost is its row against plain Peregrine's. A difference of a few percent is within ` +
+    `one run's noise on this machine: read the medians over several runs.`
+  );
 }
 
 /** Who the comparison section's peers are, printed above its table. */

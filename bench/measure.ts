@@ -235,9 +235,10 @@ async function loadHttpServer(
     cpuShare: cpuSeconds / wallSeconds,
     loadCpuShare: wrkCpuSeconds / wallSeconds,
     // wrk times a response from the write that carried its request: with 16 requests per write the
-    // figures are not per-request latencies, so they are not reported.
-    p50Ms: workload.pipeline > 1 ? null : report.p50Ms,
-    p99Ms: workload.pipeline > 1 ? null : report.p99Ms,
+    // figures are not per-request latencies, so they are reported only where a workload asks for
+    // them as batch latencies (the plaintext rows, as TechEmpower reports them).
+    p50Ms: workload.pipeline > 1 && workload.batchLatency !== true ? null : report.p50Ms,
+    p99Ms: workload.pipeline > 1 && workload.batchLatency !== true ? null : report.p99Ms,
     minorGcs: gcsBefore === null || gcsAfter === null ? null : gcsAfter - gcsBefore,
     peakRssBytes,
   };

@@ -33,6 +33,11 @@ export interface HttpWorkload {
    */
   readonly newConnections?: boolean;
   /**
+   * Report wrk's latency percentiles although requests are pipelined: each is then the time from the
+   * write that carried a batch of requests to each of its responses (as TechEmpower reports them).
+   */
+  readonly batchLatency?: boolean;
+  /**
    * HTTP/2 over TLS (ALPN h2), loaded by h2load instead of wrk: `connections` connections, each with
    * `streams` concurrent streams (requests in flight).
    */
@@ -201,7 +206,8 @@ export interface Section {
     | 'hono'
     | 'https'
     | 'http2'
-    | 'compression';
+    | 'compression'
+    | 'observe';
   readonly peregrine: ServerSpec;
   /** The servers Peregrine is compared with, each with its own ratio column. */
   readonly peers: readonly ServerSpec[];
@@ -229,6 +235,17 @@ const COMPARISON: Section = {
       workers: 1,
       connections: 1000,
     },
+    // TechEmpower's plaintext test: 16 requests per write on 256, 1024 and 4096 connections.
+    ...[256, 1024, 4096].map((connections) => ({
+      kind: 'http' as const,
+      name: `plaintext ${connections} conn`,
+      path: '/',
+      body: SMALL_BODY,
+      pipeline: 16,
+      workers: 1,
+      connections,
+      batchLatency: true,
+    })),
     {
       kind: 'http',
       name: 'json /json',
@@ -443,6 +460,29 @@ export const COMPRESSION: Section = {
   ],
 };
 
+/** Peregrine with `metrics: true`, and with the access log on (to /dev/null). */
+export const PEREGRINE_METRICS: ServerSpec = {
+  id: 'peregrine-metrics',
+  label: 'Peregrine + metrics',
+  script: 'peregrine-metrics.ts',
+};
+const PEREGRINE_ACCESS_LOG: ServerSpec = {
+  id: 'peregrine-access-log',
+  label: 'Peregrine + access log',
+  script: 'peregrine-access-log.ts',
+};
+
+/** What observing costs: metrics on, and the access log on, against plain Peregrine in the same run. */
+export const OBSERVE: Section = {
+  id: 'observe',
+  peregrine: PEREGRINE_METRICS,
+  peers: [PEREGRINE, PEREGRINE_ACCESS_LOG],
+  unit: 'req',
+  workloads: [
+    { kind: 'http', name: 'observe plain /', path: '/', body: SMALL_BODY, pipeline: 1, workers: 1 },
+  ],
+};
+
 export const SECTIONS: readonly Section[] = [
   COMPARISON,
   SCALING,
@@ -454,6 +494,7 @@ export const SECTIONS: readonly Section[] = [
   HTTPS,
   HTTP2,
   COMPRESSION,
+  OBSERVE,
 ];
 
 /** The own servers of a section: Peregrine, then its peers. */

@@ -78,7 +78,13 @@ export function targetFigures(all: readonly SectionResults[]): TargetFigures {
       const found = find(workload);
       if (found === undefined) return undefined;
       const pick = (m: Measurement) =>
-        cost === 'cpu' ? m.cpuMicrosPerUnit : m.minorGcs === null ? null : m.minorGcs / m.count;
+        cost === 'cpu'
+          ? m.cpuMicrosPerUnit
+          : cost === 'p99'
+            ? m.p99Ms
+            : m.minorGcs === null
+              ? null
+              : m.minorGcs / m.count;
       const ours = medianOf(found.results.runs.get(found.peregrine.id), pick);
       const theirs = medianOf(found.results.runs.get(peer), pick);
       return ours === undefined || theirs === undefined || theirs === 0 ? undefined : ours / theirs;

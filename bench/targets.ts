@@ -8,8 +8,11 @@
 export interface TargetFigures {
   /** The median of the Peregrine/peer run-pair ratios of requests/s on `workload`. */
   rateRatio(workload: string, peer: string): number | undefined;
-  /** Peregrine's median CPU µs per request (`'cpu'`) or minor GCs per request (`'gcs'`) over the peer's. */
-  costRatio(workload: string, peer: string, cost: 'cpu' | 'gcs'): number | undefined;
+  /**
+   * Peregrine's median CPU µs per request (`'cpu'`), minor GCs per request (`'gcs'`) or p99 latency
+   * (`'p99'`) over the peer's.
+   */
+  costRatio(workload: string, peer: string, cost: 'cpu' | 'gcs' | 'p99'): number | undefined;
   /** Peregrine's memory per idle keep-alive connection over the peer's. */
   idleRatio(peer: string): number | undefined;
 }
@@ -46,6 +49,12 @@ export const TARGETS: readonly Target[] = [
     bound: 'min',
     goal: 10,
     measure: rate('pipelined-16 /', 'node-http'),
+  },
+  {
+    what: '1000 connections / p99 latency over uWebSockets.js',
+    bound: 'max',
+    goal: 2,
+    measure: (f) => f.costRatio('1000 connections /', 'uws', 'p99'),
   },
   {
     what: 'plain /6150 req/s over node:http',
@@ -153,6 +162,12 @@ export const TARGETS: readonly Target[] = [
     bound: 'min',
     goal: 1.5,
     measure: rate('gzip /6150.txt', 'fastify-gzip'),
+  },
+  {
+    what: 'observe plain / CPU per request with metrics over without',
+    bound: 'max',
+    goal: 1.03,
+    measure: (f) => f.costRatio('observe plain /', 'peregrine', 'cpu'),
   },
 ];
 

@@ -10,7 +10,6 @@ import type { Request, Response } from './handler.ts';
 import { isCacheControlValue } from './http/tokens.ts';
 import { serve } from './server.ts';
 import { isPrimary } from './shared.ts';
-import { AccessLog } from './static/access-log.ts';
 import { DirServer } from './static/dir-server.ts';
 
 const USAGE = `Usage: peregrine [options] [dir]
@@ -188,29 +187,6 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-/** Counts the body bytes a response is given, for the access log. */
-function countBytes(res: Response): () => number {
-  let bytes = 0;
-  const size = (chunk: string | Uint8Array | undefined) =>
-    chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-  const { write, end, endPrebuilt } = res;
-  res.write = (chunk) => {
-    bytes += size(chunk);
-    return write.call(res, chunk);
-  };
-  res.end = (chunk) => {
-    bytes += size(chunk);
-    end.call(res, chunk);
-  };
-  // DirServer answers a hot cached file with its prebuilt bytes, not end().
-  res.endPrebuilt = (prebuilt) => {
-    const sent = endPrebuilt.call(res, prebuilt);
-    if (sent) bytes += prebuilt.body.length;
-    return sent;
-  };
-  return () => bytes;
-}
-
 async function main(): Promise<void> {
   let options: CliOptions;
   try {
@@ -253,25 +229,8 @@ async function main(): Promise<void> {
   }
 
   const { cors } = options;
-  // Every worker logs its own requests: whole lines, in atomic writes, to the one stdout.
-  const accessLog = options.quiet ? null : new AccessLog();
   const handler = {
     handleRequest(req: Request, res: Response): void | Promise<void> {
-      const started = accessLog === null ? 0 : performance.now();
-      const bytes = accessLog === null ? null : countBytes(res);
-      const logLine = (): void => {
-        if (bytes === null) return;
-        const sent = req.method === 'HEAD' || res.status === 204 || res.status === 304 ? 0 : bytes();
-        accessLog!.log({
-          time: Date.now(),
-          client: req.remoteAddress,
-          method: req.method,
-          target: req.target,
-          status: res.status,
-          bytes: sent,
-          ms: performance.now() - started,
-        });
-      };
       if (cors) {
         res.setHeader('Access-Control-Allow-Origin', '*');
         if (req.method === 'OPTIONS') {
@@ -281,29 +240,19 @@ async function main(): Promise<void> {
           res.setHeader('Access-Control-Max-Age', '86400');
           res.setHeader('Allow', 'GET, HEAD, OPTIONS');
           res.end();
-          logLine();
           return;
         }
       }
-      // Cached files are answered synchronously: no promise, and the server reuses req/res.
-      let served: void | Promise<void>;
-      try {
-        served = files.handleRequest(req, res);
-      } catch (error) {
-        logLine();
-        throw error;
-      }
-      if (served === undefined) logLine();
-      else return served.finally(logLine);
+      return files.handleRequest(req, res);
     },
-    // After shutdown, with every connection closed: what is still queued is written out.
-    deinit: () => accessLog?.close(),
   };
 
   try {
     await serve(handler, {
       port: options.port,
       workers: options.workers,
+      // Every worker logs its own responses: whole lines, in atomic writes, to the one stdout.
+      accessLog: !options.quiet,
       ...(options.host === undefined ? {} : { host: options.host }),
     });
   } catch (error) {

@@ -16,6 +16,13 @@ export type {
 } from './fetch/websocket.ts';
 export type { Handler, Request, Response } from './handler.ts';
 export { HttpError } from './http/errors.ts';
+export type {
+  AccessEntry,
+  AccessLogDestination,
+  AccessLogFormat,
+  LogStream,
+} from './observe/access-log.ts';
+export type { EventLoopDelay, ServerMetrics, TimeoutKind, WorkerMetricsView } from './observe/metrics.ts';
 export { DEFAULTS, type ServerOptions, type WsDeflateOptions } from './options.ts';
 export { Server, type ServerMode, serve } from './server.ts';
 export { type Channel, channel, isPrimary, sharedMemory } from './shared.ts';

@@ -1,8 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
+import { type HealthOptions, type HealthPaths, resolveHealth } from './health.ts';
 import { type CompressionOptions, type ResolvedCompression, resolveCompression } from './http/compression.ts';
 import type { Request } from './http/exchange.ts';
 import { type ProxyHeaders, ProxyTrust, type TrustProxy } from './http/trusted-proxy.ts';
+import type { AccessLogDestination, AccessLogFormat } from './observe/access-log.ts';
 import type { CertificateSource } from './transport/tls.ts';
 import { type DeflateOptions, validateDeflateOptions } from './ws/deflate.ts';
 
@@ -70,8 +72,23 @@ export interface ServerOptions {
   maxRequestsPerConnection?: number;
   /** Milliseconds `shutdown()` waits for in-flight requests before it closes what is left. Default 10000. */
   shutdownTimeout?: number;
-  /** Shut down gracefully on SIGINT and SIGTERM, then exit. Default true. */
+  /**
+   * Milliseconds to go on accepting and serving after SIGTERM/SIGINT or `shutdown()`, with readiness
+   * (`health`) answering 503, before the graceful shutdown proper: time for a load balancer or
+   * Kubernetes to take the server out of rotation (the preStop pattern). Default 0.
+   */
+  shutdownDelay?: number;
+  /**
+   * Shut down gracefully on SIGINT and SIGTERM, then exit; with several workers, SIGHUP restarts them
+   * one at a time (see `restartWorkers()`). Default true.
+   */
   handleSignals?: boolean;
+  /**
+   * Health endpoints answered by the server before the handler: `true` for `/livez` (200 while the
+   * worker runs) and `/readyz` (200 while serving, 503 from the moment shutdown begins), or
+   * `{ live, ready }` paths (false turns one off). GET and HEAD; `Cache-Control: no-store`. Default false.
+   */
+  health?: boolean | HealthOptions;
   /** Listen backlog. Default 511. */
   backlog?: number;
   /** Largest WebSocket message (all fragments, after inflation) → close 1009. Default 1 MiB. */
@@ -165,6 +182,24 @@ export interface ServerOptions {
    * is closed, so only turn this on when every client comes through the proxy. Default false.
    */
   proxyProtocol?: boolean;
+  /**
+   * Serve Prometheus metrics at `/metrics` (`true`) or at the path given, answered by the server
+   * before the handler, summed over every worker; `server.metrics()` gives the same numbers as an
+   * object. Default false (nothing is counted).
+   */
+  metrics?: boolean | string;
+  /**
+   * One line per response: `true` (`2026-12-04T02:05:00.123Z 127.0.0.1 GET /a 200 7 0.4ms`),
+   * `'common'` (NCSA Common Log Format), `'json'` (an object per line), or a function that makes the
+   * line from an AccessEntry (return nothing to skip it). Batched and written off the event loop;
+   * written out at graceful shutdown. Default false.
+   */
+  accessLog?: AccessLogFormat;
+  /**
+   * Where the access log goes: a file descriptor (1 is stdout, 2 stderr), the path of a file to
+   * append to, or a writable stream. Default 1.
+   */
+  accessLogTo?: AccessLogDestination;
 }
 
 /** One TLS certificate (see the `tls` option). */
@@ -173,7 +208,13 @@ export type TlsCertificate = CertificateSource;
 /** permessage-deflate parameters (RFC 7692 §7.1). */
 export type WsDeflateOptions = Omit<DeflateOptions, 'maxInflatedBytes'>;
 
-export type ResolvedOptions = Required<Omit<ServerOptions, 'host' | 'tls' | 'compression'>> & {
+export type ResolvedOptions = Required<
+  Omit<ServerOptions, 'host' | 'tls' | 'compression' | 'metrics' | 'health'>
+> & {
+  /** The metrics path, or false when metrics are off. */
+  metrics: false | string;
+  /** The health endpoints' paths, or null when off. */
+  health: HealthPaths | null;
   /** Null when responses are not compressed. */
   compression: ResolvedCompression | null;
   host: string | undefined;
@@ -200,7 +241,9 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   maxConnections: 10_000,
   maxRequestsPerConnection: 0,
   shutdownTimeout: 10_000,
+  shutdownDelay: 0,
   handleSignals: true,
+  health: null,
   backlog: 511,
   wsMaxMessageBytes: 1024 * 1024,
   wsIdleTimeout: 120_000,
@@ -220,6 +263,9 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   trustProxy: false,
   proxyHeaders: 'x-forwarded',
   proxyProtocol: false,
+  metrics: false,
+  accessLog: false,
+  accessLogTo: 1,
 });
 
 function defaultOnError(error: unknown, request: Request | undefined): void {
@@ -278,7 +324,9 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   maxConnections: integer(1, anyCount),
   maxRequestsPerConnection: integer(0, anyCount, 'no limit'),
   shutdownTimeout: integer(0, 2 ** 31 - 1),
+  shutdownDelay: integer(0, 2 ** 31 - 1, 'none'),
   handleSignals: boolean,
+  health: (name, value) => void resolveHealth(name, value),
   backlog: integer(1, anyCount),
   wsMaxMessageBytes: integer(0, Number.MAX_SAFE_INTEGER),
   wsIdleTimeout: integer(0, 2 ** 31 - 1, 'never'),
@@ -334,6 +382,29 @@ const RULES: Record<keyof ServerOptions, Rule> = {
       throw new ConfigError(`option '${name}' must be 'x-forwarded' or 'forwarded', got ${describe(value)}`);
   },
   proxyProtocol: boolean,
+  metrics: (name, value) => {
+    if (typeof value === 'boolean') return;
+    if (typeof value !== 'string' || !/^\/[\x21-\x7e]*$/.test(value) || value.includes('?')) {
+      throw new ConfigError(
+        `option '${name}' must be a boolean or a path such as '/metrics' (visible ASCII, no query), got ${describe(value)}`,
+      );
+    }
+  },
+  accessLog: (name, value) => {
+    if (typeof value === 'boolean' || value === 'common' || value === 'json' || typeof value === 'function')
+      return;
+    throw new ConfigError(
+      `option '${name}' must be true, false, 'common', 'json' or a function, got ${describe(value)}`,
+    );
+  },
+  accessLogTo: (name, value) => {
+    if (typeof value === 'string' && value.length > 0) return;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return;
+    if (typeof (value as { write?: unknown } | null)?.write === 'function') return;
+    throw new ConfigError(
+      `option '${name}' must be a file descriptor, a file path or a writable stream, got ${describe(value)}`,
+    );
+  },
 };
 
 const CERTIFICATE_KEYS = new Set(['cert', 'key', 'ca', 'passphrase', 'serverName']);
@@ -415,6 +486,8 @@ export function resolveOptions(options: ServerOptions | undefined): ResolvedOpti
   const result = resolved as ResolvedOptions;
   if (options.tls !== undefined) result.tls = certificateList('tls', options.tls);
   result.compression = options.compression === undefined ? null : resolveCompression(options.compression);
+  if ((result.metrics as unknown) === true) result.metrics = '/metrics';
+  result.health = options.health === undefined ? null : resolveHealth('health', options.health);
   if (result.redirectHttp !== 0) {
     if (result.tls === null)
       throw new ConfigError(`option 'redirectHttp' redirects to HTTPS, so it needs 'tls'`);

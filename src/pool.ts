@@ -1,7 +1,10 @@
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { ListenError } from './errors.ts';
+import { ListenError, UsageError } from './errors.ts';
+import type { MetricsAnswer, MetricsRequest } from './observe/client.ts';
+import { MetricsGatherer, type Reporter } from './observe/gather.ts';
+import type { ServerMetrics, WorkerSnapshot } from './observe/metrics.ts';
 import type { ResolvedOptions } from './options.ts';
 import {
   type BroadcastMessage,
@@ -22,6 +25,9 @@ import {
  * other worker serves, its replacement starts at once, and the dying worker retires (stops accepting,
  * finishes what is in flight, exits) only once another worker listens. Only a worker that dies while
  * others serve is restarted after a delay, which grows while it keeps dying.
+ *
+ * A rolling restart (`restartWorkers()`, SIGHUP) replaces the workers one slot at a time: the new
+ * worker listens before the old one retires, gracefully, so the port is served throughout.
  */
 
 /** Messages between the primary and its workers. */
@@ -30,7 +36,15 @@ export type PoolMessage =
   | { peregrine: 'failed'; message: string; code?: string }
   /** A worker had an uncaught error: it keeps serving until the primary tells it to retire. */
   | { peregrine: 'crashed'; message: string }
-  | { peregrine: 'retire' }
+  /**
+   * Primary → worker: stop serving and exit. A crashed worker retires within RETIRE_GRACE_MS; one
+   * replaced by a rolling restart (`graceful`) gets the whole shutdownTimeout.
+   */
+  | { peregrine: 'retire'; graceful?: boolean }
+  /** Primary → worker: shutdown is coming (shutdownDelay): readiness answers 503 from now on. */
+  | { peregrine: 'draining' }
+  /** Worker → primary: the program called `server.restartWorkers()` in a worker. */
+  | { peregrine: 'restart' }
   /** Primary → worker: stop gracefully; `timeout` in ms, the server's shutdownTimeout unless given. */
   | { peregrine: 'shutdown'; timeout?: number }
   /** Primary → worker: read the TLS certificate files again (SIGHUP). */
@@ -38,6 +52,12 @@ export type PoolMessage =
   /** Worker → primary: the program called `server.stop()` in a worker; stop the whole server. */
   | { peregrine: 'stop'; closeActiveConnections: boolean }
   | { peregrine: 'stopped' }
+  /** Worker → primary: a scrape; the primary answers with the sums over every worker. */
+  | MetricsRequest
+  | MetricsAnswer
+  /** Primary → worker: send your snapshot for gathering round `id`. */
+  | { peregrine: 'metrics-snapshot-request'; id: number }
+  | { peregrine: 'metrics-snapshot'; id: number; snapshot: WorkerSnapshot | null }
   | BroadcastMessage;
 
 export type PoolMode = 'threads' | 'cluster';
@@ -54,6 +74,13 @@ const EXIT_GRACE_MS = 2_000;
  * is suspect after an uncaught error, so it is short.
  */
 export const RETIRE_GRACE_MS = 1_000;
+/** How long a rolling restart waits for a new worker to listen before it gives up (and keeps the old one). */
+const RESTART_LISTEN_TIMEOUT_MS = 30_000;
+/**
+ * How long a worker replaced by a rolling restart, no longer accepting, gives its keep-alive
+ * connections to bring one more request (answered with Connection: close) before closing idle ones.
+ */
+export const RESTART_LAST_CALL_MS = 1_000;
 
 interface WorkerHandle {
   /** A short label for logs: "worker 2 (thread 7)". */
@@ -70,6 +97,12 @@ interface Member {
   listening: boolean;
   /** 'dying': had an uncaught error, still serving; 'retiring': told to stop, draining. */
   state: 'running' | 'dying' | 'retiring';
+  /** How the metrics gatherer reaches it. */
+  readonly reporter: Reporter;
+  /** Resolves when the worker has exited. */
+  readonly exited: Promise<void>;
+  /** Set while a rolling restart waits for this worker to listen: called when it does, or with why not. */
+  onListening: ((error?: Error) => void) | null;
 }
 
 interface Slot {
@@ -78,6 +111,10 @@ interface Slot {
   current: Member | null;
   restartDelay: number;
   restartTimer: NodeJS.Timeout | null;
+  /** Workers started for this slot so far: all but the first are restarts. */
+  spawns: number;
+  /** A rolling restart's new worker for this slot, until it listens (then it becomes `current`). */
+  incoming: Member | null;
 }
 
 export class WorkerPool {
@@ -92,7 +129,13 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   /** Every worker still running, the dying and retiring ones included. */
   private readonly members = new Set<Member>();
+  private readonly gatherer = new MetricsGatherer();
   private stopping = false;
+  /** Shutdown is announced (shutdownDelay): readiness is 503 in every worker, new ones included. */
+  private draining = false;
+  /** The rolling restart running, and the one more queued behind it. */
+  private restarting: Promise<void> | null = null;
+  private restartQueued: Promise<void> | null = null;
   private started = false;
   private startupSettled: ((error?: Error) => void) | null = null;
   private exited: (() => void) | null = null;
@@ -104,7 +147,14 @@ export class WorkerPool {
     this.port = port;
     this.connectionCounts = new Int32Array(new SharedArrayBuffer(4 * options.workers));
     for (let index = 0; index < options.workers; index++) {
-      this.slots.push({ index, current: null, restartDelay: 0, restartTimer: null });
+      this.slots.push({
+        index,
+        current: null,
+        restartDelay: 0,
+        restartTimer: null,
+        spawns: 0,
+        incoming: null,
+      });
     }
   }
 
@@ -167,22 +217,42 @@ export class WorkerPool {
     for (const member of this.members) member.handle.kill();
   }
 
-  private spawn(slot: Slot): void {
+  /** The server's numbers, gathered from every listening worker (see MetricsGatherer). */
+  collectMetrics(): Promise<ServerMetrics> {
+    const reporters: Reporter[] = [];
+    for (const member of this.members) if (member.listening) reporters.push(member.reporter);
+    return this.gatherer.gather(reporters, this.options.workers);
+  }
+
+  /** Starts a worker for `slot`: its current one, or (`incoming`) a rolling restart's replacement. */
+  private spawn(slot: Slot, incoming = false): Member {
+    if (slot.spawns++ > 0) this.gatherer.restarts++;
+    let exited!: () => void;
     const member: Member = {
       slot,
       handle: null as unknown as WorkerHandle, // set just below, before any event can arrive
       startedAt: Date.now(),
       listening: false,
       state: 'running',
+      reporter: { ask: (id) => member.handle.post({ peregrine: 'metrics-snapshot-request', id }) },
+      exited: new Promise<void>((resolve) => {
+        exited = resolve;
+      }),
+      onListening: null,
     };
     const events = {
       message: (message: unknown) => this.onMessage(member, message),
-      exit: (code: number, error: Error | undefined) => this.onExit(member, code, error),
+      exit: (code: number, error: Error | undefined) => {
+        this.onExit(member, code, error);
+        exited();
+      },
     };
     member.handle =
       this.mode === 'threads' ? this.startThread(slot, events) : this.startProcess(slot, events);
-    slot.current = member;
+    if (incoming) slot.incoming = member;
+    else slot.current = member;
     this.members.add(member);
+    return member;
   }
 
   private startThread(slot: Slot, events: WorkerEvents): WorkerHandle {
@@ -232,6 +302,94 @@ export class WorkerPool {
     };
   }
 
+  /** Shutdown is coming: every worker's readiness answers 503 from now on (see shutdownDelay). */
+  drain(): void {
+    this.draining = true;
+    for (const member of this.members) member.handle.post({ peregrine: 'draining' });
+  }
+
+  /**
+   * Replaces every worker, one slot at a time: starts the new worker, waits until it listens, then
+   * retires the old one gracefully (it stops accepting, answers what is in flight with Connection:
+   * close, closes its WebSockets with 1001, within shutdownTimeout) and waits for it to exit before
+   * the next slot. If a new worker fails to start, the old one stays and the restart stops (rejects).
+   * Asked while one runs, one more restart follows it (the workers it already replaced started
+   * before the request); further requests meanwhile join that one.
+   */
+  restartWorkers(): Promise<void> {
+    if (this.stopping || this.draining)
+      return Promise.reject(new UsageError('ERR_PEREGRINE_SHUTTING_DOWN', 'the server is shutting down'));
+    if (this.restarting === null) return this.runRestart();
+    this.restartQueued ??= this.restarting
+      .catch(() => {})
+      .then(() => {
+        this.restartQueued = null;
+        return this.runRestart();
+      });
+    return this.restartQueued;
+  }
+
+  private runRestart(): Promise<void> {
+    const run: Promise<void> = this.rollSlots().finally(() => {
+      if (this.restarting === run) this.restarting = null;
+    });
+    this.restarting = run;
+    return run;
+  }
+
+  private async rollSlots(): Promise<void> {
+    this.log(`peregrine: restarting ${this.slots.length} workers, one at a time`);
+    try {
+      for (const slot of this.slots) {
+        if (this.stopping) throw new UsageError('ERR_PEREGRINE_SHUTTING_DOWN', 'the server is shutting down');
+        await this.replace(slot);
+      }
+    } catch (error) {
+      this.log(`peregrine: restart stopped: ${(error as Error).message}`);
+      throw error;
+    }
+    this.log('peregrine: restart done, every worker replaced');
+  }
+
+  /** One slot of a rolling restart. */
+  private async replace(slot: Slot): Promise<void> {
+    const old = slot.current;
+    // A slot waiting for its crash restart gets a new worker anyway.
+    if (old === null || old.state !== 'running') return;
+    const incoming = this.spawn(slot, true);
+    await this.listeningOf(incoming);
+    if (this.stopping) return;
+    if (old.state === 'running') {
+      this.log(`peregrine: ${incoming.handle.label} listens; ${old.handle.label} retires`);
+      old.state = 'retiring';
+      old.handle.post({ peregrine: 'retire', graceful: true });
+    }
+    // One that can't finish in time (a hung deinit, a busy loop) is ended for it.
+    const kill = setTimeout(() => {
+      if (this.members.has(old)) old.handle.kill();
+    }, this.options.shutdownTimeout + EXIT_GRACE_MS);
+    await old.exited;
+    clearTimeout(kill);
+  }
+
+  /** Resolves when a rolling restart's new worker listens; rejects (and ends it) if it can't. */
+  private listeningOf(member: Member): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        member.onListening?.(
+          new Error(`${member.handle.label} did not listen within ${RESTART_LISTEN_TIMEOUT_MS} ms`),
+        );
+        member.handle.kill();
+      }, RESTART_LISTEN_TIMEOUT_MS);
+      member.onListening = (error) => {
+        member.onListening = null;
+        clearTimeout(timer);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+    });
+  }
+
   /** Every worker reads its TLS certificate files again. */
   reloadCertificates(): void {
     for (const member of this.members) member.handle.post({ peregrine: 'reload-certificates' });
@@ -257,7 +415,18 @@ export class WorkerPool {
     const kind = (message as { peregrine?: unknown } | null)?.peregrine;
     if (kind === 'listening') {
       member.listening = true;
-      if (this.started) this.log(`peregrine: ${member.handle.label} is back and listening`);
+      if (this.draining) member.handle.post({ peregrine: 'draining' });
+      const slot = member.slot;
+      if (slot.incoming === member) {
+        // A rolling restart's new worker: it is the slot's worker now.
+        slot.incoming = null;
+        if (slot.current === null || slot.current.state !== 'running') {
+          if (slot.restartTimer !== null) clearTimeout(slot.restartTimer);
+          slot.restartTimer = null;
+        }
+        slot.current = member;
+        member.onListening?.();
+      } else if (this.started) this.log(`peregrine: ${member.handle.label} is back and listening`);
       else if (this.slots.every((s) => s.current?.listening === true)) this.startupSettled?.();
       // Another worker listens now: the dying ones can go.
       this.retireDying();
@@ -270,8 +439,16 @@ export class WorkerPool {
       else this.log(`peregrine: ${member.handle.label} could not start: ${text}`);
     } else if (kind === 'crashed') {
       this.onCrash(member, (message as { message: string }).message);
+    } else if (kind === 'metrics-snapshot') {
+      const { id, snapshot } = message as { id: number; snapshot: WorkerSnapshot | null };
+      this.gatherer.received(member.reporter, id, snapshot);
+    } else if (kind === 'metrics-request') {
+      const { id } = message as MetricsRequest;
+      void this.collectMetrics().then((metrics) => member.handle.post({ peregrine: 'metrics', id, metrics }));
     } else if (kind === 'stop') {
       this.onStopAsked?.((message as { closeActiveConnections: boolean }).closeActiveConnections === true);
+    } else if (kind === 'restart') {
+      this.restartWorkers().catch(() => {}); // logged by the restart itself
     }
   }
 
@@ -281,6 +458,12 @@ export class WorkerPool {
    */
   private onCrash(member: Member, why: string): void {
     if (member.state !== 'running' || this.stopping) return;
+    if (member.slot.incoming === member) {
+      // A rolling restart's new worker that fails before it listens: the old one serves on.
+      this.log(`peregrine: ${member.handle.label} died before listening (${why})`);
+      member.handle.kill();
+      return;
+    }
     member.state = 'dying';
     const slot = member.slot;
     if (slot.current === member) slot.current = null;
@@ -311,6 +494,18 @@ export class WorkerPool {
     const label = member.handle.label;
     const slot = member.slot;
     this.members.delete(member);
+    this.gatherer.gone(member.reporter);
+    if (slot.incoming === member) {
+      // A rolling restart's new worker exited before it listened: the restart fails, the old worker
+      // stays (or, had it died meanwhile, the slot is restarted as after any crash).
+      slot.incoming = null;
+      const why = error === undefined ? `exit code ${code}` : (error.stack ?? String(error));
+      member.onListening?.(new Error(`${label} exited before it was listening (${why})`));
+      if (this.stopping) {
+        if (this.members.size === 0) this.exited?.();
+      } else if (slot.current === null && slot.restartTimer === null) this.scheduleRestart(slot, member, why);
+      return;
+    }
     const wasCurrent = slot.current === member;
     if (wasCurrent) slot.current = null;
     if (slot.current === null) Atomics.store(this.connectionCounts, slot.index, 0);

@@ -12,8 +12,16 @@ import {
   webSocketServerOptions,
 } from './fetch/websocket.ts';
 import type { Handler } from './handler.ts';
+import { MetricsClient } from './observe/client.ts';
+import type { ServerMetrics } from './observe/metrics.ts';
 import { type ResolvedOptions, resolveOptions, type ServerOptions } from './options.ts';
-import { type PoolMessage, type PoolMode, RETIRE_GRACE_MS, WorkerPool } from './pool.ts';
+import {
+  type PoolMessage,
+  type PoolMode,
+  RESTART_LAST_CALL_MS,
+  RETIRE_GRACE_MS,
+  WorkerPool,
+} from './pool.ts';
 import { type WorkerContext, workerContext } from './shared.ts';
 import { HttpWorker, loadCertificates } from './worker.ts';
 import { publish, subscriberCount } from './ws/topics.ts';
@@ -63,12 +71,16 @@ export class Server<WebSocketData = undefined> {
     this.post = 'post' in runner ? (runner.post ?? null) : null;
     if (this.pool !== null) this.pool.onStopAsked = (closeActive) => void this.stop(closeActive);
     this.onSignal = (signal) => this.signal(signal);
-    this.onReloadSignal = () => void this.reloadCertificates();
+    // SIGHUP, as it makes nginx reload: several workers are replaced one at a time (the new ones
+    // read the program and the certificate files afresh); a single worker reloads its certificates.
+    this.onReloadSignal =
+      this.pool !== null
+        ? () => void this.restartWorkers().catch(() => {})
+        : () => void this.reloadCertificates();
     if (options.handleSignals && mode !== 'worker') {
       process.on('SIGINT', this.onSignal);
       process.on('SIGTERM', this.onSignal);
-      // SIGHUP reloads the certificates, as it makes nginx reload its configuration.
-      if (options.tls !== null) process.on('SIGHUP', this.onReloadSignal);
+      if (this.pool !== null || options.tls !== null) process.on('SIGHUP', this.onReloadSignal);
     }
   }
 
@@ -101,9 +113,61 @@ export class Server<WebSocketData = undefined> {
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
     process.off('SIGHUP', this.onReloadSignal);
-    if (this.stopped === null)
-      this.stopped = this.local !== null ? this.local.shutdown() : this.pool!.shutdown();
+    this.stopped ??= this.shutDownAfterDelay();
     return this.stopped;
+  }
+
+  /**
+   * The server's metrics, summed over every worker (needs the `metrics` option): the numbers the
+   * metrics endpoint prints. In a worker it asks the primary, as the endpoint does.
+   */
+  metrics(): Promise<ServerMetrics> {
+    if (this.options.metrics === false)
+      return Promise.reject(
+        new UsageError('ERR_PEREGRINE_METRICS_OFF', "server.metrics() needs the 'metrics' option"),
+      );
+    return this.local !== null ? this.local.collectMetrics() : this.pool!.collectMetrics();
+  }
+
+  /**
+   * Readiness turns 503 in every worker at once; with `shutdownDelay`, everything else is served as
+   * before for that long (load balancers take the server out meanwhile); then the graceful shutdown.
+   */
+  private async shutDownAfterDelay(): Promise<void> {
+    if (this.local !== null) this.local.drain();
+    else this.pool!.drain();
+    const delay = this.post === null ? this.options.shutdownDelay : 0; // the primary delays for its workers
+    if (delay > 0) {
+      if (this.options.log)
+        console.error(`peregrine: readiness is 503; serving ${delay} ms more before shutting down`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    await (this.local !== null ? this.local.shutdown() : this.pool!.shutdown());
+  }
+
+  /**
+   * Replaces every worker with a new one, one at a time, without dropping a request (what SIGHUP
+   * does with several workers): the new worker runs your program afresh (new code, new certificate
+   * files) and listens before the old one stops accepting; the old one finishes what is in flight
+   * (answering with Connection: close), closes its WebSockets with 1001, and exits within
+   * `shutdownTimeout`. Resolves when every slot is replaced; rejects, keeping the old worker, if a
+   * new one fails to start. Asked while one runs, one more restart follows it. In a worker it asks
+   * the primary. With `workers: 1` the server is the calling thread, which can't be replaced:
+   * rejects with a UsageError (restart the process behind a load balancer instead).
+   */
+  restartWorkers(): Promise<void> {
+    if (this.post !== null) {
+      this.post({ peregrine: 'restart' });
+      return Promise.resolve();
+    }
+    if (this.pool === null)
+      return Promise.reject(
+        new UsageError(
+          'ERR_PEREGRINE_CANNOT_RESTART',
+          'restartWorkers() needs workers > 1: with workers: 1 the server runs in the calling thread, which cannot be replaced while it serves',
+        ),
+      );
+    return this.pool.restartWorkers();
   }
 
   /**
@@ -234,7 +298,8 @@ export class Server<WebSocketData = undefined> {
     this.signalled = true;
     if (this.options.log)
       console.error(`peregrine: ${signal} received, shutting down (send it again to force)`);
-    this.stopped ??= this.local !== null ? this.local.shutdown() : this.pool!.shutdown();
+    process.off('SIGHUP', this.onReloadSignal);
+    this.stopped ??= this.shutDownAfterDelay();
     this.stopped.then(
       () => process.exit(0),
       (error: unknown) => {
@@ -363,6 +428,7 @@ async function serveAsThreadWorker(
     ticketKeys: Buffer.from(context.ticketKeys),
   });
   const post = (message: PoolMessage) => parentPort?.postMessage(message);
+  observeAsWorker(local, context.index, post);
   await listenOrReport(local, post);
   parentPort?.on('message', (message: PoolMessage) => obey(message, local, post));
   reportCrashes(own, post);
@@ -374,10 +440,11 @@ async function serveAsThreadWorker(
 async function serveAsClusterWorker(handler: Handler, options: ResolvedOptions): Promise<Server> {
   const own = { ...options, port: Number(process.env.PEREGRINE_PORT), handleSignals: false };
   const keys = process.env.PEREGRINE_TICKET_KEYS;
+  const slot = Number(process.env.PEREGRINE_WORKER);
   const local = new HttpWorker(handler, own, {
     reusePort: false,
     counts: null,
-    slot: 0,
+    slot,
     ticketKeys: keys === undefined ? null : Buffer.from(keys, 'hex'),
   });
   const post = (message: PoolMessage) => {
@@ -386,6 +453,7 @@ async function serveAsClusterWorker(handler: Handler, options: ResolvedOptions):
   // A terminal's Ctrl+C reaches the whole process group: the primary coordinates the shutdown.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
+  observeAsWorker(local, slot, post);
   await listenOrReport(local, post);
   process.on('message', (message: PoolMessage) => obey(message, local, post));
   reportCrashes(own, post);
@@ -403,14 +471,31 @@ async function listenOrReport(local: HttpWorker, post: (message: PoolMessage) =>
   }
 }
 
+/** One of several workers: its metrics are numbered by slot, and a scrape asks the primary for the sums. */
+function observeAsWorker(local: HttpWorker, slot: number, post: (message: PoolMessage) => void): void {
+  local.workerNumber = slot + 1;
+  const client = new MetricsClient(post);
+  local.collectMetrics = () => client.ask();
+  metricsClients.set(local, client);
+}
+
+const metricsClients = new WeakMap<HttpWorker, MetricsClient>();
+
 function obey(
   message: PoolMessage | undefined,
   local: HttpWorker,
   post: (message: PoolMessage) => void,
 ): void {
-  if (message?.peregrine === 'shutdown')
+  if (message?.peregrine === 'metrics-snapshot-request')
+    post({ peregrine: 'metrics-snapshot', id: message.id, snapshot: local.metricsSnapshot() });
+  else if (message?.peregrine === 'metrics') metricsClients.get(local)?.answered(message);
+  else if (message?.peregrine === 'shutdown')
     void stopWorker(local, post, message.timeout ?? local.options.shutdownTimeout, 0);
   else if (message?.peregrine === 'reload-certificates') void local.reloadCertificates();
+  else if (message?.peregrine === 'draining') local.drain();
+  else if (message?.peregrine === 'retire' && message.graceful === true)
+    // Replaced by a rolling restart: stop accepting first, then a last call for each connection.
+    void stopWorker(local, post, local.options.shutdownTimeout, 0, 0, RESTART_LAST_CALL_MS);
   else if (message?.peregrine === 'retire')
     void stopWorker(local, post, RETIRE_GRACE_MS, 1, RETIRE_GRACE_MS / 2);
 }
@@ -444,10 +529,11 @@ async function stopWorker(
   timeout: number,
   code: number,
   linger = 0,
+  lastCall?: number,
 ): Promise<void> {
   if (code !== 0) setTimeout(() => process.exit(code), timeout + 500);
   try {
-    await local.shutdown(timeout, linger);
+    await local.shutdown(timeout, linger, lastCall);
   } finally {
     post({ peregrine: 'stopped' });
     process.exit(code); // in a worker thread this ends the thread only

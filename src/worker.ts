@@ -2,13 +2,26 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, listenError } from './errors.ts';
 import type { Handler } from './handler.ts';
+import { withHealth } from './health.ts';
 import type { ResolvedCompression } from './http/compression.ts';
 import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
 import { plainHttpOnTlsPort, serverFull } from './http/error-responses.ts';
+import type { RequestHandler } from './http/exchange.ts';
 import { redirectToHttps } from './http/redirect.ts';
 import { ProxyTrust } from './http/trusted-proxy.ts';
 import { Http2Connection } from './http2/connection.ts';
 import { Http2Sessions } from './http2/sessions.ts';
+import { AccessLog, accessLogFormatter, openDestination } from './observe/access-log.ts';
+import { MetricsEndpoint } from './observe/endpoint.ts';
+import { EventLoopMonitor } from './observe/event-loop.ts';
+import {
+  LOG_LINES_DROPPED,
+  type ServerMetrics,
+  toServerMetrics,
+  WorkerMetrics,
+  type WorkerSnapshot,
+} from './observe/metrics.ts';
+import { Observer } from './observe/observer.ts';
 import type { ResolvedOptions } from './options.ts';
 import { channelRelay } from './pubsub-relay.ts';
 import type { Clock } from './transport/clock.ts';
@@ -33,8 +46,24 @@ useTopicRelay(channelRelay());
  */
 export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   readonly options: ResolvedOptions;
-  readonly handler: Handler;
+  /** What requests are dispatched to: the user's handler, behind the health and metrics paths when on. */
+  readonly handler: RequestHandler;
   readonly clock: Clock;
+  /** Counters of this worker, or null when metrics are off. */
+  readonly metrics: WorkerMetrics | null;
+  /** Metrics and access log for the protocols, or null when both are off. */
+  readonly observer: Observer | null;
+  /** This worker's number in the metrics (its slot + 1), 0 for a server in one thread. */
+  workerNumber = 0;
+  /**
+   * How a scrape gets the server's numbers: this worker's own in a server of one thread; a worker
+   * of several asks the primary (set by serve()).
+   */
+  collectMetrics: () => Promise<ServerMetrics> = () => Promise.resolve(this.localMetrics());
+  private readonly user: Handler;
+  private readonly accessLog: AccessLog | null;
+  private readonly closeLogDestination: (() => void) | null;
+  private readonly eventLoop: EventLoopMonitor | null;
   readonly inflateLimiter: InflateLimiter;
   readonly wsOptions: WebSocketOptions;
   readonly wsHooks: WebSocketHooks;
@@ -53,10 +82,37 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** With HTTP/2 on (over TLS, or h2c): makes each HTTP/2 connection's session. */
   private readonly http2: Http2Sessions | null;
   private stopped: Promise<void> | null = null;
+  /** Set when shutdown is announced (readiness 503), which may be well before it begins (shutdownDelay). */
+  private draining = false;
 
   constructor(handler: Handler, options: ResolvedOptions, placement: WorkerPlacement = SINGLE) {
-    this.handler = handler;
+    this.user = handler;
     this.options = options;
+    this.metrics = options.metrics === false ? null : new WorkerMetrics();
+    this.eventLoop = options.metrics === false ? null : new EventLoopMonitor();
+    const format = accessLogFormatter(options.accessLog);
+    if (format === null) {
+      this.accessLog = null;
+      this.closeLogDestination = null;
+    } else {
+      let destination: ReturnType<typeof openDestination>;
+      try {
+        destination = openDestination(options.accessLogTo);
+      } catch (error) {
+        throw new ConfigError(`option 'accessLogTo': cannot open it: ${(error as Error).message}`);
+      }
+      this.accessLog = new AccessLog(destination.writer, undefined, format);
+      this.closeLogDestination = destination.close;
+    }
+    this.observer =
+      this.metrics === null && this.accessLog === null
+        ? null
+        : new Observer(this.metrics, this.accessLog, typeof options.accessLog !== 'function');
+    // The server's own endpoints answer before the application: health checks, then metrics.
+    const app = options.health === null ? handler : withHealth(handler, options.health, () => this.ready);
+    const metricsPath = options.metrics;
+    this.handler =
+      metricsPath === false ? app : new MetricsEndpoint(app, metricsPath, () => this.collectMetrics());
     this.compression = options.compression;
     this.proxyTrust = ProxyTrust.from(options.trustProxy, options.proxyHeaders);
     this.wsHooks = handler;
@@ -140,6 +196,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       startHttp2: null,
       compression: null,
       proxyTrust: this.proxyTrust,
+      observer: null,
     };
     const listener: Listener = new Listener(
       settings,
@@ -154,9 +211,22 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
     return this.listener.stopping;
   }
 
+  /** Whether this worker takes new work: what readiness answers (false from the moment shutdown is announced). */
+  get ready(): boolean {
+    return !this.draining && !this.listener.stopping;
+  }
+
+  /**
+   * Shutdown is coming: readiness answers 503 from now on, while everything else is served as
+   * before (shutdownDelay), so that load balancers stop sending before the listener closes.
+   */
+  drain(): void {
+    this.draining = true;
+  }
+
   /** Runs the handler's `init()`, then listens. Rejects with a clear error if the address is taken. */
   async listen(): Promise<AddressInfo> {
-    await this.handler.init?.();
+    await this.user.init?.();
     let address: AddressInfo;
     try {
       address = await this.listener.listen();
@@ -180,7 +250,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** No shutdown() can come for a server that never started: undo init() now. */
   private async undoInit(): Promise<void> {
     try {
-      await this.handler.deinit?.();
+      await this.user.deinit?.();
     } catch (deinitError) {
       this.options.onError(deinitError, undefined);
     }
@@ -219,6 +289,36 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
     return count;
   }
 
+  /** This worker's counters and gauges now, or null when metrics are off. */
+  metricsSnapshot(): WorkerSnapshot | null {
+    const metrics = this.metrics;
+    if (metrics === null) return null;
+    if (this.accessLog !== null) metrics.counts[LOG_LINES_DROPPED] = this.accessLog.droppedTotal;
+    const traffic = this.listener.traffic();
+    return metrics.snapshot(
+      this.workerNumber,
+      {
+        connectionsTotal: traffic.connections,
+        connectionsEvicted: this.listener.evicted,
+        connectionsRefused: this.listener.refused,
+        receivedBytes: traffic.bytesRead,
+        sentBytes: traffic.bytesWritten,
+        openConnections: this.connectionCount,
+        activeRequests: this.pendingRequests,
+        openWebSockets: this.pendingWebSockets,
+      },
+      this.eventLoop!.read(),
+    );
+  }
+
+  /** The server's numbers when this worker is the whole server. */
+  private localMetrics(): ServerMetrics {
+    const snapshot = this.metricsSnapshot();
+    if (snapshot === null) throw new Error('metrics are off');
+    // A snapshot holds every counter: it is its own total.
+    return toServerMetrics(snapshot, [snapshot], 1, 0, 0);
+  }
+
   hookFailed(error: unknown): void {
     this.options.onError(error, undefined);
   }
@@ -228,15 +328,27 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
    * `timeout` (default `shutdownTimeout`) closes whatever is left (see Listener.shutdown, and its
    * `linger`). Then runs the handler's `deinit()`.
    */
-  shutdown(timeout = this.options.shutdownTimeout, linger = 0): Promise<void> {
-    if (this.stopped === null) this.stopped = this.stop(timeout, linger);
+  shutdown(timeout = this.options.shutdownTimeout, linger = 0, lastCall?: number): Promise<void> {
+    if (this.stopped === null) this.stopped = this.stop(timeout, linger, lastCall);
     return this.stopped;
   }
 
-  private async stop(timeout: number, linger: number): Promise<void> {
+  private async stop(timeout: number, linger: number, lastCall: number | undefined): Promise<void> {
     this.certificates?.close();
-    await Promise.all([this.listener.shutdown(timeout, linger), this.redirect?.shutdown(timeout, linger)]);
-    await this.handler.deinit?.();
+    await Promise.all([
+      this.listener.shutdown(timeout, linger, lastCall),
+      this.redirect?.shutdown(timeout, linger, lastCall),
+    ]);
+    try {
+      await this.user.deinit?.();
+    } finally {
+      // Every response has ended: the log's last lines go out before the worker exits.
+      this.eventLoop?.stop();
+      if (this.accessLog !== null) {
+        await this.accessLog.close();
+        this.closeLogDestination?.();
+      }
+    }
   }
 }
 

@@ -2,6 +2,8 @@
  * Peregrine server for the benchmark, answering the routes of bodies.ts with the same bytes as the other
  * servers. Listens on 127.0.0.1:$PORT with $WORKERS workers (default 1) and prints `listening` once every
  * worker accepts connections. $KEEP_ALIVE_MS, if set, is the keep-alive timeout (idle-connection run).
+ * $BENCH_METRICS=1 turns metrics on; $BENCH_ACCESS_LOG names a file for the access log (the observe
+ * section: peregrine-metrics.ts and peregrine-access-log.ts set them).
  */
 import { isPrimary, type Request, type Response, serve } from '../../src/index.ts';
 import { bodyFor, JSON_MESSAGE } from './bodies.ts';
@@ -32,6 +34,8 @@ await serve(
     handleSignals: true,
     workers: Number(process.env.WORKERS ?? 1),
     log: false,
+    ...(process.env.BENCH_METRICS === '1' ? { metrics: true } : {}),
+    ...(process.env.BENCH_ACCESS_LOG ? { accessLog: true, accessLogTo: process.env.BENCH_ACCESS_LOG } : {}),
     // The idle-connection run keeps 10,000 connections open and quiet for a while.
     ...(process.env.KEEP_ALIVE_MS
       ? { keepAliveTimeout: Number(process.env.KEEP_ALIVE_MS), maxConnections: 65536 }

@@ -12,6 +12,14 @@ import { HttpError } from './errors.ts';
 import type { Request, RequestHandler, Takeover } from './exchange.ts';
 import { InputBuffer } from './input.ts';
 import {
+  type ExchangeObserver,
+  TIMEOUT_HANDLER,
+  TIMEOUT_HEADERS,
+  TIMEOUT_KEEPALIVE,
+  TIMEOUT_REQUEST,
+  TIMEOUT_SEND,
+} from './observer.ts';
+import {
   CR,
   findHeadEnd,
   type HeadLimits,
@@ -57,6 +65,8 @@ export interface ConnectionOwner {
   readonly compression: ResolvedCompression | null;
   /** The `trustProxy` rules, or null. */
   readonly proxyTrust: ProxyTrust | null;
+  /** Metrics and access log, or null when both are off. */
+  readonly observer: ExchangeObserver | null;
 }
 
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
@@ -116,6 +126,9 @@ export class Http1Connection
   readonly compression: ResolvedCompression | null;
   private readonly owner: ConnectionOwner;
   private readonly options: Http1Options;
+  private readonly observer: ExchangeObserver | null;
+  /** `performance.now()` at the dispatch of the request in flight, when observed. */
+  private dispatchedAt = 0;
   /**
    * The worker's read buffer when this socket reads into it (null: a new Buffer per read). Its
    * bytes last only until the next read, so what must outlive one is copied out (`InputBuffer.keep`).
@@ -168,6 +181,7 @@ export class Http1Connection
     this.clock = owner.clock;
     this.handler = owner.handler;
     this.compression = owner.compression;
+    this.observer = owner.observer;
     this.output = new Output(socket);
     this.setIdleDeadline();
   }
@@ -336,6 +350,7 @@ export class Http1Connection
     this.state = hasBody ? RESPONDING_BODY : RESPONDING;
     this.handlerActiveAt = this.clock.now;
     this.handlerTimeout = options.handlerTimeout;
+    if (this.observer !== null) this.dispatchedAt = performance.now();
     this.reusable = dispatch(this, req, res) && res.finished && !req.escaped;
     return true;
   }
@@ -499,6 +514,10 @@ export class Http1Connection
   }
 
   responseEnded(): void {
+    const observer = this.observer;
+    if (observer !== null)
+      // The client as trusted proxies report it, as nginx's realip changes what it logs.
+      observer.responded(this.req!, this.res!, this.dispatchedAt, this.req!.clientAddress || undefined);
     const state = this.state;
     if (this.closeAfter || state >= RESPONDING_LAST) {
       this.closeGracefully();
@@ -557,6 +576,7 @@ export class Http1Connection
 
   /** Answers a request that could not be parsed, then closes (RFC 9112 §2.2: framing is lost). */
   private failAndClose(status: number): void {
+    this.observer?.refused(status, this.remoteAddress, '1.1', 0);
     this.output.append(errorResponse(status, this.clock.dateLine));
     this.closeGracefully();
   }
@@ -571,6 +591,7 @@ export class Http1Connection
     if (state >= CLOSING) {
       this.destroy();
     } else if (state === RESPONDING_BODY) {
+      this.observer?.timedOut(TIMEOUT_REQUEST);
       this.bodyFailed(
         new HttpError(408, 'request body timed out', { code: 'ERR_PEREGRINE_BODY_TIMEOUT', close: true }),
       );
@@ -578,10 +599,13 @@ export class Http1Connection
     } else if (state >= RESPONDING) {
       this.checkHandler();
     } else if (state === DISCARDING_BODY) {
+      this.observer?.timedOut(TIMEOUT_REQUEST);
       this.destroy(); // draining a body that stopped coming
     } else if (state === HEAD) {
+      this.observer?.timedOut(TIMEOUT_HEADERS);
       this.failAndClose(408);
     } else {
+      if (!this.owner.stopping) this.observer?.timedOut(TIMEOUT_KEEPALIVE);
       this.closeGracefully(); // idle keep-alive connection
     }
   }
@@ -596,6 +620,7 @@ export class Http1Connection
       this.deadline = due;
       return;
     }
+    this.observer?.timedOut(TIMEOUT_HANDLER);
     const req = this.req!;
     const res = this.res!;
     const started = res.headersSent;
@@ -621,7 +646,10 @@ export class Http1Connection
    */
   private waitingOnClient(): boolean {
     if (this.socket.writableLength === 0) return false;
-    if (this.sendStalled()) this.destroy();
+    if (this.sendStalled()) {
+      this.observer?.timedOut(TIMEOUT_SEND);
+      this.destroy();
+    }
     return true;
   }
 

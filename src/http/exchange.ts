@@ -81,6 +81,8 @@ export interface Request {
   /** The body as it arrives, chunk by chunk, with backpressure: `for await (const chunk of req.stream())`. */
   stream(): AsyncIterableIterator<Buffer>;
 
+  /** @internal Whether the path is exactly `path` (cheaper than reading `path`). */
+  pathIs(path: string): boolean;
   /** @internal Whether `error` is the abort that the client going away caused. */
   abortedWith(error: unknown): boolean;
   /** @internal Why the client went away, or null while it is there. */
@@ -136,6 +138,8 @@ export interface Response<Upgraded = unknown, UpgradeOptions = object> {
    */
   upgrade(options?: UpgradeOptions): Upgraded | null;
 
+  /** @internal Body bytes sent so far (none for HEAD, 204 and 304), for the access log. */
+  readonly bodyBytes: number;
   /**
    * @internal Whether a header of any of these names (lower case) is set: prepared lines must not
    * repeat a header the handler set itself.

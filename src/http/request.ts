@@ -140,6 +140,17 @@ export class Http1Request implements Request, ForwardedSource {
     return this.pathCache;
   }
 
+  /** @internal Whether the path is exactly `path`: compares the bytes, making no string. */
+  pathIs(path: string): boolean {
+    if (this.pathCache !== null) return this.pathCache === path;
+    const h = this.head;
+    const length = h.pathEnd - h.pathStart;
+    if (length !== path.length || length === 0) return this.path === path;
+    const buf = h.buf;
+    for (let i = 0; i < length; i++) if (buf[h.pathStart + i] !== path.charCodeAt(i)) return false;
+    return true;
+  }
+
   /** The raw query string after `?`, or `''`. */
   get queryString(): string {
     const h = this.head;

@@ -196,6 +196,11 @@ export class Http1Response implements Response {
     return this.state === STATE_ENDED;
   }
 
+  /** @internal Body bytes sent so far (none for HEAD, 204 and 304), for the access log. */
+  get bodyBytes(): number {
+    return this.isHead || statusHasNoBody(this.status) ? 0 : this.written;
+  }
+
   /**
    * Sets a header, replacing any of the same name (case-insensitive). `Content-Length` declares the size
    * of a streamed body; `Connection: close` closes the connection after this response;
@@ -286,6 +291,7 @@ export class Http1Response implements Response {
     const bytes = prebuilt.dated(sink.clock.dateLine);
     if (bytes === null) return false;
     sink.output.bytes(bytes);
+    this.written = prebuilt.body.length;
     this.state = STATE_ENDED;
     sink.responseEnded();
     return true;
@@ -352,6 +358,7 @@ export class Http1Response implements Response {
         out.append(this.head(written, false));
         out.utf8(body);
       }
+      this.written = written;
     } else {
       let length = 0;
       if (body !== undefined) length = typeof body === 'string' ? utf8Length(body) : body.byteLength;
@@ -360,6 +367,7 @@ export class Http1Response implements Response {
         throw lengthMismatch(`Content-Length was set to ${declared} but the body is ${length} bytes`);
       }
       const head = this.head(declared !== -1 ? declared : length, false);
+      this.written = length;
       if (noBody || length === 0) out.append(head);
       else if (typeof body !== 'string') {
         out.append(head);

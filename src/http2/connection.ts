@@ -5,6 +5,13 @@ import type { ResolvedCompression } from '../http/compression.ts';
 import { type DispatchHost, dispatch, handlerFailed } from '../http/dispatch.ts';
 import { HttpError } from '../http/errors.ts';
 import type { Request, RequestHandler } from '../http/exchange.ts';
+import {
+  type ExchangeObserver,
+  TIMEOUT_HANDLER,
+  TIMEOUT_KEEPALIVE,
+  TIMEOUT_REQUEST,
+  TIMEOUT_SEND,
+} from '../http/observer.ts';
 import { errorBody } from '../http/status.ts';
 import type { ProxyTrust } from '../http/trusted-proxy.ts';
 import type { Clock } from '../transport/clock.ts';
@@ -36,6 +43,8 @@ export interface Http2Owner {
   readonly compression: ResolvedCompression | null;
   /** The `trustProxy` rules, or null. */
   readonly proxyTrust: ProxyTrust | null;
+  /** Metrics and access log, or null when both are off. */
+  readonly observer: ExchangeObserver | null;
 }
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = constants;
@@ -116,10 +125,12 @@ export class Http2Connection implements Session {
       return;
     }
     if (this.exchanges.size === 0 && !this.closing) {
+      if (!this.owner.stopping) this.owner.observer?.timedOut(TIMEOUT_KEEPALIVE);
       this.shutdown(); // idle past keepAliveTimeout
       return;
     }
     if (this.sendStalled(now)) {
+      this.owner.observer?.timedOut(TIMEOUT_SEND);
       this.destroy(); // the client took nothing for a whole sendTimeout: as HTTP/1, cut it
       return;
     }
@@ -243,6 +254,7 @@ export class Http2Connection implements Session {
     // node:http2 only announces SETTINGS_MAX_HEADER_LIST_SIZE: the limits are enforced here, as
     // HTTP/1's are, before anything is built for the request.
     if (headersTooLarge(rawHeaders, this.owner.options)) {
+      this.owner.observer?.refused(431, this.remoteAddress, '2.0', 0);
       refuse(stream, 431);
       return;
     }
@@ -310,6 +322,8 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
   private readonly stream: ServerHttp2Stream;
   private readonly owner: Http2Owner;
   private readonly startedAt: number;
+  /** `performance.now()` at dispatch, when observed. */
+  private readonly dispatchedAt: number;
   private bodyComplete: boolean;
   /** The client's side of the stream has ended (END_STREAM received). */
   private requestEnded: boolean;
@@ -331,6 +345,7 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
     this.handler = owner.handler;
     this.compression = owner.compression;
     this.startedAt = this.handlerActiveAt = owner.clock.now;
+    this.dispatchedAt = owner.observer === null ? 0 : performance.now();
     this.handlerTimeout = owner.options.handlerTimeout;
     this.bodyComplete = !hasBody;
     this.requestEnded = !hasBody;
@@ -443,6 +458,9 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
   }
 
   responseEnded(): void {
+    const observer = this.owner.observer;
+    if (observer !== null)
+      observer.responded(this.req, this.res, this.dispatchedAt, this.req.clientAddress || undefined);
     if (!this.bodyComplete) {
       // The handler answered without reading the rest of the body: what else comes is dropped.
       this.bodyComplete = true;
@@ -482,6 +500,7 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
       options.requestTimeout !== 0 &&
       now >= this.startedAt + options.requestTimeout
     ) {
+      this.owner.observer?.timedOut(TIMEOUT_REQUEST);
       this.bodyFailed(
         new HttpError(408, 'request body timed out', { code: 'ERR_PEREGRINE_BODY_TIMEOUT', close: true }),
       );
@@ -491,6 +510,7 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
     if (this.res.finished || timeout === 0 || now < this.handlerActiveAt + timeout) return;
     // A stream waiting on flow control (the client not reading) is not a stuck handler.
     if (this.stream.writableNeedDrain) return;
+    this.owner.observer?.timedOut(TIMEOUT_HANDLER);
     const { req, res } = this;
     const started = res.headersSent;
     const error = new HttpError(

@@ -31,6 +31,11 @@ export class Http2Request implements Request, BodySource, ForwardedSource {
   readonly method: string;
   readonly version = '2.0' as const;
   readonly target: string;
+  /** @internal */
+  pathIs(path: string): boolean {
+    return this.path === path;
+  }
+
   readonly path: string;
   readonly queryString: string;
   /** @internal */

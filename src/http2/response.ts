@@ -63,6 +63,11 @@ export class Http2Response implements Response {
   /** end() was called on a compressed stream, which finishes once the compressor has. */
   private endRequested = false;
 
+  /** @internal Body bytes sent so far (none for HEAD, 204 and 304), for the access log. */
+  get bodyBytes(): number {
+    return this.isHead || statusHasNoBody(this.status) ? 0 : this.written;
+  }
+
   constructor(stream: ServerHttp2Stream, sink: StreamSink, isHead: boolean) {
     this.stream = stream;
     this.sink = sink;
@@ -150,6 +155,7 @@ export class Http2Response implements Response {
     const headers = this.headerObject();
     if (!statusHasNoBody(this.status))
       headers['content-length'] = this.declared !== -1 ? this.declared : bytes;
+    this.written = bytes;
     this.state = ENDED;
     if (this.stream.destroyed || this.stream.closed) {
       this.sink.responseEnded();

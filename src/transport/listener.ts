@@ -105,7 +105,7 @@ export class Listener implements LinkOwner {
   private readonly proxiedSockets = new WeakMap<Socket, { source: ProxiedAddress | null; ssl: boolean }>();
   /** Connections refused past maxConnections, reading their 503 until they close or their deadline. */
   private readonly refusing = new Map<Socket, number>();
-  /** Until when a scan for idle connections is not worth repeating (it found none), clock ms. */
+  /** Until when a scan for idle connections is not worth repeating (it found none), performance.now() ms. */
   private noIdleUntil = 0;
   private warnedAt = Number.NEGATIVE_INFINITY;
   /** Connections this whole process may hold open within its file-descriptor limit; set by listen(). */
@@ -118,6 +118,10 @@ export class Listener implements LinkOwner {
   private readonly settings: ListenerSettings;
   private readonly openSession: (link: Link) => Session;
   private timer: NodeJS.Timeout | null = null;
+  /** Links accepted, and the bytes of those closed: counted per connection, never per read. */
+  private linksTotal = 0;
+  private closedBytesRead = 0;
+  private closedBytesWritten = 0;
   private allClosed: (() => void) | null = null;
   private stopped: Promise<void> | null = null;
 
@@ -186,6 +190,20 @@ export class Listener implements LinkOwner {
 
   get connectionCount(): number {
     return this.links.size;
+  }
+
+  /**
+   * Connections accepted so far, and the bytes read from and written to them (the closed ones'
+   * totals plus what the open ones have moved until now).
+   */
+  traffic(): { connections: number; bytesRead: number; bytesWritten: number } {
+    let bytesRead = this.closedBytesRead;
+    let bytesWritten = this.closedBytesWritten;
+    for (const link of this.links) {
+      bytesRead += link.socket.bytesRead;
+      bytesWritten += link.socket.bytesWritten;
+    }
+    return { connections: this.linksTotal, bytesRead, bytesWritten };
   }
 
   /** The session of every open connection. */
@@ -327,6 +345,7 @@ export class Listener implements LinkOwner {
   }
 
   private adopt(link: Link, first: Session | null = null): void {
+    this.linksTotal++;
     link.swap(first ?? this.openSession(link));
     link.startReading();
     this.links.add(link);
@@ -449,6 +468,8 @@ export class Listener implements LinkOwner {
   }
 
   linkClosed(link: Link): void {
+    this.closedBytesRead += link.socket.bytesRead;
+    this.closedBytesWritten += link.socket.bytesWritten;
     this.links.delete(link);
     this.publishCount();
     if (this.links.size === 0 && this.allClosed !== null) this.allClosed();
@@ -469,13 +490,19 @@ export class Listener implements LinkOwner {
    * idle ones. (Closing a listener resets the connections in its accept queue, and a client that
    * sends its next request just as its idle connection is closed sees it reset: both are rare once
    * the worker is nearly idle.)
+   *
+   * `lastCall` (ms, default LAST_CALL_MS with a linger, else 0) is how long, once it has stopped
+   * accepting, the open connections get to bring in one more request (answered with `Connection:
+   * close`) before the idle ones are closed. A rolling restart uses it without a linger: stopping
+   * accepting first, while the clients still keep their connections, leaves few connections in the
+   * accept queue to reset, and the clients then reconnect to the listeners that remain.
    */
-  shutdown(timeout: number, linger = 0): Promise<void> {
-    if (this.stopped === null) this.stopped = this.stop(timeout, linger);
+  shutdown(timeout: number, linger = 0, lastCall = linger > 0 ? LAST_CALL_MS : 0): Promise<void> {
+    if (this.stopped === null) this.stopped = this.stop(timeout, linger, lastCall);
     return this.stopped;
   }
 
-  private async stop(timeout: number, linger: number): Promise<void> {
+  private async stop(timeout: number, linger: number, lastCall: number): Promise<void> {
     const started = Date.now();
     this.stopping = true;
     const drained = new Promise<void>((resolve) => {
@@ -490,7 +517,10 @@ export class Listener implements LinkOwner {
     this.accepting = false;
     const closedListener = new Promise<void>((resolve) => this.server.close(() => resolve()));
     if (this.links.size > 0) {
-      if (linger > 0) await within(drained, Math.min(LAST_CALL_MS, timeout - (Date.now() - started)));
+      if (lastCall > 0) {
+        this.lingering = true; // idle connections are not closed by the timer meanwhile
+        await within(drained, Math.min(lastCall, timeout - (Date.now() - started)));
+      }
       this.lingering = false;
       for (const link of this.links) link.session.shutdown();
       await within(drained, Math.max(0, timeout - (Date.now() - started)));

@@ -1,8 +1,17 @@
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { UsageError } from '../errors.ts';
+import { TIMEOUT_WS_IDLE } from '../http/observer.ts';
 import type { Clock } from '../transport/clock.ts';
 import type { Link } from '../transport/link.ts';
+import {
+  WS_CLOSED,
+  WS_MESSAGES_IN,
+  WS_MESSAGES_OUT,
+  WS_OPENED,
+  WS_SENDS_DROPPED,
+  type WsCounters,
+} from './counters.ts';
 import type { PerMessageDeflate } from './deflate.ts';
 import { CLOSE, isValidCloseCode, WsError } from './errors.ts';
 import { Receiver } from './receiver.ts';
@@ -12,6 +21,8 @@ import { publish, subscribe, unsubscribe } from './topics.ts';
 /** @internal What a WebSocket needs from the worker and handler it belongs to. */
 export interface WebSocketOwner {
   readonly clock: Clock;
+  /** The worker's metrics, or null when off. */
+  readonly metrics: WsCounters | null;
   readonly stopping: boolean;
   readonly wsOptions: WebSocketOptions;
   readonly wsHooks: WebSocketHooks;
@@ -85,6 +96,8 @@ export class WebSocket<T = unknown> {
   private readonly owner: WebSocketOwner;
   private readonly options: WebSocketOptions;
   private readonly hooks: WebSocketHooks;
+  /** The worker's counters, or null when metrics are off. */
+  private readonly metrics: WsCounters | null;
   private readonly receiver: Receiver;
   private readonly deflate: PerMessageDeflate | null;
   private state = OPEN;
@@ -126,6 +139,7 @@ export class WebSocket<T = unknown> {
     this.owner = owner;
     this.options = owner.wsOptions;
     this.hooks = owner.wsHooks;
+    this.metrics = owner.metrics;
     this.data = init.data;
     this.protocol = init.protocol;
     this.extensions = init.extensions;
@@ -168,6 +182,7 @@ export class WebSocket<T = unknown> {
 
   /** @internal Called by the handler machinery once the handshake is complete. */
   opened(): void {
+    if (this.metrics !== null) this.metrics.counts[WS_OPENED]!++;
     try {
       this.hooks.handleWSOpen?.(this);
     } catch (error) {
@@ -209,12 +224,18 @@ export class WebSocket<T = unknown> {
    * compressed when permessage-deflate was agreed (unless `compress: false`).
    */
   send(message: string | Uint8Array, isBinary = typeof message !== 'string', compress = true): SendResult {
-    if (this.state !== OPEN) return 'dropped';
+    const metrics = this.metrics;
+    if (this.state !== OPEN) {
+      if (metrics !== null) metrics.counts[WS_SENDS_DROPPED]!++;
+      return 'dropped';
+    }
     const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
     if (this.bufferedAmount + payload.byteLength > this.options.maxBufferedBytes) {
+      if (metrics !== null) metrics.counts[WS_SENDS_DROPPED]!++;
       if (this.options.closeOnBackpressureLimit) this.tooSlow();
       return 'dropped';
     }
+    if (metrics !== null) metrics.counts[WS_MESSAGES_OUT]!++;
     const opcode = isBinary ? OPCODE.binary : OPCODE.text;
     const deflate = this.deflate;
     if (deflate !== null && compress && payload.byteLength >= deflate.threshold) {
@@ -305,6 +326,7 @@ export class WebSocket<T = unknown> {
 
   private onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
     if (this.state === CLOSED) return;
+    if (this.metrics !== null) this.metrics.counts[WS_MESSAGES_IN]!++;
     if (!compressed && this.inbound.length === 0) {
       this.hooks.handleWSMessage?.(this, isBinary ? data : data.toString('utf8'), isBinary);
       return;
@@ -429,6 +451,7 @@ export class WebSocket<T = unknown> {
   private report(code: number, reason: string): void {
     if (this.closeReported) return;
     this.closeReported = true;
+    if (this.metrics !== null) this.metrics.counts[WS_CLOSED]!++;
     try {
       this.hooks.handleWSClose?.(this, code, reason);
     } catch (error) {
@@ -526,6 +549,7 @@ export class WebSocket<T = unknown> {
       this.deadline = this.idleDeadline();
       return;
     }
+    this.metrics?.timedOut(TIMEOUT_WS_IDLE);
     this.report(CLOSE.abnormal, 'idle timeout');
     this.terminate();
   }

@@ -72,7 +72,7 @@ test('maxConnections: with nothing idle, a new connection gets 503 with Retry-Af
       if (req.path === '/slow') await released;
       res.end(req.path);
     },
-    { maxConnections: 2 },
+    { maxConnections: 2, metrics: true },
   );
   const a = await h.client();
   const b = await h.client();
@@ -99,6 +99,10 @@ test('maxConnections: with nothing idle, a new connection gets 503 with Retry-Af
   const d = await h.client();
   d.send(get('/d'));
   assert.equal((await d.responses(1))[0]!.body, '/d');
+  // Both are counted for operators.
+  const metrics = await h.server.metrics();
+  assert.equal(metrics.connectionsRefused, 1);
+  assert.equal(metrics.connectionsEvicted, 1);
 });
 
 test('maxConnections: a partly received request is not idle, and is not closed to make room', async (t) => {

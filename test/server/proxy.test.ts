@@ -341,6 +341,23 @@ describe('trustProxy on a running server', { timeout: 20_000 }, () => {
     assert.ok(!isClosed(c));
   });
 
+  test('the access log shows the client that trusted proxies (and a PROXY header) report, as nginx realip does', async (t) => {
+    const clients: (string | undefined)[] = [];
+    const h = await setup(t, echoClient, {
+      proxyProtocol: true,
+      trustProxy: ['192.0.2.0/24'],
+      accessLog: (entry) => {
+        clients.push(entry.client);
+        return undefined;
+      },
+    });
+    const c = await h.client();
+    c.send(V1 + get('/', 'X-Forwarded-For: 198.51.100.77') + get('/'));
+    await c.until((text) => bodies(text).length === 2);
+    for (let i = 0; i < 50 && clients.length < 2; i++) await delay(20);
+    assert.deepEqual(clients, ['198.51.100.77', '192.0.2.1']);
+  });
+
   test('fetch mode: server.requestIP gives the trusted client address', async (t) => {
     const { url } = await startFetch(t, {
       trustProxy: 'loopback',

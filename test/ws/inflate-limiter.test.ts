@@ -266,6 +266,7 @@ describe('a WebSocket waiting for its turn to inflate', () => {
     const owner: WebSocketOwner = {
       clock: new Clock(),
       stopping: false,
+      metrics: null,
       wsOptions: {
         maxMessageBytes: MB,
         idleTimeout: 0,

@@ -8,10 +8,14 @@ import {
   type AccessEntry,
   AccessLog,
   ATOMIC_WRITE_BYTES,
+  accessLogFormatter,
   fdWriter,
   formatAccessLine,
+  formatCommonLine,
+  formatJsonLine,
   type LogWriter,
-} from '../../src/static/access-log.ts';
+} from '../../src/observe/access-log.ts';
+import { exchange, httpGet, start } from '../helpers.ts';
 
 const ENTRY: AccessEntry = {
   time: Date.UTC(2026, 11, 4, 2, 5, 0, 123),
@@ -19,8 +23,9 @@ const ENTRY: AccessEntry = {
   method: 'GET',
   target: '/a.txt?x=1',
   status: 200,
+  version: '1.1',
   bytes: 7,
-  ms: 0.44,
+  durationMs: 0.44,
 };
 
 /** A writer that records writes and completes them when told. */
@@ -183,5 +188,86 @@ describe('AccessLog', () => {
       closeSync(fd);
       rmSync(path, { force: true });
     }
+  });
+});
+
+describe('formats', () => {
+  test("'common' is NCSA Common Log Format, in UTC, '-' for no body", () => {
+    assert.equal(
+      formatCommonLine(ENTRY),
+      '127.0.0.1 - - [04/Dec/2026:02:05:00 +0000] "GET /a.txt?x=1 HTTP/1.1" 200 7\n',
+    );
+    assert.match(formatCommonLine({ ...ENTRY, bytes: 0, method: '-', target: '-' }), /"-" 200 -\n$/);
+  });
+
+  test("'json' is one ASCII JSON object per line", () => {
+    const line = formatJsonLine({ ...ENTRY, target: '/caf\u00e9"\n' });
+    assert.equal(line.indexOf('\n'), line.length - 1);
+    assert.match(line, /^[\x20-\x7e]*\n$/);
+    assert.deepEqual(JSON.parse(line), {
+      time: '2026-12-04T02:05:00.123Z',
+      client: '127.0.0.1',
+      method: 'GET',
+      target: '/caf\u00e9"\n',
+      version: '1.1',
+      status: 200,
+      bytes: 7,
+      duration_ms: 0.44,
+    });
+  });
+
+  test('a function makes the line (a newline is added), or skips it; drops are counted for the metrics', async () => {
+    const writer = new FakeWriter();
+    const log = new AccessLog(writer, undefined, (e) =>
+      e.status === 200 ? `${e.method} ${e.target}` : undefined,
+    );
+    log.log(ENTRY);
+    log.log({ ...ENTRY, status: 404 });
+    await log.close();
+    assert.equal(writer.writes.join('') + writer.sync.join(''), 'GET /a.txt?x=1\n');
+    const full = new AccessLog(new FakeWriter(), 10);
+    for (let i = 0; i < 5; i++) full.log(ENTRY);
+    assert.equal(full.droppedTotal, 4);
+    assert.equal(accessLogFormatter(false), null);
+  });
+});
+
+describe('the accessLog option', () => {
+  test('one line per response, parse errors too, to a file', async (t) => {
+    const file = join(tmpdir(), `peregrine-access-option-${process.pid}.log`);
+    rmSync(file, { force: true });
+    const server = await start((_req, res) => res.end('hello'), { accessLog: 'json', accessLogTo: file });
+    t.after(() => rmSync(file, { force: true }));
+    await httpGet(server.port, '/x?y=1');
+    await exchange(server.port, `GET / HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`);
+    await server.shutdown();
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines.length, 2);
+    assert.equal(lines[0]!.target, '/x?y=1');
+    assert.equal(lines[0]!.bytes, 5);
+    assert.equal(lines[1]!.status, 431);
+    assert.equal(lines[1]!.method, '-');
+  });
+
+  test('bad values are refused at start-up', async () => {
+    await assert.rejects(
+      start(() => {}, { accessLog: 'xml' as never }),
+      /option 'accessLog' must be/,
+    );
+    await assert.rejects(
+      start(() => {}, { accessLogTo: '' }),
+      /option 'accessLogTo' must be/,
+    );
+    await assert.rejects(
+      start(() => {}, { metrics: 'metrics' }),
+      /option 'metrics' must be/,
+    );
+    await assert.rejects(
+      start(() => {}, { accessLog: true, accessLogTo: '/nonexistent-dir/x.log' }),
+      /option 'accessLogTo': cannot open it/,
+    );
   });
 });
