@@ -3,6 +3,7 @@ import { ConfigError } from './errors.ts';
 import { type HealthOptions, type HealthPaths, resolveHealth } from './health.ts';
 import { type CompressionOptions, type ResolvedCompression, resolveCompression } from './http/compression.ts';
 import type { Request } from './http/exchange.ts';
+import { type ProxyHeaders, ProxyTrust, type TrustProxy } from './http/trusted-proxy.ts';
 import type { AccessLogDestination, AccessLogFormat } from './observe/access-log.ts';
 import type { CertificateSource } from './transport/tls.ts';
 import { type DeflateOptions, validateDeflateOptions } from './ws/deflate.ts';
@@ -158,6 +159,30 @@ export interface ServerOptions {
    */
   compression?: boolean | CompressionOptions;
   /**
+   * Which peers are proxies whose forwarding headers count for `req.clientAddress`, `req.protocol`,
+   * `req.host` (and `server.requestIP()` in fetch mode): `false` (none: the headers are ignored),
+   * a list of addresses, CIDR blocks and the names `'loopback'`, `'linklocal'`, `'uniquelocal'`
+   * (alias `'private'`) — as an array or a comma-separated string —, a hop count (trust that many
+   * proxies in front of the server, whatever their address), or `true` (every peer: only when
+   * nothing but your proxy can reach the server, since any client could then claim any address).
+   * The headers are walked from the right, past trusted hops. Default false.
+   */
+  trustProxy?: TrustProxy;
+  /**
+   * Which headers the trusted proxies set: `'x-forwarded'` (X-Forwarded-For, -Proto, -Host) or
+   * `'forwarded'` (RFC 7239 `Forwarded`). Only that family counts: a proxy passes on whatever a
+   * client sent in the other one, so reading both would let a client pick the answer. Default
+   * 'x-forwarded'.
+   */
+  proxyHeaders?: ProxyHeaders;
+  /**
+   * Every connection starts with a PROXY protocol header, version 1 or 2 (haproxy's
+   * proxy-protocol.txt), before TLS or HTTP: the client's address it carries becomes
+   * `req.remoteAddress` (and the peer that `trustProxy` judges). A connection without a valid header
+   * is closed, so only turn this on when every client comes through the proxy. Default false.
+   */
+  proxyProtocol?: boolean;
+  /**
    * Serve Prometheus metrics at `/metrics` (`true`) or at the path given, answered by the server
    * before the handler, summed over every worker; `server.metrics()` gives the same numbers as an
    * object. Default false (nothing is counted).
@@ -235,6 +260,9 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   h2c: false,
   http2MaxConcurrentStreams: 100,
   compression: null,
+  trustProxy: false,
+  proxyHeaders: 'x-forwarded',
+  proxyProtocol: false,
   metrics: false,
   accessLog: false,
   accessLogTo: 1,
@@ -341,6 +369,19 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   h2c: boolean,
   http2MaxConcurrentStreams: integer(1, 2 ** 31 - 1),
   compression: (_name, value) => void resolveCompression(value),
+  trustProxy: (name, value) => {
+    try {
+      ProxyTrust.from(value);
+    } catch (error) {
+      const got = Array.isArray(value) ? '' : `, got ${describe(value)}`;
+      throw new ConfigError(`option '${name}': ${(error as Error).message}${got}`);
+    }
+  },
+  proxyHeaders: (name, value) => {
+    if (value !== 'x-forwarded' && value !== 'forwarded')
+      throw new ConfigError(`option '${name}' must be 'x-forwarded' or 'forwarded', got ${describe(value)}`);
+  },
+  proxyProtocol: boolean,
   metrics: (name, value) => {
     if (typeof value === 'boolean') return;
     if (typeof value !== 'string' || !/^\/[\x21-\x7e]*$/.test(value) || value.includes('?')) {

@@ -234,12 +234,18 @@ export class Server<WebSocketData = undefined> {
     return subscriberCount(topic);
   }
 
-  /** The client's address for a request this server made, as Bun's `requestIP`; else null. */
+  /**
+   * The client's address for a request this server made, as Bun's `requestIP` (with `trustProxy`, the
+   * address its trusted proxies report: `clientAddress`); else null.
+   */
   requestIP(request: Request): { address: string; family: 'IPv4' | 'IPv6'; port: number } | null {
     const req = WebRequest.nativeOf(request);
-    const address = req?.remoteAddress;
-    if (req === undefined || address === undefined) return null;
-    return { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port: req.remotePort ?? 0 };
+    if (req === undefined) return null;
+    const address = req.clientAddress;
+    if (address === '') return null;
+    // A proxied client's port is not known (0); the peer's is.
+    const port = address === req.remoteAddress ? (req.remotePort ?? 0) : 0;
+    return { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port };
   }
 
   /**

@@ -8,6 +8,7 @@ import { type ConnectionOwner, Http1Connection } from './http/connection.ts';
 import { plainHttpOnTlsPort, serverFull } from './http/error-responses.ts';
 import type { RequestHandler } from './http/exchange.ts';
 import { redirectToHttps } from './http/redirect.ts';
+import { ProxyTrust } from './http/trusted-proxy.ts';
 import { Http2Connection } from './http2/connection.ts';
 import { Http2Sessions } from './http2/sessions.ts';
 import { AccessLog, accessLogFormatter, openDestination } from './observe/access-log.ts';
@@ -69,6 +70,8 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** How a request becomes a WebSocket (the HTTP layer itself knows no other protocol). */
   readonly upgrade = acceptWebSocket;
   readonly compression: ResolvedCompression | null;
+  /** The `trustProxy` rules, or null. */
+  readonly proxyTrust: ProxyTrust | null;
   /** With h2c: how a plain connection that opens with the HTTP/2 preface becomes HTTP/2. */
   readonly startHttp2: ((link: Link, received: Buffer) => void) | null;
   private readonly listener: Listener;
@@ -111,6 +114,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
     this.handler =
       metricsPath === false ? app : new MetricsEndpoint(app, metricsPath, () => this.collectMetrics());
     this.compression = options.compression;
+    this.proxyTrust = ProxyTrust.from(options.trustProxy, options.proxyHeaders);
     this.wsHooks = handler;
     this.wsOptions = {
       maxMessageBytes: options.wsMaxMessageBytes,
@@ -128,6 +132,12 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       maxConnections: options.maxConnections,
       tickMs: tickInterval(options),
       placement,
+      // The PROXY header gets what a TLS handshake gets: headersTimeout, or a default when that is 0.
+      proxyHeaderTimeout: options.proxyProtocol
+        ? options.headersTimeout === 0
+          ? DEFAULT_HANDSHAKE_TIMEOUT
+          : options.headersTimeout
+        : 0,
       fullAnswer: serverFull,
       warn: options.log ? (message: string) => console.error(message) : () => {},
     };
@@ -185,6 +195,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       upgrade: () => null,
       startHttp2: null,
       compression: null,
+      proxyTrust: this.proxyTrust,
       observer: null,
     };
     const listener: Listener = new Listener(

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 
 /**
  * The layers, checked from the imports (type-only imports count too):
+ * - addresses (src/net/: IP parsing, CIDR blocks) know nothing else, and every layer may use them;
  * - the transport (src/transport/) knows no protocol and no handler;
  * - HTTP (src/http/) knows the transport, and nothing of WebSockets, fetch mode or static files;
  * - HTTP/2 (src/http2/) builds on HTTP's interfaces and the transport;
@@ -15,10 +16,11 @@ import { test } from 'node:test';
 const SRC = resolve(import.meta.dirname, '..', 'src');
 
 const RULES: { layer: string; mayImport: string[] }[] = [
-  { layer: 'transport', mayImport: ['transport'] },
-  { layer: 'http', mayImport: ['http', 'transport'] },
-  { layer: 'http2', mayImport: ['http2', 'http', 'transport'] },
-  { layer: 'ws', mayImport: ['ws', 'http', 'transport'] },
+  { layer: 'net', mayImport: ['net'] },
+  { layer: 'transport', mayImport: ['transport', 'net'] },
+  { layer: 'http', mayImport: ['http', 'transport', 'net'] },
+  { layer: 'http2', mayImport: ['http2', 'http', 'transport', 'net'] },
+  { layer: 'ws', mayImport: ['ws', 'http', 'transport', 'net'] },
 ];
 
 const NEUTRAL = new Set(['errors.ts']);

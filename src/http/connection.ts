@@ -31,6 +31,7 @@ import {
 import { Http1Request, type RequestSource } from './request.ts';
 import { Http1Response, type ResponseSink } from './response.ts';
 import { errorBody } from './status.ts';
+import type { ProxyTrust } from './trusted-proxy.ts';
 
 /** The server options an HTTP/1 connection reads. */
 export interface Http1Options extends HeadLimits {
@@ -62,6 +63,8 @@ export interface ConnectionOwner {
   readonly startHttp2: ((link: Link, received: Buffer) => void) | null;
   /** The `compression` option, or null. */
   readonly compression: ResolvedCompression | null;
+  /** The `trustProxy` rules, or null. */
+  readonly proxyTrust: ProxyTrust | null;
   /** Metrics and access log, or null when both are off. */
   readonly observer: ExchangeObserver | null;
 }
@@ -189,11 +192,19 @@ export class Http1Connection
   }
 
   get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
+    return this.link.remoteAddress;
   }
 
   get remotePort(): number | undefined {
-    return this.socket.remotePort;
+    return this.link.remotePort;
+  }
+
+  get ownProtocol(): 'http' | 'https' {
+    return this.link.proxiedTls ? 'https' : this.scheme;
+  }
+
+  get proxyTrust(): ProxyTrust | null {
+    return this.owner.proxyTrust;
   }
 
   /** The request being answered (for the compression decision). */
@@ -505,7 +516,8 @@ export class Http1Connection
   responseEnded(): void {
     const observer = this.observer;
     if (observer !== null)
-      observer.responded(this.req!, this.res!, this.dispatchedAt, this.socket.remoteAddress);
+      // The client as trusted proxies report it, as nginx's realip changes what it logs.
+      observer.responded(this.req!, this.res!, this.dispatchedAt, this.req!.clientAddress || undefined);
     const state = this.state;
     if (this.closeAfter || state >= RESPONDING_LAST) {
       this.closeGracefully();
@@ -564,7 +576,7 @@ export class Http1Connection
 
   /** Answers a request that could not be parsed, then closes (RFC 9112 §2.2: framing is lost). */
   private failAndClose(status: number): void {
-    this.observer?.refused(status, this.socket.remoteAddress, '1.1', 0);
+    this.observer?.refused(status, this.remoteAddress, '1.1', 0);
     this.output.append(errorResponse(status, this.clock.dateLine));
     this.closeGracefully();
   }

@@ -36,9 +36,31 @@ export interface Request {
   headers(): IterableIterator<[string, string]>;
   /** `'https'` when the connection is TLS, else `'http'`. */
   readonly scheme: 'http' | 'https';
-  /** The client's IP address. */
+  /**
+   * The connection's peer address: the client's, or the proxy's in front of it. With `proxyProtocol`,
+   * the address the PROXY header gave.
+   */
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
+  /**
+   * The client's IP address: `remoteAddress`, or with `trustProxy`, the address its trusted proxies
+   * report (X-Forwarded-For or Forwarded, walked from the right past trusted hops; an untrusted
+   * peer's headers and malformed ones never count). Worked out on first use. `''` if unknown.
+   */
+  readonly clientAddress: string;
+  /**
+   * The protocol the client used: `scheme` (or `'https'` when a PROXY v2 header says the client
+   * reached the proxy over TLS), unless a trusted proxy says otherwise (X-Forwarded-Proto, or
+   * Forwarded's `proto=`).
+   */
+  readonly protocol: 'http' | 'https';
+  /**
+   * The host the client asked for, lower-cased, with its port if one was sent: from an absolute-form
+   * target, `:authority` or `Host`, or with `trustProxy`, X-Forwarded-Host or Forwarded's `host=`.
+   * Only a valid host (RFC 9110 §7.2: a name or IP literal and an optional port) is given;
+   * `undefined` otherwise.
+   */
+  readonly host: string | undefined;
   /** Aborts when the client goes away before the response has ended. */
   readonly signal: AbortSignal;
   /**

@@ -2,12 +2,17 @@ import { UsageError } from '../errors.ts';
 import { IncomingBody, isClientAbort, parseJsonBody } from './body.ts';
 import type { Request } from './exchange.ts';
 import { LOWER, ParsedHead, TargetForm } from './parser.ts';
+import { type ClientView, type ForwardedSource, type ProxyTrust, resolveClient } from './trusted-proxy.ts';
 
 /** @internal What a request needs from the connection it arrived on. */
 export interface RequestSource {
   readonly scheme: 'http' | 'https';
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
+  /** The connection's protocol as the client used it: `scheme`, or https when a PROXY v2 header said TLS. */
+  readonly ownProtocol: 'http' | 'https';
+  /** The `trustProxy` rules, or null. */
+  readonly proxyTrust: ProxyTrust | null;
   /** Called the first time a handler asks for `signal`. */
   signalWanted(): void;
   /** This request's handlerTimeout in ms (0 none), counted from now. */
@@ -53,7 +58,7 @@ function pathString(buf: Buffer, start: number, end: number): string {
  * asked. It stays valid until its response has ended, across every `await`: the buffers it points
  * into are never written again.
  */
-export class Http1Request implements Request {
+export class Http1Request implements Request, ForwardedSource {
   /** The method, e.g. `GET` (case-sensitive, RFC 9110 §9.1). */
   method = 'GET';
   /** `'1.1'` or `'1.0'`. */
@@ -69,6 +74,8 @@ export class Http1Request implements Request {
   private targetCache: string | null = null;
   private pathCache: string | null = null;
   private queryCache: URLSearchParams | null = null;
+  /** clientAddress, protocol and host, worked out when first asked for. */
+  private clientCache: ClientView | null = null;
   private abort: AbortController | null = null;
   /** Why the client went away while this request was in flight, or null. */
   private goneReason: Error | null = null;
@@ -83,6 +90,7 @@ export class Http1Request implements Request {
     this.targetCache = null;
     this.pathCache = null;
     this.queryCache = null;
+    this.clientCache = null;
     this.abort = null;
     this.goneReason = null;
     this.onGone = null;
@@ -108,6 +116,7 @@ export class Http1Request implements Request {
     this.source = null;
     this.targetCache = this.pathCache = null;
     this.queryCache = null;
+    this.clientCache = null;
   }
 
   /** The request-target exactly as sent (`/a/b?x=1`, `http://host/a`, `host:443` or `*`). */
@@ -209,6 +218,38 @@ export class Http1Request implements Request {
 
   get remotePort(): number | undefined {
     return this.source?.remotePort;
+  }
+
+  get clientAddress(): string {
+    return this.client().address;
+  }
+
+  get protocol(): 'http' | 'https' {
+    return this.client().protocol;
+  }
+
+  get host(): string | undefined {
+    return this.client().host;
+  }
+
+  private client(): ClientView {
+    if (this.clientCache === null) this.clientCache = resolveClient(this, this.source?.proxyTrust ?? null);
+    return this.clientCache;
+  }
+
+  /** @internal */
+  get ownProtocol(): 'http' | 'https' {
+    return this.source?.ownProtocol ?? 'http';
+  }
+
+  /** @internal The host this request names: an absolute-form target's authority (RFC 9112 §3.2.2), else Host. */
+  get ownHost(): string | undefined {
+    if (this.head.targetForm !== TargetForm.absolute) return this.header('host');
+    const target = this.target;
+    const start = target.indexOf('://') + 3;
+    let end = start;
+    while (end < target.length && target[end] !== '/' && target[end] !== '?') end++;
+    return target.slice(start, end);
   }
 
   /** Aborts when the client goes away before the response has ended. */

@@ -13,6 +13,7 @@ import {
   TIMEOUT_SEND,
 } from '../http/observer.ts';
 import { errorBody } from '../http/status.ts';
+import type { ProxyTrust } from '../http/trusted-proxy.ts';
 import type { Clock } from '../transport/clock.ts';
 import type { Link } from '../transport/link.ts';
 import type { Session } from '../transport/session.ts';
@@ -40,6 +41,8 @@ export interface Http2Owner {
   readonly clock: Clock;
   readonly stopping: boolean;
   readonly compression: ResolvedCompression | null;
+  /** The `trustProxy` rules, or null. */
+  readonly proxyTrust: ProxyTrust | null;
   /** Metrics and access log, or null when both are off. */
   readonly observer: ExchangeObserver | null;
 }
@@ -268,11 +271,15 @@ export class Http2Connection implements Session {
   }
 
   get remoteAddress(): string | undefined {
-    return this.link.socket.remoteAddress;
+    return this.link.remoteAddress;
   }
 
   get remotePort(): number | undefined {
-    return this.link.socket.remotePort;
+    return this.link.remotePort;
+  }
+
+  get ownProtocol(): 'http' | 'https' {
+    return this.link.proxiedTls ? 'https' : this.scheme;
   }
 }
 
@@ -427,6 +434,14 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
     return this.connection.remotePort;
   }
 
+  get ownProtocol(): 'http' | 'https' {
+    return this.connection.ownProtocol;
+  }
+
+  get proxyTrust(): ProxyTrust | null {
+    return this.owner.proxyTrust;
+  }
+
   setHandlerTimeout(ms: number): void {
     if (this.res.finished) return;
     this.handlerTimeout = ms;
@@ -444,7 +459,8 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
 
   responseEnded(): void {
     const observer = this.owner.observer;
-    if (observer !== null) observer.responded(this.req, this.res, this.dispatchedAt, this.remoteAddress);
+    if (observer !== null)
+      observer.responded(this.req, this.res, this.dispatchedAt, this.req.clientAddress || undefined);
     if (!this.bodyComplete) {
       // The handler answered without reading the rest of the body: what else comes is dropped.
       this.bodyComplete = true;

@@ -2,12 +2,22 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { UsageError } from '../errors.ts';
 import { type BodySource, IncomingBody, isClientAbort, parseJsonBody } from '../http/body.ts';
 import type { Request } from '../http/exchange.ts';
+import {
+  type ClientView,
+  type ForwardedSource,
+  type ProxyTrust,
+  resolveClient,
+} from '../http/trusted-proxy.ts';
 
 /** What an HTTP/2 request needs from the stream that carries it. */
 export interface StreamSource {
   readonly scheme: 'http' | 'https';
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
+  /** The connection's protocol as the client used it: `scheme`, or https when a PROXY v2 header said TLS. */
+  readonly ownProtocol: 'http' | 'https';
+  /** The `trustProxy` rules, or null. */
+  readonly proxyTrust: ProxyTrust | null;
   /** This request's handlerTimeout in ms (0 none), counted from now. */
   setHandlerTimeout(ms: number): void;
 }
@@ -17,7 +27,7 @@ export interface StreamSource {
  * (RFC 9113 §8.3), and the DATA frames of its stream as the body. Field names arrive in lower case;
  * `:authority` answers for `Host`.
  */
-export class Http2Request implements Request, BodySource {
+export class Http2Request implements Request, BodySource, ForwardedSource {
   readonly method: string;
   readonly version = '2.0' as const;
   readonly target: string;
@@ -37,6 +47,9 @@ export class Http2Request implements Request, BodySource {
   /** Field names and values in order, pseudo-headers left out. */
   private readonly fields: string[];
   private queryCache: URLSearchParams | null = null;
+  /** `:authority`, which names the host ahead of Host (RFC 9113 §8.3.1). */
+  private readonly authority: string | undefined;
+  private clientCache: ClientView | null = null;
   private abort: AbortController | null = null;
   private goneReason: Error | null = null;
   private readonly declaredLength: number | undefined;
@@ -59,6 +72,7 @@ export class Http2Request implements Request, BodySource {
     // Host comes from :authority when the client sent no Host field (RFC 9113 §8.3.1).
     if (authority !== undefined && !fields.includes('host')) fields.push('host', authority);
     this.fields = fields;
+    this.authority = authority;
     this.method = method;
     this.target = target;
     const query = target.indexOf('?');
@@ -115,6 +129,33 @@ export class Http2Request implements Request, BodySource {
 
   get remotePort(): number | undefined {
     return this.source.remotePort;
+  }
+
+  get clientAddress(): string {
+    return this.client().address;
+  }
+
+  get protocol(): 'http' | 'https' {
+    return this.client().protocol;
+  }
+
+  get host(): string | undefined {
+    return this.client().host;
+  }
+
+  private client(): ClientView {
+    this.clientCache ??= resolveClient(this, this.source.proxyTrust);
+    return this.clientCache;
+  }
+
+  /** @internal */
+  get ownProtocol(): 'http' | 'https' {
+    return this.source.ownProtocol;
+  }
+
+  /** @internal */
+  get ownHost(): string | undefined {
+    return this.authority ?? this.header('host');
   }
 
   get signal(): AbortSignal {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { ProxiedAddress } from './proxy-protocol.ts';
 import type { Session } from './session.ts';
 import { withSharedReads } from './shared-reads.ts';
 
@@ -35,6 +36,10 @@ export class Link {
    */
   readonly sharedBuffer: Buffer | null;
   session: Session = NO_SESSION;
+  /** With `proxyProtocol`: the client's address from the PROXY header, or null (the socket's stands). */
+  proxied: ProxiedAddress | null = null;
+  /** With `proxyProtocol`: the PROXY v2 header says the client reached the proxy over TLS. */
+  proxiedTls = false;
   private readonly owner: LinkOwner;
   private isClosed = false;
 
@@ -55,6 +60,15 @@ export class Link {
     socket.on('close', Link.socketClosed);
     socket.on('error', Link.socketFailed);
     socket.on('drain', Link.socketDrained);
+  }
+
+  /** The client's address: from the PROXY header when there was one, else the socket's peer. */
+  get remoteAddress(): string | undefined {
+    return this.proxied === null ? this.socket.remoteAddress : this.proxied.address;
+  }
+
+  get remotePort(): number | undefined {
+    return this.proxied === null ? this.socket.remotePort : this.proxied.port;
   }
 
   /** Reads a socket that doesn't read into the shared buffer, unless its session reads it itself. */

@@ -3,6 +3,8 @@ import { createServer as createTlsServer, type TLSSocket, type Server as TlsServ
 import { Clock } from './clock.ts';
 import { connectionBudget } from './descriptors.ts';
 import { Link, type LinkOwner } from './link.ts';
+import { ProxyPreamble } from './proxy-preamble.ts';
+import { type ProxiedAddress, ProxyHeaderReader } from './proxy-protocol.ts';
 import type { Session } from './session.ts';
 import { SHARED_READ_BYTES } from './shared-reads.ts';
 import type { Certificates } from './tls.ts';
@@ -30,6 +32,11 @@ export interface ListenerSettings {
   placement: WorkerPlacement;
   /** Serve TLS on this listener, or null for plain TCP. */
   tls: TlsSettings | null;
+  /**
+   * Every connection starts with a PROXY protocol header (before TLS), read within this many ms;
+   * 0: no header expected.
+   */
+  proxyHeaderTimeout: number;
   /**
    * What a plain-TCP connection accepted past maxConnections is answered when no idle connection can
    * make room (then it is closed); a TLS listener closes such a connection without a handshake.
@@ -94,6 +101,8 @@ export class Listener implements LinkOwner {
    * link yet, and must not keep the listener from closing at shutdown.
    */
   private readonly handshaking = new Set<Socket>();
+  /** With a PROXY header before TLS: what it said, kept on the raw socket until the handshake is done. */
+  private readonly proxiedSockets = new WeakMap<Socket, { source: ProxiedAddress | null; ssl: boolean }>();
   /** Connections refused past maxConnections, reading their 503 until they close or their deadline. */
   private readonly refusing = new Map<Socket, number>();
   /** Until when a scan for idle connections is not worth repeating (it found none), performance.now() ms. */
@@ -212,10 +221,15 @@ export class Listener implements LinkOwner {
       return;
     }
     if (this.tlsServer !== null) {
-      this.sniff(socket, this.tlsServer, this.settings.tls!);
+      if (this.settings.proxyHeaderTimeout > 0)
+        this.readProxyHeader(socket, this.tlsServer, this.settings.tls!);
+      else this.sniff(socket, this.tlsServer, this.settings.tls!, null);
       return;
     }
-    this.adopt(new Link(socket, this.readBuffer, this));
+    const link = new Link(socket, this.readBuffer, this);
+    const timeout = this.settings.proxyHeaderTimeout;
+    // The PROXY header is read by a session of its own, which then opens the protocol's.
+    this.adopt(link, timeout > 0 ? new ProxyPreamble(link, this.clock, timeout, this.openSession) : null);
   }
 
   /** Open connections, the one just accepted included: links, and sockets not yet links. */
@@ -330,43 +344,89 @@ export class Listener implements LinkOwner {
     );
   }
 
-  private adopt(link: Link): void {
+  private adopt(link: Link, first: Session | null = null): void {
     this.linksTotal++;
-    link.swap(this.openSession(link));
+    link.swap(first ?? this.openSession(link));
     link.startReading();
     this.links.add(link);
     this.publishCount();
   }
 
   /**
-   * Reads a TLS port's first bytes: a TLS handshake goes on to the TLS server; a client speaking
-   * plain HTTP is told so in plain HTTP (a clear 400, not a hang or a reset); anything else is closed.
+   * A TLS port with `proxyProtocol`: the PROXY header comes before the TLS handshake, so it is read
+   * from the raw socket here; what it says waits on the socket for `secured`. A bad header closes
+   * the socket; what follows the header is sniffed as usual.
    */
-  private sniff(socket: Socket, tlsServer: TlsServer, tls: TlsSettings): void {
-    this.pending.set(socket, this.clock.now + tls.handshakeTimeout);
+  private readProxyHeader(socket: Socket, tlsServer: TlsServer, tls: TlsSettings): void {
+    this.pending.set(socket, this.clock.now + this.settings.proxyHeaderTimeout);
     socket.on('close', () => this.pending.delete(socket));
     socket.on('error', () => {}); // a reset before the first bytes: 'close' follows
+    const reader = new ProxyHeaderReader();
+    const onReadable = (): void => {
+      for (
+        let chunk = socket.read() as Buffer | null;
+        chunk !== null;
+        chunk = socket.read() as Buffer | null
+      ) {
+        let header: ReturnType<ProxyHeaderReader['feed']>;
+        try {
+          header = reader.feed(chunk, chunk.length);
+        } catch {
+          socket.destroy(); // ProxyProtocolError
+          return;
+        }
+        if (header === null) continue;
+        socket.off('readable', onReadable);
+        this.proxiedSockets.set(socket, { source: header.source, ssl: header.ssl });
+        const rest = chunk.subarray(reader.usedOfLast);
+        this.sniff(socket, tlsServer, tls, rest.length > 0 ? rest : null);
+        return;
+      }
+    };
+    socket.on('readable', onReadable);
+  }
+
+  /**
+   * Reads a TLS port's first bytes (or takes `first`, read already): a TLS handshake goes on to the
+   * TLS server; a client speaking plain HTTP is told so in plain HTTP (a clear 400, not a hang or a
+   * reset); anything else is closed.
+   */
+  private sniff(socket: Socket, tlsServer: TlsServer, tls: TlsSettings, first: Buffer | null): void {
+    const proxied = this.settings.proxyHeaderTimeout > 0;
+    this.pending.set(socket, this.clock.now + tls.handshakeTimeout);
+    if (!proxied) {
+      socket.on('close', () => this.pending.delete(socket));
+      socket.on('error', () => {}); // a reset before the first bytes: 'close' follows
+    }
+    if (first !== null) {
+      this.classify(socket, tlsServer, tls, first);
+      return;
+    }
     socket.once('readable', () => {
-      const first = socket.read() as Buffer | null;
-      if (first === null || first.length === 0) return;
-      if (first[0] === TLS_HANDSHAKE) {
-        // From here the TLS server's handshakeTimeout watches it.
-        this.pending.delete(socket);
-        this.handshaking.add(socket);
-        socket.once('close', () => this.handshaking.delete(socket));
-        socket.unshift(first); // the TLS socket reads what was already read before the rest
-        tlsServer.emit('connection', socket);
-        return;
-      }
-      if (first[0]! >= 0x41 && first[0]! <= 0x5a) {
-        // An upper-case letter: most likely an HTTP method. Answer, then drop what else it sends.
-        socket.end(tls.plaintextAnswer(this.clock.dateLine));
-        socket.resume();
-        this.pending.set(socket, this.clock.now + PLAINTEXT_LINGER_MS);
-        return;
-      }
-      socket.destroy();
+      const read = socket.read() as Buffer | null;
+      if (read === null || read.length === 0) return;
+      this.classify(socket, tlsServer, tls, read);
     });
+  }
+
+  private classify(socket: Socket, tlsServer: TlsServer, tls: TlsSettings, first: Buffer): void {
+    if (first[0] === TLS_HANDSHAKE) {
+      // From here the TLS server's handshakeTimeout watches it.
+      this.pending.delete(socket);
+      this.handshaking.add(socket);
+      socket.once('close', () => this.handshaking.delete(socket));
+      socket.unshift(first); // the TLS socket reads what was already read before the rest
+      tlsServer.emit('connection', socket);
+      return;
+    }
+    if (first[0]! >= 0x41 && first[0]! <= 0x5a) {
+      // An upper-case letter: most likely an HTTP method. Answer, then drop what else it sends.
+      socket.end(tls.plaintextAnswer(this.clock.dateLine));
+      socket.resume();
+      this.pending.set(socket, this.clock.now + PLAINTEXT_LINGER_MS);
+      return;
+    }
+    socket.destroy();
   }
 
   /** The TLS handshake completed. */
@@ -376,7 +436,20 @@ export class Listener implements LinkOwner {
       return;
     }
     socket.allowHalfOpen = true;
-    this.adopt(new Link(socket, null, this));
+    const link = new Link(socket, null, this);
+    if (this.settings.proxyHeaderTimeout > 0) {
+      // node:tls keeps the socket it wrapped as `_parent`. Should a Node version not, the client's
+      // address would silently become the proxy's: close instead.
+      const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
+      const proxied = raw === undefined ? undefined : this.proxiedSockets.get(raw);
+      if (proxied === undefined) {
+        socket.destroy();
+        return;
+      }
+      link.proxied = proxied.source;
+      link.proxiedTls = proxied.ssl;
+    }
+    this.adopt(link);
   }
 
   private tick(): void {

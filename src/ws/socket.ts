@@ -144,7 +144,7 @@ export class WebSocket<T = unknown> {
     this.protocol = init.protocol;
     this.extensions = init.extensions;
     this.deflate = init.deflate;
-    this.remoteAddress = socket.remoteAddress;
+    this.remoteAddress = link.remoteAddress;
     this.receiver = new Receiver(
       {
         onMessage: (data, isBinary, compressed) => this.onMessage(data, isBinary, compressed),

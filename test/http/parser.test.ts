@@ -1041,6 +1041,8 @@ test('property: valid requests parse the same whole and byte by byte, and header
           scheme: 'http',
           remoteAddress: undefined,
           remotePort: undefined,
+          ownProtocol: 'http',
+          proxyTrust: null,
           signalWanted() {},
           setHandlerTimeout() {},
         },

@@ -11,6 +11,8 @@ const SOURCE: RequestSource = {
   scheme: 'http',
   remoteAddress: '192.0.2.1',
   remotePort: 4242,
+  ownProtocol: 'http',
+  proxyTrust: null,
   signalWanted() {},
   setHandlerTimeout() {},
 };
