@@ -89,7 +89,12 @@ export interface ServerOptions {
    * `{ live, ready }` paths (false turns one off). GET and HEAD; `Cache-Control: no-store`. Default false.
    */
   health?: boolean | HealthOptions;
-  /** Listen backlog. Default 511. */
+  /**
+   * Listen backlog: connections the kernel holds until they are accepted (Linux caps it at
+   * net.core.somaxconn). Past it a client's SYN is dropped and retried a second later, so a burst of
+   * reconnecting clients (a restart, a load balancer's pool) would see one-second stalls: the
+   * default has room for thousands. Default 4096.
+   */
   backlog?: number;
   /** Largest WebSocket message (all fragments, after inflation) → close 1009. Default 1 MiB. */
   wsMaxMessageBytes?: number;
@@ -244,7 +249,7 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   shutdownDelay: 0,
   handleSignals: true,
   health: null,
-  backlog: 511,
+  backlog: 4096,
   wsMaxMessageBytes: 1024 * 1024,
   wsIdleTimeout: 120_000,
   wsCloseTimeout: 5_000,
