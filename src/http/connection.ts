@@ -515,9 +515,7 @@ export class Http1Connection
 
   responseEnded(): void {
     const observer = this.observer;
-    if (observer !== null)
-      // The client as trusted proxies report it, as nginx's realip changes what it logs.
-      observer.responded(this.req!, this.res!, this.dispatchedAt, this.req!.clientAddress || undefined);
+    if (observer !== null) observer.responded(this.req!, this.res!, this.dispatchedAt);
     const state = this.state;
     if (this.closeAfter || state >= RESPONDING_LAST) {
       this.closeGracefully();

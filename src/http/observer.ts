@@ -6,8 +6,11 @@ import type { Request, Response } from './exchange.ts';
  * comparison.
  */
 export interface ExchangeObserver {
-  /** A response ended; `startedAt` is the `performance.now()` of its dispatch. */
-  responded(req: Request, res: Response, startedAt: number, client: string | undefined): void;
+  /**
+   * A response ended; `startedAt` is the `performance.now()` of its dispatch. The client's address is
+   * read from `req` only by the access log (working it out costs more than the metrics do).
+   */
+  responded(req: Request, res: Response, startedAt: number): void;
   /** A request refused before it could be parsed (or arrive): answered with `status`, then closed. */
   refused(status: number, client: string | undefined, version: string, startedAt: number): void;
   /** A deadline ran out: one of the TIMEOUT_ kinds. */

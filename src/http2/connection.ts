@@ -459,8 +459,7 @@ class Exchange implements StreamSource, StreamSink, DispatchHost<Http2Request, H
 
   responseEnded(): void {
     const observer = this.owner.observer;
-    if (observer !== null)
-      observer.responded(this.req, this.res, this.dispatchedAt, this.req.clientAddress || undefined);
+    if (observer !== null) observer.responded(this.req, this.res, this.dispatchedAt);
     if (!this.bodyComplete) {
       // The handler answered without reading the rest of the body: what else comes is dropped.
       this.bodyComplete = true;

@@ -21,7 +21,7 @@ export class Observer implements ExchangeObserver {
   }
 
   /** A response ended; `startedAt` is the `performance.now()` of its dispatch. */
-  responded(req: Request, res: Response, startedAt: number, client: string | undefined): void {
+  responded(req: Request, res: Response, startedAt: number): void {
     const ms = performance.now() - startedAt;
     const metrics = this.metrics;
     if (metrics !== null) metrics.requestEnded(req.method, res.status, ms / 1000);
@@ -29,7 +29,8 @@ export class Observer implements ExchangeObserver {
     if (log === null) return;
     const entry = this.entry ?? newEntry();
     entry.time = Date.now();
-    entry.client = client;
+    // The client as trusted proxies report it, as nginx's realip changes what it logs.
+    entry.client = req.clientAddress || undefined;
     entry.method = req.method;
     entry.target = req.target;
     entry.version = req.version;
