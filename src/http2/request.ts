@@ -132,6 +132,9 @@ export class Http2Request implements Request, BodySource, ForwardedSource {
   }
 
   get clientAddress(): string {
+    // No proxy trusted: the peer itself, without working out the rest of the view (the access log
+    // asks for this on every response).
+    if (this.source.proxyTrust === null) return this.source.remoteAddress ?? '';
     return this.client().address;
   }
 
