@@ -511,10 +511,9 @@ export class Listener implements LinkOwner {
     if (linger > 0) {
       this.lingering = true;
       await new Promise((resolve) => setTimeout(resolve, Math.min(linger, timeout)));
+      // Close right after a poll phase has accepted what was queued: the fewest to reset.
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    // Close right after a poll phase has accepted what was queued: closing a listener resets the
-    // connections still in its accept queue, and with SO_REUSEPORT every worker has its own.
-    await new Promise((resolve) => setImmediate(resolve));
     this.accepting = false;
     const closedListener = new Promise<void>((resolve) => this.server.close(() => resolve()));
     if (this.links.size > 0) {
