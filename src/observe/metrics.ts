@@ -85,7 +85,7 @@ export function methodIndex(method: string): number {
 }
 
 /** What one worker reports at a scrape: counters since it started, gauges as they are now. */
-export interface WorkerSnapshot {
+export interface WorkerSnapshot extends WorkerGauges {
   /** The worker's number (its slot + 1), or 0 for a server in one thread. */
   worker: number;
   /** Requests by `method * STATUS_CLASSES + class`. */
@@ -98,15 +98,6 @@ export interface WorkerSnapshot {
   parseErrors: Float64Array;
   timeouts: Float64Array;
   counters: Float64Array;
-  connectionsTotal: number;
-  /** Idle connections closed to make room, and connections refused, at maxConnections or ulimit -n. */
-  connectionsEvicted: number;
-  connectionsRefused: number;
-  receivedBytes: number;
-  sentBytes: number;
-  openConnections: number;
-  activeRequests: number;
-  openWebSockets: number;
   heapUsedBytes: number;
   /** Event-loop delay in seconds since the previous snapshot (NaN when nothing was sampled). */
   eventLoopDelay: EventLoopDelay;
@@ -125,6 +116,7 @@ export interface EventLoopDelay {
 /** The live gauges and transport totals a snapshot needs from the worker. */
 export interface WorkerGauges {
   connectionsTotal: number;
+  /** Idle connections closed to make room, and connections refused, at maxConnections or ulimit -n. */
   connectionsEvicted: number;
   connectionsRefused: number;
   receivedBytes: number;

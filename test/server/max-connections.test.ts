@@ -9,6 +9,15 @@ import { parseResponses, RawClient } from '../helpers.ts';
 import { TestCa } from '../tls/certs.ts';
 import { delay, get, isClosed, serverClosed, setup } from './util.ts';
 
+/** A promise that handlers wait on until the test calls `release()`. */
+function gate(): { release: () => void; released: Promise<void> } {
+  let release = (): void => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { release, released };
+}
+
 // headersTimeout 200 makes the worker's clock tick every 50 ms, so that connections that went idle
 // 120 ms apart have different idle times.
 const TICKING = { headersTimeout: 200, keepAliveTimeout: 10_000 };
@@ -62,10 +71,7 @@ test('maxConnections: a connection that has not sent its first request yet count
 });
 
 test('maxConnections: with nothing idle, a new connection gets 503 with Retry-After; the busy ones finish', async (t) => {
-  let release = (): void => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
+  const { release, released } = gate();
   const h = await setup(
     t,
     async (req, res) => {
@@ -156,10 +162,7 @@ test('maxConnections: a WebSocket is never closed to make room', async (t) => {
 
 test('maxConnections over TLS: a connection past the limit with nothing idle is closed before its handshake', async (t) => {
   const leaf = new TestCa().issue(['127.0.0.1']);
-  let release = (): void => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
+  const { release, released } = gate();
   const h = await setup(
     t,
     async (req, res) => {
@@ -240,10 +243,7 @@ test('the open-file limit: idle connections are closed before the process runs o
 });
 
 test('maxConnections: an HTTP/2 connection with no stream open is idle; one with a stream in flight is not', async (t) => {
-  let release = (): void => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
+  const { release, released } = gate();
   const h = await setup(
     t,
     async (req, res) => {
