@@ -55,7 +55,9 @@ function reconnectingClient(port: number) {
 
 /** Runs load through two rolling restarts started by `restart()`; checks nothing failed. */
 async function throughTwoRestarts(running: Running, restart: () => void): Promise<void> {
-  const load = startLoad(running.port, 8);
+  // 32 keep-alive clients, so that the kernel's SO_REUSEPORT hashing spreads the reconnections over
+  // both new workers (with 8, every one of them landed on one worker in about one run of a hundred).
+  const load = startLoad(running.port, 32);
   const sockets = Array.from({ length: 4 }, () => reconnectingClient(running.port));
   try {
     await until(() => load.ok >= 200 && sockets.every((s) => s.state.echoes.length > 0), 'the first answers');
