@@ -61,6 +61,17 @@ interface Link {
   retry: NodeJS.Timeout | null;
 }
 
+/** Commands after which replies no longer come one per command: not for command(). */
+const SUBSCRIBE_MODE_COMMANDS = new Set([
+  'SUBSCRIBE',
+  'PSUBSCRIBE',
+  'SSUBSCRIBE',
+  'UNSUBSCRIBE',
+  'PUNSUBSCRIBE',
+  'SUNSUBSCRIBE',
+  'MONITOR',
+]);
+
 const DEFAULTS = {
   connectTimeout: 5000,
   minBackoff: 50,
@@ -235,12 +246,21 @@ export class RedisPubSubClient {
   }
 
   /**
-   * Sends any command on the command connection (not SUBSCRIBE and its kin: use the methods).
+   * Sends any command on the command connection (not SUBSCRIBE and its kin, nor MONITOR: those
+   * would change how the connection answers; they reject with a UsageError).
    * Resolves with the reply; rejects with a RedisError when Redis answers with an error, when the
    * client is not connected, when maxPendingBytes would be exceeded, or when the connection drops
    * before the reply.
    */
   command(args: readonly RespArg[]): Promise<RespValue> {
+    const name = typeof args[0] === 'string' ? args[0].toUpperCase() : '';
+    if (SUBSCRIBE_MODE_COMMANDS.has(name))
+      return Promise.reject(
+        new UsageError(
+          'ERR_PEREGRINE_REDIS_COMMAND',
+          `${name} would break the command connection: use the methods`,
+        ),
+      );
     const link = this.commands;
     const connection = link.connection;
     if (!link.ready || connection === null)

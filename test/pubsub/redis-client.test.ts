@@ -143,7 +143,8 @@ test('a server that breaks the protocol is dropped and reconnected to', async ()
     );
     assert.match(h.events[1]!, /^disconnect: .*broke the protocol/);
     await until(() => h.client.stats.connected && accepted >= 4, 'the reconnection');
-    assert.equal(h.client.stats.reconnects, 1);
+    // Once, unless one connection came back before the other got its junk (a loaded machine).
+    assert.ok(h.client.stats.reconnects >= 1);
   } finally {
     await h.close();
     for (const socket of sockets) socket.destroy();
@@ -294,6 +295,23 @@ describe('against redis-server', { skip: missing }, () => {
     const info = String(await h.client.command(['INFO', 'commandstats']));
     assert.match(info, /cmdstat_subscribe:calls=2,/);
     assert.doesNotMatch(info, /cmdstat_unsubscribe/);
+    await h.close();
+  });
+
+  test('the subscriber connection alone is killed: it comes back with its subscriptions, publishing goes on', async () => {
+    const h = new Harness(server.url);
+    await h.client.connect();
+    h.client.subscribe('alone');
+    await h.subscribers('alone');
+    assert.equal(await h.client.command(['CLIENT', 'KILL', 'TYPE', 'pubsub']), 1);
+    await until(() => !h.client.stats.connected, 'the disconnection');
+    assert.equal(h.client.publish('alone', 'while away'), true); // the command connection is up
+    await until(() => h.client.stats.connected, 'the reconnection');
+    assert.equal(h.client.stats.reconnects, 1);
+    h.client.publish('alone', 'back');
+    await until(() => h.messages.some((m) => m.payload.toString() === 'back'), 'the message after');
+    // Commands that would turn the command connection into a subscriber are refused.
+    await assert.rejects(h.client.command(['subscribe', 'x']), { code: 'ERR_PEREGRINE_REDIS_COMMAND' });
     await h.close();
   });
 

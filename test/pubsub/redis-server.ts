@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { connect as connectTls } from 'node:tls';
 import { freePort } from '../helpers.ts';
 import { TestCa } from '../tls/certs.ts';
@@ -14,7 +14,16 @@ import { TestCa } from '../tls/certs.ts';
  * test process exits, whatever happens.
  */
 
-export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
+/** $REDIS_SERVER, or redis-server on the PATH (Debian puts it in /usr/bin). */
+export const REDIS_SERVER = process.env.REDIS_SERVER ?? onPath('redis-server') ?? '/usr/bin/redis-server';
+
+function onPath(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const file = join(dir || '.', command);
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
 
 /** Why the Redis tests can't run here, or undefined when they can. */
 export function redisServerMissing(): string | undefined {
