@@ -504,6 +504,22 @@ describe('redis-server going away', { skip: missing }, () => {
     assert.equal(h.client.publish('paused', 'again'), true);
     await h.close();
   });
+
+  test('Redis accepting connections but not answering: connect() rejects after connectTimeout', async () => {
+    const h = new Harness(server.url, { connectTimeout: 200 });
+    server.pause(); // the kernel still completes TCP handshakes; nobody answers PING
+    try {
+      const started = Date.now();
+      await assert.rejects(
+        h.client.connect(),
+        /could not connect to Redis at 127\.0\.0\.1:\d+: no answer within 200 ms/,
+      );
+      assert.ok(Date.now() - started < 1000);
+    } finally {
+      server.resume();
+    }
+    await h.close();
+  });
 });
 
 describe('AUTH', { skip: missing }, () => {
