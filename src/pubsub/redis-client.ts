@@ -119,6 +119,9 @@ export class RedisPubSubClient {
   /** What the current subscriber connection has been asked to subscribe. */
   private sentChannels = new Set<string>();
   private sentPatterns = new Set<string>();
+  /** Channels and patterns (un)subscribed since the last sync: it looks at these only. */
+  private changedChannels = new Set<string>();
+  private changedPatterns = new Set<string>();
   /** Confirmations still due for the subscriptions restored on (re)connecting. */
   private confirmationsDue = 0;
   private syncScheduled: NodeJS.Immediate | null = null;
@@ -202,12 +205,14 @@ export class RedisPubSubClient {
   subscribe(channel: string): void {
     if (this.channels.has(channel)) return;
     this.channels.add(channel);
+    this.changedChannels.add(channel);
     this.scheduleSync();
   }
 
   /** Unsubscribes from `channel`; no message of it is delivered after this call. */
   unsubscribe(channel: string): void {
     if (!this.channels.delete(channel)) return;
+    this.changedChannels.add(channel);
     this.scheduleSync();
   }
 
@@ -215,11 +220,13 @@ export class RedisPubSubClient {
   psubscribe(pattern: string): void {
     if (this.patterns.has(pattern)) return;
     this.patterns.add(pattern);
+    this.changedPatterns.add(pattern);
     this.scheduleSync();
   }
 
   punsubscribe(pattern: string): void {
     if (!this.patterns.delete(pattern)) return;
+    this.changedPatterns.add(pattern);
     this.scheduleSync();
   }
 
@@ -326,8 +333,8 @@ export class RedisPubSubClient {
   }
 
   private linkUp(link: Link): void {
-    link.failures = 0;
     if (link.role === 'commands') {
+      link.failures = 0;
       link.ready = true;
       this.updateConnected(null);
       return;
@@ -336,6 +343,8 @@ export class RedisPubSubClient {
     const connection = link.connection!;
     this.sentChannels = new Set(this.channels);
     this.sentPatterns = new Set(this.patterns);
+    this.changedChannels.clear();
+    this.changedPatterns.clear();
     this.confirmationsDue = this.channels.size + this.patterns.size;
     if (this.channels.size > 0) connection.send(['SUBSCRIBE', ...this.channels]);
     if (this.patterns.size > 0) connection.send(['PSUBSCRIBE', ...this.patterns]);
@@ -343,6 +352,8 @@ export class RedisPubSubClient {
   }
 
   private subscriberReady(): void {
+    // Reset only now: a connection whose subscriptions Redis refuses keeps backing off.
+    this.subscriber.failures = 0;
     this.subscriber.ready = true;
     this.updateConnected(null);
     // Changes made while restoring go out now.
@@ -416,17 +427,13 @@ export class RedisPubSubClient {
     this.syncScheduled = null;
     const connection = this.subscriber.connection;
     if (!this.subscriber.ready || connection === null) return;
-    const subscribe = [...this.channels].filter((c) => !this.sentChannels.has(c));
-    const unsubscribe = [...this.sentChannels].filter((c) => !this.channels.has(c));
-    const psubscribe = [...this.patterns].filter((p) => !this.sentPatterns.has(p));
-    const punsubscribe = [...this.sentPatterns].filter((p) => !this.patterns.has(p));
+    const [subscribe, unsubscribe] = diff(this.changedChannels, this.channels, this.sentChannels);
+    const [psubscribe, punsubscribe] = diff(this.changedPatterns, this.patterns, this.sentPatterns);
     // Never an empty UNSUBSCRIBE: without arguments it means "from everything".
     if (subscribe.length > 0) connection.send(['SUBSCRIBE', ...subscribe]);
     if (unsubscribe.length > 0) connection.send(['UNSUBSCRIBE', ...unsubscribe]);
     if (psubscribe.length > 0) connection.send(['PSUBSCRIBE', ...psubscribe]);
     if (punsubscribe.length > 0) connection.send(['PUNSUBSCRIBE', ...punsubscribe]);
-    this.sentChannels = new Set(this.channels);
-    this.sentPatterns = new Set(this.patterns);
   }
 
   /** A value on the subscriber connection: a message, or the confirmation of a (un)subscribe. */
@@ -499,6 +506,23 @@ export class RedisPubSubClient {
       `${method}() may only be called on a new client, or after connect() rejected`,
     );
   }
+}
+
+/**
+ * Of the `changed` names, those to subscribe (wanted, not sent) and to unsubscribe (sent, no longer
+ * wanted); `sent` is updated to match and `changed` emptied.
+ */
+function diff(changed: Set<string>, wanted: Set<string>, sent: Set<string>): [string[], string[]] {
+  const add: string[] = [];
+  const remove: string[] = [];
+  for (const name of changed) {
+    if (wanted.has(name) && !sent.has(name)) {
+      add.push(name);
+      sent.add(name);
+    } else if (!wanted.has(name) && sent.delete(name)) remove.push(name);
+  }
+  changed.clear();
+  return [add, remove];
 }
 
 function isBuffer(value: RespValue | undefined): value is Buffer {
