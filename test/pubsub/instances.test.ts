@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocketClient from 'ws';
 import { RedisPubSubClient } from '../../src/pubsub/redis-client.ts';
-import { RedisServer, redisServerMissing } from './redis-server.ts';
+import { RedisServer, redisServerMissing, redisTlsMissing } from './redis-server.ts';
 
 // Pub/sub between Peregrine instances through a real redis-server: each instance is its own process
 // (test/fixtures/pubsub-instance.ts), its clients real WebSockets.
@@ -241,6 +241,28 @@ describe('pub/sub between two instances through Redis', { skip }, () => {
       onA.close();
     }
   });
+});
+
+test('instances reach each other through Redis over TLS (rediss://, with a password and a CA)', {
+  skip: redisTlsMissing() ?? false,
+}, async () => {
+  const redis = await RedisServer.start({ tls: true, password: 's3cret:/@' });
+  const env = { REDIS_CA: redis.ca! };
+  const [a, b] = await Promise.all([instance(redis.url, env), instance(redis.url, env)]);
+  try {
+    const onB = await Client.open(b.port, ['secure']);
+    const publisher = await Client.open(a.port);
+    await eventually(async () => {
+      publisher.fire('secure', 'over TLS');
+      return onB.texts.length > 0;
+    }, 10_000);
+    assert.equal(onB.texts[0], 'over TLS');
+    onB.close();
+    publisher.close();
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+    await redis.close();
+  }
 });
 
 describe('pub/sub when Redis or an instance fails', { skip }, () => {
