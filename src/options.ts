@@ -5,6 +5,7 @@ import { type CompressionOptions, type ResolvedCompression, resolveCompression }
 import type { Request } from './http/exchange.ts';
 import { type ProxyHeaders, ProxyTrust, type TrustProxy } from './http/trusted-proxy.ts';
 import type { AccessLogDestination, AccessLogFormat } from './observe/access-log.ts';
+import { type PubSubOptions, type ResolvedPubSub, resolvePubSub } from './pubsub/options.ts';
 import type { CertificateSource } from './transport/tls.ts';
 import { type DeflateOptions, validateDeflateOptions } from './ws/deflate.ts';
 
@@ -205,6 +206,14 @@ export interface ServerOptions {
    * append to, or a writable stream. Default 1.
    */
   accessLogTo?: AccessLogDestination;
+  /**
+   * WebSocket pub/sub between instances (several machines, or several servers on one): with
+   * `{ redis: 'redis://host:6379' }`, `publish()` reaches the subscribers of every instance that
+   * uses the same Redis (or Valkey) and prefix. Each worker subscribes on Redis to the topics its
+   * sockets subscribe to, and only while they do. See PubSubOptions. Default: none (publications
+   * reach every worker of this instance).
+   */
+  pubsub?: PubSubOptions;
 }
 
 /** One TLS certificate (see the `tls` option). */
@@ -214,8 +223,10 @@ export type TlsCertificate = CertificateSource;
 export type WsDeflateOptions = Omit<DeflateOptions, 'maxInflatedBytes'>;
 
 export type ResolvedOptions = Required<
-  Omit<ServerOptions, 'host' | 'tls' | 'compression' | 'metrics' | 'health'>
+  Omit<ServerOptions, 'host' | 'tls' | 'compression' | 'metrics' | 'health' | 'pubsub'>
 > & {
+  /** Pub/sub between instances, or null when publications stay in this instance. */
+  pubsub: ResolvedPubSub | null;
   /** The metrics path, or false when metrics are off. */
   metrics: false | string;
   /** The health endpoints' paths, or null when off. */
@@ -249,6 +260,7 @@ export const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   shutdownDelay: 0,
   handleSignals: true,
   health: null,
+  pubsub: null,
   backlog: 4096,
   wsMaxMessageBytes: 1024 * 1024,
   wsIdleTimeout: 120_000,
@@ -332,6 +344,7 @@ const RULES: Record<keyof ServerOptions, Rule> = {
   shutdownDelay: integer(0, 2 ** 31 - 1, 'none'),
   handleSignals: boolean,
   health: (name, value) => void resolveHealth(name, value),
+  pubsub: (name, value) => void resolvePubSub(name, value),
   backlog: integer(1, anyCount),
   wsMaxMessageBytes: integer(0, Number.MAX_SAFE_INTEGER),
   wsIdleTimeout: integer(0, 2 ** 31 - 1, 'never'),
@@ -493,6 +506,7 @@ export function resolveOptions(options: ServerOptions | undefined): ResolvedOpti
   result.compression = options.compression === undefined ? null : resolveCompression(options.compression);
   if ((result.metrics as unknown) === true) result.metrics = '/metrics';
   result.health = options.health === undefined ? null : resolveHealth('health', options.health);
+  result.pubsub = options.pubsub === undefined ? null : resolvePubSub('pubsub', options.pubsub);
   if (result.redirectHttp !== 0) {
     if (result.tls === null)
       throw new ConfigError(`option 'redirectHttp' redirects to HTTPS, so it needs 'tls'`);

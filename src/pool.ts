@@ -122,6 +122,7 @@ export class WorkerPool {
   readonly connectionCounts: Int32Array;
   /** TLS session ticket keys, the same in every worker (replacements included): a session resumes on any. */
   private readonly ticketKeys = randomBytes(48);
+  private readonly instanceId = randomBytes(8);
   private readonly options: ResolvedOptions;
   private readonly mode: PoolMode;
   private readonly script: string;
@@ -262,6 +263,7 @@ export class WorkerPool {
       shared: sharedRegistry(),
       connections: this.connectionCounts,
       ticketKeys: this.ticketKeys,
+      instanceId: this.instanceId,
     };
     const heap = this.options.workerHeapMb;
     const worker = new Worker(this.script, {
@@ -287,6 +289,7 @@ export class WorkerPool {
       PEREGRINE_WORKER: String(slot.index),
       PEREGRINE_PORT: String(this.port),
       PEREGRINE_TICKET_KEYS: this.ticketKeys.toString('hex'),
+      PEREGRINE_INSTANCE: this.instanceId.toString('hex'),
     });
     worker.on('message', events.message);
     worker.on('exit', (code, signal) => {

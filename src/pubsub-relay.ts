@@ -6,6 +6,7 @@ interface Publication {
   topic: string;
   message: string | Uint8Array;
   isBinary: boolean;
+  compress: boolean;
 }
 
 /**
@@ -21,12 +22,12 @@ export function channelRelay(): TopicRelay {
   return {
     connect(deliver) {
       open().onmessage = (event) => {
-        const { topic, message, isBinary } = event.data as Publication;
-        deliver(topic, message, isBinary);
+        const { topic, message, isBinary, compress } = event.data as Publication;
+        deliver(topic, message, isBinary, compress);
       };
     },
-    post(topic, message, isBinary) {
-      const publication: Publication = { topic, message, isBinary };
+    post(topic, message, isBinary, compress) {
+      const publication: Publication = { topic, message, isBinary, compress };
       open().postMessage(publication);
     },
   };

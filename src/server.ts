@@ -222,10 +222,10 @@ export class Server<WebSocketData = undefined> {
    * Sends a message to every socket subscribed to `topic`, in every worker. Returns the bytes sent
    * (the message is encoded once for all), or 0 for an empty topic name.
    */
-  publish(topic: string, data: WebSocketPayload, _compress = false): number {
+  publish(topic: string, data: WebSocketPayload, compress = false): number {
     if (typeof topic !== 'string' || topic === '') return 0;
     const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : bytesOf(data);
-    publish(topic, payload, typeof data !== 'string');
+    publish(topic, payload, typeof data !== 'string', null, compress);
     return payload.byteLength;
   }
 
@@ -426,6 +426,7 @@ async function serveAsThreadWorker(
     counts: context.connections,
     slot: context.index,
     ticketKeys: Buffer.from(context.ticketKeys),
+    instanceId: Buffer.from(context.instanceId),
   });
   const post = (message: PoolMessage) => parentPort?.postMessage(message);
   observeAsWorker(local, context.index, post);
@@ -440,12 +441,14 @@ async function serveAsThreadWorker(
 async function serveAsClusterWorker(handler: Handler, options: ResolvedOptions): Promise<Server> {
   const own = { ...options, port: Number(process.env.PEREGRINE_PORT), handleSignals: false };
   const keys = process.env.PEREGRINE_TICKET_KEYS;
+  const instance = process.env.PEREGRINE_INSTANCE;
   const slot = Number(process.env.PEREGRINE_WORKER);
   const local = new HttpWorker(handler, own, {
     reusePort: false,
     counts: null,
     slot,
     ticketKeys: keys === undefined ? null : Buffer.from(keys, 'hex'),
+    instanceId: instance === undefined ? null : Buffer.from(instance, 'hex'),
   });
   const post = (message: PoolMessage) => {
     if (process.connected) process.send?.(message);

@@ -19,6 +19,8 @@ export interface WorkerContext {
   readonly connections: Int32Array;
   /** TLS session ticket keys shared by every worker. */
   readonly ticketKeys: Uint8Array;
+  /** Names the server instance in pub/sub between instances (8 bytes), the same in every worker. */
+  readonly instanceId: Uint8Array;
 }
 
 const WORKER_DATA_KEY = 'peregrine';

@@ -23,6 +23,7 @@ import {
 } from './observe/metrics.ts';
 import { Observer } from './observe/observer.ts';
 import type { ResolvedOptions } from './options.ts';
+import { RemotePubSub } from './pubsub/remote.ts';
 import { channelRelay } from './pubsub-relay.ts';
 import type { Clock } from './transport/clock.ts';
 import type { Link } from './transport/link.ts';
@@ -81,6 +82,8 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   private readonly redirect: Listener | null;
   /** With HTTP/2 on (over TLS, or h2c): makes each HTTP/2 connection's session. */
   private readonly http2: Http2Sessions | null;
+  /** With `pubsub.redis`: pub/sub with the other instances. */
+  private readonly pubsub: RemotePubSub | null;
   private stopped: Promise<void> | null = null;
   /** Set when shutdown is announced (readiness 503), which may be well before it begins (shutdownDelay). */
   private draining = false;
@@ -173,6 +176,15 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       options.redirectHttp === 0
         ? null
         : this.redirectListener({ ...settings, port: options.redirectHttp, tls: null });
+    this.pubsub =
+      options.pubsub === null
+        ? null
+        : new RemotePubSub(
+            options.pubsub,
+            placement.instanceId ?? randomBytes(8),
+            this.metrics?.counts ?? null,
+            settings.warn,
+          );
   }
 
   /** A new connection's first protocol: HTTP/2 when the client chose h2 (ALPN), else HTTP/1. */
@@ -227,10 +239,17 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
   /** Runs the handler's `init()`, then listens. Rejects with a clear error if the address is taken. */
   async listen(): Promise<AddressInfo> {
     await this.user.init?.();
+    try {
+      await this.pubsub?.start();
+    } catch (error) {
+      await this.undoInit();
+      throw error;
+    }
     let address: AddressInfo;
     try {
       address = await this.listener.listen();
     } catch (error) {
+      await this.pubsub?.close();
       await this.undoInit();
       throw listenError(error as NodeJS.ErrnoException, this.options.port, this.options.host);
     }
@@ -239,6 +258,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
         await this.redirect.listen();
       } catch (error) {
         await this.listener.shutdown(0);
+        await this.pubsub?.close();
         await this.undoInit();
         throw listenError(error as NodeJS.ErrnoException, this.options.redirectHttp, this.options.host);
       }
@@ -306,6 +326,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
         openConnections: this.connectionCount,
         activeRequests: this.pendingRequests,
         openWebSockets: this.pendingWebSockets,
+        pubsubConnected: this.pubsub?.isConnected ? 1 : 0,
       },
       this.eventLoop!.read(),
     );
@@ -340,6 +361,7 @@ export class HttpWorker implements ConnectionOwner, WebSocketOwner {
       this.redirect?.shutdown(timeout, linger, lastCall),
     ]);
     try {
+      await this.pubsub?.close();
       await this.user.deinit?.();
     } finally {
       // Every response has ended: the log's last lines go out before the worker exits.

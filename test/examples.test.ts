@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -272,6 +272,51 @@ test('bun-style example: routes, a static page, and a WebSocket chat across two 
     for (const [i, guest] of guests.entries())
       assert.ok(guest.heard.includes('g3: hello all'), `guest ${i}: ${guest.heard}`);
     for (const { ws } of guests) ws.close();
+  } finally {
+    assert.equal(await stop(child), 0);
+  }
+});
+
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+
+test('chat-cluster example: two instances and the redis-server it starts; a message typed on one shows on the other', {
+  skip: hasRedis ? false : 'redis-server is not installed (Debian: apt-get install redis-server)',
+}, async () => {
+  const port = await freePort();
+  const file = fileURLToPath(new URL('../examples/chat-cluster.ts', import.meta.url));
+  const child = spawn(process.execPath, [file], {
+    env: { ...process.env, PORT: String(port), WORKERS: '1', REDIS_URL: '' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.split('listening on').length === 3) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`chat-cluster exited with ${code}: ${out}`)));
+    });
+    const open = async (p: number) => {
+      const ws = new WebSocketClient(`ws://127.0.0.1:${p}/chat`);
+      await new Promise((resolve) => ws.once('open', resolve));
+      return ws;
+    };
+    const [first, second] = [await open(port), await open(port + 1)];
+    const seen: string[] = [];
+    second.on('message', (data) => seen.push(String(data)));
+    // The second instance subscribes on Redis as its first guest arrives: say it until it is heard.
+    const deadline = Date.now() + 5000;
+    while (!seen.some((line) => /^guest-1\.\d+-1: hello$/.test(line)) && Date.now() < deadline) {
+      first.send('hello');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(
+      seen.some((line) => /^guest-1\.\d+-1: hello$/.test(line)),
+      `the second instance's guest saw: ${seen.join(' | ')}`,
+    );
+    first.close();
+    second.close();
   } finally {
     assert.equal(await stop(child), 0);
   }

@@ -116,13 +116,13 @@ export class ServerWebSocket<T = undefined> {
       : this.publishBinary(topic, data, compress);
   }
 
-  publishText(topic: string, data: string, _compress = false): number {
+  publishText(topic: string, data: string, compress = false): number {
     const payload = Buffer.from(data, 'utf8');
-    return this.#publish(topic, payload, false);
+    return this.#publish(topic, payload, false, compress);
   }
 
-  publishBinary(topic: string, data: Exclude<WebSocketPayload, string>, _compress = false): number {
-    return this.#publish(topic, bytesOf(data), true);
+  publishBinary(topic: string, data: Exclude<WebSocketPayload, string>, compress = false): number {
+    return this.#publish(topic, bytesOf(data), true, compress);
   }
 
   subscribe(topic: string): void {
@@ -170,9 +170,9 @@ export class ServerWebSocket<T = undefined> {
     return this.#native.bufferedAmount;
   }
 
-  #publish(topic: string, payload: Uint8Array, isBinary: boolean): number {
+  #publish(topic: string, payload: Uint8Array, isBinary: boolean, compress: boolean): number {
     if (this.#native.readyState !== 1) return 0;
-    publish(topic, payload, isBinary, this.#publishToSelf ? null : this.#native);
+    publish(topic, payload, isBinary, this.#publishToSelf ? null : this.#native, compress);
     return payload.byteLength;
   }
 }

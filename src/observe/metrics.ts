@@ -53,7 +53,13 @@ export {
 
 /** Plain counters, by index into WorkerMetrics.counts: the WebSockets' first (src/ws/counters.ts). */
 export const LOG_LINES_DROPPED = WS_COUNTERS;
-const COUNTERS = WS_COUNTERS + 1;
+/** Publications sent to Redis (`pubsub.redis`), received from it, and lost: not sent, Redis being away. */
+export const PUBSUB_REMOTE_SENT = WS_COUNTERS + 1;
+export const PUBSUB_REMOTE_RECEIVED = WS_COUNTERS + 2;
+export const PUBSUB_REMOTE_LOST = WS_COUNTERS + 3;
+/** Connections to Redis made again after one was lost. */
+export const PUBSUB_REMOTE_RECONNECTS = WS_COUNTERS + 4;
+const COUNTERS = WS_COUNTERS + 5;
 
 /** Statuses a parse error can answer with are all below this (400–505). */
 const PARSE_STATUSES = 600;
@@ -124,6 +130,8 @@ export interface WorkerGauges {
   openConnections: number;
   activeRequests: number;
   openWebSockets: number;
+  /** 1 when this worker's pub/sub is connected to Redis, else 0 (also without `pubsub.redis`). */
+  pubsubConnected: number;
 }
 
 export class WorkerMetrics {
@@ -181,7 +189,7 @@ const NUMBER_COUNTERS = [
   'receivedBytes',
   'sentBytes',
 ] as const;
-const GAUGES = ['openConnections', 'activeRequests', 'openWebSockets'] as const;
+const GAUGES = ['openConnections', 'activeRequests', 'openWebSockets', 'pubsubConnected'] as const;
 
 /** Counters that survive the workers that counted them (see `addCounters`). */
 export type CounterTotals = Pick<
@@ -272,6 +280,18 @@ export interface ServerMetrics {
   };
   /** Access log lines dropped because the output did not keep up. */
   accessLogDroppedLines: number;
+  /** Pub/sub between instances through Redis (`pubsub.redis`); all 0 without it. */
+  pubsub: {
+    /** Workers connected to Redis now. */
+    connectedWorkers: number;
+    /** Publications sent to Redis, and received from it for this server's subscribers. */
+    sent: number;
+    received: number;
+    /** Publications not sent to Redis because it was unreachable or not keeping up: other instances missed them. */
+    lost: number;
+    /** Connections to Redis made again after one was lost. */
+    reconnects: number;
+  };
   perWorker: WorkerMetricsView[];
   /** The process that answered (the primary's, or the only one's). */
   process: { cpuSecondsTotal: number; residentMemoryBytes: number; startTimeSeconds: number };
@@ -345,6 +365,13 @@ export function toServerMetrics(
       sendsDropped: c[WS_SENDS_DROPPED]!,
     },
     accessLogDroppedLines: c[LOG_LINES_DROPPED]!,
+    pubsub: {
+      connectedWorkers: gauge('pubsubConnected'),
+      sent: c[PUBSUB_REMOTE_SENT]!,
+      received: c[PUBSUB_REMOTE_RECEIVED]!,
+      lost: c[PUBSUB_REMOTE_LOST]!,
+      reconnects: c[PUBSUB_REMOTE_RECONNECTS]!,
+    },
     perWorker: fresh
       // A slot's dying worker and its replacement may both answer: one series per worker number.
       .filter((s, i) => fresh.findIndex((other) => other.worker === s.worker) === i)

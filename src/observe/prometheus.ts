@@ -139,6 +139,37 @@ export function renderPrometheus(m: ServerMetrics): string {
     'WebSocket sends dropped (socket closing, or past wsMaxBufferedBytes).',
     ws.sendsDropped,
   );
+  const ps = m.pubsub;
+  w.single(
+    'peregrine_pubsub_redis_connected_workers',
+    'gauge',
+    'Workers whose pub/sub is connected to Redis (pubsub.redis).',
+    ps.connectedWorkers,
+  );
+  w.single(
+    'peregrine_pubsub_redis_sent_total',
+    'counter',
+    'Publications sent to Redis for other instances.',
+    ps.sent,
+  );
+  w.single(
+    'peregrine_pubsub_redis_received_total',
+    'counter',
+    "Publications received from other instances through Redis for this server's subscribers.",
+    ps.received,
+  );
+  w.single(
+    'peregrine_pubsub_redis_lost_total',
+    'counter',
+    'Publications other instances missed: not sent to Redis, which was unreachable or not keeping up.',
+    ps.lost,
+  );
+  w.single(
+    'peregrine_pubsub_redis_reconnects_total',
+    'counter',
+    'Connections to Redis made again after one was lost.',
+    ps.reconnects,
+  );
   w.single(
     'peregrine_access_log_dropped_lines_total',
     'counter',

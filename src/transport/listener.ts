@@ -18,9 +18,17 @@ export interface WorkerPlacement {
   slot: number;
   /** TLS session ticket keys shared by every worker (48 bytes), or null: this worker makes its own. */
   ticketKeys: Buffer | null;
+  /** Names the server instance (8 bytes) the same in all its workers, or null: this worker is all of it. */
+  instanceId: Buffer | null;
 }
 
-export const SINGLE: WorkerPlacement = { reusePort: false, counts: null, slot: 0, ticketKeys: null };
+export const SINGLE: WorkerPlacement = {
+  reusePort: false,
+  counts: null,
+  slot: 0,
+  ticketKeys: null,
+  instanceId: null,
+};
 
 export interface ListenerSettings {
   port: number;

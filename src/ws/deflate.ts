@@ -500,6 +500,8 @@ export class PerMessageDeflate {
   readonly params: DeflateParams;
   /** Messages shorter than this are best sent uncompressed (options.threshold, default 1024). */
   readonly threshold: number;
+  /** The zlib level messages are compressed with. */
+  readonly level: number;
   private readonly deflater: Lane;
   private readonly inflater: Lane;
 
@@ -512,6 +514,7 @@ export class PerMessageDeflate {
     this.params = { ...params };
     this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
     const level = options.level ?? DEFAULT_LEVEL;
+    this.level = level;
     const serverBits = zlibWindowBits(params.serverMaxWindowBits);
     const clientBits = zlibWindowBits(params.clientMaxWindowBits);
     this.deflater = new Lane(

@@ -14,6 +14,8 @@ import {
 } from './counters.ts';
 import type { PerMessageDeflate } from './deflate.ts';
 import { CLOSE, isValidCloseCode, WsError } from './errors.ts';
+import { type Entry, Outbox } from './outbox.ts';
+import { PendingFrame, type Publication } from './publication.ts';
 import { Receiver } from './receiver.ts';
 import { closePayload, frameHeader, OPCODE, wholeFrame } from './sender.ts';
 import { publish, subscribe, unsubscribe } from './topics.ts';
@@ -107,22 +109,22 @@ export class WebSocket<T = unknown> {
   private lastHeard = 0;
   private pinged = false;
   private needsDrain = false;
-  private topics: Set<string> | null = null;
+  /** The topics subscribed to: one as a string (the usual case costs no Set), more as a Set. */
+  private topics: string | Set<string> | null = null;
   /**
    * Messages being inflated, delivered strictly in arrival order. While any wait, the socket is not
    * read: a client cannot queue compressed messages faster than the worker inflates them.
    */
   private inbound: { ready: boolean; message: string | Buffer; isBinary: boolean; error: WsError | null }[] =
     [];
-  /** Compressed sends are asynchronous; everything sent after one waits for it, to keep the order. */
-  private outbound: Promise<void> | null = null;
+  /**
+   * Frames waiting their turn: behind one still being compressed, or while the socket is past its
+   * high-water mark. Null while the socket keeps up.
+   */
+  private outbox: Outbox | null = null;
   /** Frames written in one tick go out together (one writev), not one system call per message. */
   private corked = false;
   private readingPaused = false;
-  private readonly uncork = () => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   /**
    * @internal A WebSocket is made by `res.upgrade()`; it becomes the link's session (see
@@ -199,9 +201,10 @@ export class WebSocket<T = unknown> {
     this.fail(CLOSE.internalError, 'internal error');
   }
 
-  /** Bytes queued in the socket, not yet handed to the kernel. */
+  /** Bytes waiting to be sent: queued in the socket, not yet handed to the kernel, and behind it. */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    const outbox = this.outbox;
+    return this.socket.writableLength + (outbox === null ? 0 : outbox.bytes);
   }
 
   /** As the browser's WebSocket numbers it: 1 open, 2 closing (a Close sent or received), 3 closed. */
@@ -211,7 +214,8 @@ export class WebSocket<T = unknown> {
 
   /** The topics this socket subscribes to. */
   get subscriptions(): string[] {
-    return this.topics === null ? [] : [...this.topics];
+    const topics = this.topics;
+    return topics === null ? [] : typeof topics === 'string' ? [topics] : [...topics];
   }
 
   /** Whether `close()` or `terminate()` has been called, or the peer has gone. */
@@ -230,7 +234,11 @@ export class WebSocket<T = unknown> {
       return 'dropped';
     }
     const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
-    if (this.bufferedAmount + payload.byteLength > this.options.maxBufferedBytes) {
+    // This socket's own messages count against the limit at once: they are memory held for it alone.
+    // Publications waiting in the outbox are shared, and judged at drains (see deliver).
+    const outbox = this.outbox;
+    const own = this.socket.writableLength + (outbox === null ? 0 : outbox.ownBytes);
+    if (own + payload.byteLength > this.options.maxBufferedBytes) {
       if (metrics !== null) metrics.counts[WS_SENDS_DROPPED]!++;
       if (this.options.closeOnBackpressureLimit) this.tooSlow();
       return 'dropped';
@@ -239,21 +247,20 @@ export class WebSocket<T = unknown> {
     const opcode = isBinary ? OPCODE.binary : OPCODE.text;
     const deflate = this.deflate;
     if (deflate !== null && compress && payload.byteLength >= deflate.threshold) {
-      // Compression is asynchronous: own a copy (the caller may reuse its buffer), and write the
-      // result in turn, after everything sent before it.
-      const own = typeof message === 'string' ? (payload as Buffer) : Buffer.from(payload);
-      const compressed = deflate.compress(own);
-      this.enqueue(async () => {
-        try {
-          this.writeFrame(opcode, await compressed, true);
-        } catch (error) {
+      // Compression is asynchronous: own a copy (the caller may reuse its buffer); the frame holds
+      // its place in the outbox meanwhile, so everything sent after it waits for it.
+      const copy = typeof message === 'string' ? (payload as Buffer) : Buffer.from(payload);
+      const pending = new PendingFrame(payload.byteLength, false);
+      this.put(pending, pending.size, true);
+      deflate.compress(copy).then(
+        (compressed) => pending.resolve(wholeFrame(opcode, true, compressed)),
+        (error: unknown) => {
+          pending.resolve(EMPTY);
           this.fail(CLOSE.internalError, `compression failed: ${String(error)}`);
-        }
-      });
-    } else if (this.outbound !== null) {
-      this.enqueue(() => this.writeFrame(opcode, payload, false));
+        },
+      );
     } else {
-      this.writeFrame(opcode, payload, false);
+      this.putFrame(opcode, payload);
     }
     return this.pressure();
   }
@@ -273,8 +280,7 @@ export class WebSocket<T = unknown> {
     const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
     if (data.byteLength > 125)
       throw new UsageError('ERR_PEREGRINE_INVALID_ARGUMENT', 'a control frame payload is at most 125 bytes');
-    if (this.outbound !== null) this.enqueue(() => this.writeFrame(opcode, data, false));
-    else this.writeFrame(opcode, data, false);
+    this.putFrame(opcode, data);
     return this.pressure();
   }
 
@@ -298,28 +304,81 @@ export class WebSocket<T = unknown> {
   /** Subscribes this socket to a pub/sub topic. */
   subscribe(topic: string): void {
     if (this.state === CLOSED) return;
-    this.topics ??= new Set();
-    this.topics.add(topic);
+    const topics = this.topics;
+    if (topics === null) this.topics = topic;
+    else if (typeof topics === 'string') {
+      if (topics === topic) return;
+      this.topics = new Set([topics, topic]);
+    } else {
+      if (topics.has(topic)) return;
+      topics.add(topic);
+    }
     subscribe(topic, this);
   }
 
   unsubscribe(topic: string): void {
-    if (this.topics?.delete(topic)) unsubscribe(topic, this);
+    const topics = this.topics;
+    if (topics === null) return;
+    if (typeof topics === 'string') {
+      if (topics !== topic) return;
+      this.topics = null;
+    } else if (!topics.delete(topic)) return;
+    unsubscribe(topic, this);
   }
 
   /** Whether this socket subscribes to `topic`. */
   isSubscribed(topic: string): boolean {
-    return this.topics?.has(topic) ?? false;
+    const topics = this.topics;
+    return topics === null ? false : typeof topics === 'string' ? topics === topic : topics.has(topic);
   }
 
-  /** Publishes to every subscriber of `topic`, in every worker, except this socket. */
-  publish(topic: string, message: string | Uint8Array, isBinary = typeof message !== 'string'): void {
-    publish(topic, message, isBinary, this);
+  /**
+   * Publishes to every subscriber of `topic`, in every worker (and every instance, with
+   * `pubsub.redis`), except this socket. Returns how many sockets of this worker took it.
+   */
+  publish(topic: string, message: string | Uint8Array, isBinary = typeof message !== 'string'): number {
+    return publish(topic, message, isBinary, this);
   }
 
-  /** @internal Pub/sub delivery. */
-  deliver(message: string | Uint8Array, isBinary: boolean): void {
-    this.send(message, isBinary);
+  /**
+   * @internal Pub/sub delivery: queues the publication's shared frame. Returns false when the
+   * socket did not take it: closing, or too slow. A subscriber past `wsMaxBufferedBytes` is too slow
+   * only if it has made no progress at its drains for a while (see Outbox), so that a burst of
+   * publications never cuts off a reader that keeps up.
+   */
+  deliver(publication: Publication): boolean {
+    const metrics = this.metrics;
+    if (this.state !== OPEN) {
+      if (metrics !== null) metrics.counts[WS_SENDS_DROPPED]!++;
+      return false;
+    }
+    const deflate = this.deflate;
+    let entry: Entry = publication;
+    let size: number;
+    if (deflate !== null && publication.compress && publication.payload.byteLength >= deflate.threshold) {
+      // A context carried over from message to message is this socket's alone: compress for it.
+      if (!deflate.params.serverNoContextTakeover)
+        return this.send(publication.payload, publication.isBinary, true) !== 'dropped';
+      const pending = publication.deflatedFor(deflate.params.serverMaxWindowBits, deflate.level);
+      entry = pending;
+      size = pending.size;
+    } else {
+      size = publication.frame.byteLength;
+    }
+    if (this.outbox !== null || this.socket.writableNeedDrain) {
+      if (this.bufferedAmount + size > this.options.maxBufferedBytes) {
+        this.outbox ??= new Outbox();
+        if (this.outbox.tooSlow(performance.now())) {
+          if (metrics !== null) metrics.counts[WS_SENDS_DROPPED]!++;
+          if (this.options.closeOnBackpressureLimit) this.tooSlow();
+          return false;
+        }
+      }
+    }
+    if (metrics !== null) metrics.counts[WS_MESSAGES_OUT]!++;
+    this.put(entry, size, false);
+    if (this.bufferedAmount > HIGH_WATER) this.needsDrain = true;
+    return true;
   }
 
   // ───────────────────────────── incoming ─────────────────────────────
@@ -394,7 +453,7 @@ export class WebSocket<T = unknown> {
   }
 
   private onPing(data: Buffer): void {
-    if (this.state === OPEN) this.writeFrame(OPCODE.pong, data, false);
+    if (this.state === OPEN) this.putFrame(OPCODE.pong, data);
     this.hooks.handleWSPing?.(this, data);
   }
 
@@ -414,7 +473,7 @@ export class WebSocket<T = unknown> {
 
   /** Half-closes after everything queued, including frames still being compressed. */
   private endSocket(): void {
-    if (this.outbound !== null) this.enqueue(() => void this.socket.end());
+    if (this.outbox !== null) this.outbox.endWhenEmpty = true;
     else this.socket.end();
   }
 
@@ -442,8 +501,11 @@ export class WebSocket<T = unknown> {
     const received = this.receivedClose;
     if (received !== null) this.report(received.code, received.reason);
     else this.report(CLOSE.abnormal, '');
-    if (this.topics !== null) for (const topic of this.topics) unsubscribe(topic, this);
+    const topics = this.topics;
+    if (typeof topics === 'string') unsubscribe(topics, this);
+    else if (topics !== null) for (const topic of topics) unsubscribe(topic, this);
     this.topics = null;
+    this.outbox = null;
     this.deflate?.close();
     if (this.needsDrain) this.drained();
   }
@@ -465,35 +527,98 @@ export class WebSocket<T = unknown> {
     if (this.closeSent || this.state === CLOSED) return;
     this.closeSent = true;
     this.state = CLOSING;
-    if (this.outbound !== null) this.enqueue(() => this.writeFrame(OPCODE.close, payload, false));
-    else this.writeFrame(OPCODE.close, payload, false);
+    this.putFrame(OPCODE.close, payload);
     this.deadline = this.owner.clock.now + this.options.closeTimeout;
     if (this.receivedClose !== null) this.endSocket();
   }
 
-  /** Runs `task` after every write queued before it (compressed messages finish asynchronously). */
-  private enqueue(task: () => void | Promise<void>): void {
-    const next = (this.outbound ?? Promise.resolve()).then(task);
-    this.outbound = next;
-    void next.then(() => {
-      if (this.outbound === next) this.outbound = null;
-    });
+  /** One frame of this socket's own: small payloads copied behind their header, large ones not. */
+  private putFrame(opcode: number, payload: Uint8Array): void {
+    if (payload.byteLength <= SMALL_FRAME) {
+      const frame = wholeFrame(opcode, false, payload);
+      this.put(frame, frame.byteLength, true);
+      return;
+    }
+    const header = frameHeader(opcode, true, false, payload.byteLength);
+    this.put(header, header.byteLength, true);
+    const body = Buffer.isBuffer(payload)
+      ? payload
+      : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    this.put(body, body.byteLength, true);
   }
 
-  private writeFrame(opcode: number, payload: Uint8Array, compressed: boolean): void {
+  /**
+   * Sends `entry` in turn: straight to the socket while nothing waits and the socket takes more,
+   * else behind what waits in the outbox.
+   */
+  private put(entry: Entry, size: number, own: boolean): void {
     const socket = this.socket;
     if (socket.destroyed) return;
+    if (this.outbox === null && !socket.writableNeedDrain) {
+      if (Buffer.isBuffer(entry)) {
+        this.write(entry);
+        return;
+      }
+      if (!(entry instanceof PendingFrame)) {
+        this.write(entry.frame);
+        return;
+      }
+    }
+    if (this.outbox === null) this.outbox = new Outbox();
+    this.outbox.push(entry, size, own);
+    if (entry instanceof PendingFrame && entry.frame === null) entry.wait(this);
+    else if (!socket.writableNeedDrain) this.flush();
+  }
+
+  /**
+   * @internal Writes what waits in the outbox, in order, until the socket is past its high-water
+   * mark or the next frame is still being compressed. Called at drains and when a frame is ready.
+   */
+  flush(): void {
+    const outbox = this.outbox;
+    if (outbox === null) return;
+    const socket = this.socket;
+    if (socket.destroyed) {
+      this.outbox = null;
+      return;
+    }
+    while (!socket.writableNeedDrain) {
+      const entry = outbox.peek();
+      if (entry === undefined) {
+        this.outbox = null;
+        if (outbox.endWhenEmpty) socket.end();
+        return;
+      }
+      let frame: Buffer;
+      if (Buffer.isBuffer(entry)) {
+        frame = entry;
+        outbox.shift(frame.byteLength, true);
+      } else if (entry instanceof PendingFrame) {
+        if (entry.frame === null) return;
+        frame = entry.frame;
+        outbox.shift(entry.size, !entry.shared);
+      } else {
+        frame = entry.frame;
+        outbox.shift(frame.byteLength, false);
+      }
+      if (frame.byteLength > 0) this.write(frame);
+    }
+  }
+
+  private write(frame: Buffer): void {
+    const socket = this.socket;
     if (!this.corked) {
       this.corked = true;
       socket.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(uncork, this);
     }
-    if (payload.byteLength <= SMALL_FRAME) {
-      socket.write(wholeFrame(opcode, compressed, payload));
-      return;
-    }
-    socket.write(frameHeader(opcode, true, compressed, payload.byteLength));
-    socket.write(payload);
+    socket.write(frame);
+  }
+
+  /** @internal Ends a tick's cork: the frames written in it go out in one writev. */
+  uncork(): void {
+    this.corked = false;
+    this.socket.uncork();
   }
 
   private pressure(): SendResult {
@@ -502,8 +627,12 @@ export class WebSocket<T = unknown> {
     return 'buffered';
   }
 
-  /** @internal The socket's write queue emptied. */
+  /** @internal The socket's write queue emptied: refill it from the outbox, then measure. */
   drain(): void {
+    this.flush();
+    const outbox = this.outbox;
+    if (outbox !== null)
+      outbox.measure(this.bufferedAmount, this.options.maxBufferedBytes, performance.now());
     if (!this.needsDrain || this.bufferedAmount > HIGH_WATER) return;
     this.drained();
   }
@@ -545,7 +674,7 @@ export class WebSocket<T = unknown> {
     }
     if (!this.pinged) {
       this.pinged = true;
-      this.writeFrame(OPCODE.ping, Buffer.alloc(0), false);
+      this.putFrame(OPCODE.ping, EMPTY);
       this.deadline = this.idleDeadline();
       return;
     }
@@ -563,6 +692,12 @@ export class WebSocket<T = unknown> {
   idleSince(): number {
     return -1;
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function uncork(socket: WebSocket<unknown>): void {
+  socket.uncork();
 }
 
 function truncateReason(reason: string): string {

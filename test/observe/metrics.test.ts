@@ -30,6 +30,7 @@ function metricsOf(counters: WorkerMetrics): ServerMetrics {
       openConnections: 0,
       activeRequests: 0,
       openWebSockets: 0,
+      pubsubConnected: 0,
     },
     { min: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 },
   );

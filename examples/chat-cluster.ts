@@ -1,0 +1,127 @@
+// The chat of the websocket example on two instances that share one Redis: a message typed on
+// http://localhost:3000 shows on http://localhost:3001 too. Run as it is, it starts a redis-server
+// on a free port (or uses REDIS_URL) and the two instances (ports PORT and PORT + 1), and stops them
+// all on Ctrl+C. Each instance is this same file, started with INSTANCE set; in production they are
+// separate machines, each running `serve(chat, { pubsub: { redis: 'redis://…' } })`.
+import { type ChildProcess, spawn } from 'node:child_process';
+import cluster from 'node:cluster';
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { threadId } from 'node:worker_threads';
+import { type Handler, publish, serve } from '../src/index.ts';
+import { CHAT_PAGE } from './shared/chat-page.ts';
+
+const instance = process.env.INSTANCE;
+if (instance === undefined) await launch();
+else await serveInstance(instance, process.env.REDIS_URL!);
+
+/** One instance: the chat, with pub/sub through Redis. */
+async function serveInstance(name: string, redis: string): Promise<void> {
+  // Guest names carry the instance and the worker, so that no two guests anywhere share one.
+  const worker = cluster.worker?.id ?? threadId;
+  let nextGuest = 1;
+  const chat: Handler<{ name: string }> = {
+    handleRequest(req, res): void {
+      if (req.path === '/chat') {
+        res.upgrade({ data: { name: `guest-${name}.${worker}-${nextGuest++}` } });
+        return;
+      }
+      if (req.path !== '/') {
+        res.status = 404;
+        res.end('not found\n');
+        return;
+      }
+      res.setHeader('Content-Type', 'text/html; charset=utf-8');
+      res.end(CHAT_PAGE);
+    },
+    handleWSOpen(ws): void {
+      ws.subscribe('room');
+      publish('room', `${ws.data.name} joined`);
+    },
+    handleWSMessage(ws, message, isBinary): void {
+      if (!isBinary) publish('room', `${ws.data.name}: ${message}`);
+    },
+    handleWSClose(ws): void {
+      publish('room', `${ws.data.name} left`);
+    },
+  };
+  await serve(chat, {
+    port: Number(process.env.PORT ?? 3000),
+    workers: process.env.WORKERS === undefined ? undefined : Number(process.env.WORKERS),
+    pubsub: { redis },
+  });
+}
+
+/** Starts Redis (unless REDIS_URL says where one is) and two instances; stops them on a signal. */
+async function launch(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  const children: ChildProcess[] = [];
+  let redis = process.env.REDIS_URL || undefined; // unset or empty: start one
+  if (redis === undefined) {
+    const redisPort = await freePort();
+    const server = spawn(
+      'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    server.on('error', () => {
+      console.error(
+        'chat-cluster: redis-server is not installed (Debian: apt-get install redis-server), or set REDIS_URL',
+      );
+      process.exit(1);
+    });
+    children.push(server);
+    await answers(redisPort);
+    redis = `redis://127.0.0.1:${redisPort}`;
+    console.log(`chat-cluster: redis-server on ${redis}`);
+  }
+  for (const [i, instancePort] of [port, port + 1].entries()) {
+    const child = spawn(process.execPath, [process.argv[1]!], {
+      env: { ...process.env, INSTANCE: String(i + 1), PORT: String(instancePort), REDIS_URL: redis },
+      stdio: 'inherit',
+    });
+    children.push(child);
+  }
+  console.log(`chat-cluster: open http://localhost:${port} and http://localhost:${port + 1}`);
+  const stop = async () => {
+    // The instances first (they say goodbye to their sockets), then Redis.
+    const instances = children.filter((c) => c.spawnargs[0] === process.execPath);
+    await Promise.all(instances.map((c) => stopChild(c)));
+    await Promise.all(children.map((c) => stopChild(c)));
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** Waits until something listens on `port` (redis-server takes a moment to start). */
+async function answers(port: number): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) return;
+    await delay(10);
+  }
+  throw new Error(`redis-server did not start on port ${port}`);
+}
