@@ -27,6 +27,8 @@ export interface Config {
   readonly connections: number;
   /** WebSocket connections opened by ws-load.ts. */
   readonly wsConnections: number;
+  /** Publications in flight in the pubsub section (BENCH_PUBSUB_WINDOW); the workloads' own if unset. */
+  readonly pubSubWindow?: number | undefined;
   /** Sections with at least one selected workload and server, in SECTIONS order. */
   readonly sections: readonly SelectedSection[];
   /** Clock ticks per second, the unit of utime and stime in /proc/<pid>/stat. */
@@ -100,6 +102,7 @@ export function readConfig(): Config {
     seconds: positiveIntFromEnv('BENCH_SECONDS', 5),
     connections: positiveIntFromEnv('BENCH_CONNECTIONS', 100),
     wsConnections: positiveIntFromEnv('BENCH_WS_CONNECTIONS', 50),
+    pubSubWindow: process.env.BENCH_PUBSUB_WINDOW ? positiveIntFromEnv('BENCH_PUBSUB_WINDOW', 1) : undefined,
     sections: selectSections(),
     clockTicks: clockTicksPerSecond(),
   };

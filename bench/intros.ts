@@ -49,12 +49,12 @@ export function sectionIntro(
     case 'observe':
       return observeIntro(config);
     case 'pubsub':
-      return pubSubIntro(uwsNote, pubSubNote);
+      return pubSubIntro(config.pubSubWindow ?? PUBSUB_WINDOW, uwsNote, pubSubNote);
   }
 }
 
 /** What the pubsub tables measure and how, printed above them (with why a peer or row is missing). */
-function pubSubIntro(uwsNote: string | undefined, pubSubNote: string | undefined): string {
+function pubSubIntro(window: number, uwsNote: string | undefined, pubSubNote: string | undefined): string {
   const notes = [uwsNote, pubSubNote].flatMap((note) => (note === undefined ? [] : [` **${note}.**`]));
   return (
     `Pub/sub fan-out: one publisher, 32-byte text messages, subscribers over raw WebSockets ` +
@@ -63,7 +63,7 @@ function pubSubIntro(uwsNote: string | undefined, pubSubNote: string | undefined
     `publisher on the first: Peregrine (\`pubsub: { redis }\`, \`ws.publish()\`) against Socket.IO 4 with ` +
     `@socket.io/redis-adapter (room \`emit\`, websocket transport). Local: ` +
     `${PUBSUB_LOCAL_SUBSCRIBERS.toLocaleString('en-US')} subscribers on one instance: Peregrine against ` +
-    `uWebSockets.js (\`app.publish()\`). Servers and Redis on CPU ${SERVER_CPU}. ${PUBSUB_WINDOW} publications ` +
+    `uWebSockets.js (\`app.publish()\`). Servers and Redis on CPU ${SERVER_CPU}. ${window} publications ` +
     `in flight, each complete when every subscriber has it; every subscriber must get every publication once, ` +
     `in order. msg/s counts deliveries (one message to one subscriber); CPU µs/msg is the instances' CPU per ` +
     `delivery; p50/p99 are publish-to-receive latencies over every delivery. Targets: ≥ 5× Socket.IO, ` +

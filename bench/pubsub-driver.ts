@@ -65,7 +65,7 @@ export function pubSubLoadArgs(
     '--subscribers',
     String(workload.subscribers),
     '--window',
-    String(workload.window),
+    String(config.pubSubWindow ?? workload.window),
     '--seconds',
     String(config.seconds),
     '--warmup',
