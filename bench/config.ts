@@ -27,6 +27,8 @@ export interface Config {
   readonly connections: number;
   /** WebSocket connections opened by ws-load.ts. */
   readonly wsConnections: number;
+  /** Publications in flight in the pubsub section (BENCH_PUBSUB_WINDOW); the workloads' own if unset. */
+  readonly pubSubWindow?: number | undefined;
   /** Sections with at least one selected workload and server, in SECTIONS order. */
   readonly sections: readonly SelectedSection[];
   /** Clock ticks per second, the unit of utime and stime in /proc/<pid>/stat. */
@@ -86,7 +88,9 @@ function selectSections(): SelectedSection[] {
         'hono-node and hono-srvx only in the hono section ("hono plain /", "hono json /json"); ' +
         'peregrine-https, node-https, raw-tls and nginx-https only in the https section ("https GET /", ' +
         '"https handshakes"); peregrine-h2, node-http2, raw-http2 and nginx-h2 only in the http2 section ("h2 GET /"); ' +
-        'peregrine-gzip and fastify-gzip only in the compression section ("gzip /6150.txt")',
+        'peregrine-gzip and fastify-gzip only in the compression section ("gzip /6150.txt"); ' +
+        'peregrine-pubsub, socketio and uws-pubsub only in the pubsub section ("pubsub redis 5k ' +
+        'subscribers" with socketio, "pubsub local 10k subscribers" with uws-pubsub)',
     );
   }
   return selected;
@@ -98,6 +102,7 @@ export function readConfig(): Config {
     seconds: positiveIntFromEnv('BENCH_SECONDS', 5),
     connections: positiveIntFromEnv('BENCH_CONNECTIONS', 100),
     wsConnections: positiveIntFromEnv('BENCH_WS_CONNECTIONS', 50),
+    pubSubWindow: process.env.BENCH_PUBSUB_WINDOW ? positiveIntFromEnv('BENCH_PUBSUB_WINDOW', 1) : undefined,
     sections: selectSections(),
     clockTicks: clockTicksPerSecond(),
   };

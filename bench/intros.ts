@@ -8,6 +8,9 @@ import {
   H2_CONNECTIONS,
   H2_STREAMS,
   IDLE,
+  PUBSUB_LOCAL_SUBSCRIBERS,
+  PUBSUB_REDIS_SUBSCRIBERS,
+  PUBSUB_WINDOW,
   type Section,
   SMALL_FILE_BYTES,
   STATIC,
@@ -16,7 +19,12 @@ import {
 import { UPLOAD_BYTES } from './servers/bodies.ts';
 
 /** The intro of `section`; `uwsNote` says why uWebSockets.js was not run, if it was selected and could not be. */
-export function sectionIntro(section: Section['id'], config: Config, uwsNote: string | undefined): string {
+export function sectionIntro(
+  section: Section['id'],
+  config: Config,
+  uwsNote: string | undefined,
+  pubSubNote?: string,
+): string {
   switch (section) {
     case 'comparison':
       return comparisonIntro(uwsNote);
@@ -40,7 +48,27 @@ export function sectionIntro(section: Section['id'], config: Config, uwsNote: st
       return compressionIntro(config);
     case 'observe':
       return observeIntro(config);
+    case 'pubsub':
+      return pubSubIntro(config.pubSubWindow ?? PUBSUB_WINDOW, uwsNote, pubSubNote);
   }
+}
+
+/** What the pubsub tables measure and how, printed above them (with why a peer or row is missing). */
+function pubSubIntro(window: number, uwsNote: string | undefined, pubSubNote: string | undefined): string {
+  const notes = [uwsNote, pubSubNote].flatMap((note) => (note === undefined ? [] : [` **${note}.**`]));
+  return (
+    `Pub/sub fan-out: one publisher, 32-byte text messages, subscribers over raw WebSockets ` +
+    `(\`pubsub-load.ts\` on CPU ${LOAD_CPU}). Cross-instance: ${PUBSUB_REDIS_SUBSCRIBERS.toLocaleString('en-US')} ` +
+    `subscribers spread over two instances relaying through one Redis (redis-server, no persistence), the ` +
+    `publisher on the first: Peregrine (\`pubsub: { redis }\`, \`ws.publish()\`) against Socket.IO 4 with ` +
+    `@socket.io/redis-adapter (room \`emit\`, websocket transport). Local: ` +
+    `${PUBSUB_LOCAL_SUBSCRIBERS.toLocaleString('en-US')} subscribers on one instance: Peregrine against ` +
+    `uWebSockets.js (\`app.publish()\`). Servers and Redis on CPU ${SERVER_CPU}. ${window} publications ` +
+    `in flight, each complete when every subscriber has it; every subscriber must get every publication once, ` +
+    `in order. msg/s counts deliveries (one message to one subscriber); CPU µs/msg is the instances' CPU per ` +
+    `delivery; p50/p99 are publish-to-receive latencies over every delivery. Targets: ≥ 5× Socket.IO, ` +
+    `≥ 1.0× uWebSockets.js.${notes.join('')}`
+  );
 }
 
 /** What the observe table measures, printed above it. */

@@ -16,8 +16,16 @@ import { openIdleConnections } from './idle-load-driver.ts';
 import { errorMessage } from './log.ts';
 import { freePort } from './net.ts';
 import { readCpuTicks, readExitedChildrenCpuTicks, readPeakRss, readRss } from './proc.ts';
+import { measurePubSubRun } from './pubsub-measure.ts';
 import type { RunResult } from './results.ts';
-import type { HttpWorkload, IdleWorkload, ServerSpec, Workload, WsWorkload } from './sections.ts';
+import type {
+  HttpWorkload,
+  IdleWorkload,
+  PubSubWorkload,
+  ServerSpec,
+  Workload,
+  WsWorkload,
+} from './sections.ts';
 import { type RunningServer, type ServerSetup, startServer, withStderr } from './server-process.ts';
 import { SMALL_BODY } from './servers/bodies.ts';
 import { newConnectionsProblem, readTcpPassiveOpens, tlsFiles } from './tls.ts';
@@ -324,7 +332,7 @@ async function loadIdleServer(server: RunningServer, workload: IdleWorkload): Pr
 
 function loadServer(
   server: RunningServer,
-  workload: Workload,
+  workload: Exclude<Workload, PubSubWorkload>,
   config: Config,
   setup: ServerSetup,
 ): Promise<RunResult> {
@@ -343,6 +351,8 @@ export async function measureRun(
   config: Config,
   setup: ServerSetup,
 ): Promise<RunResult> {
+  // A pubsub run has one or two instances of the server: its own module starts and stops them.
+  if (workload.kind === 'pubsub') return measurePubSubRun(spec, workload, config, setup);
   let server: RunningServer | undefined;
   try {
     server = await startServer(spec, workload, await freePort(), setup);

@@ -21,6 +21,7 @@ const CHART_FILE = join(import.meta.dirname, 'results.svg');
 /** The load generator of a section, as named in the progress output. */
 function loadName(section: Section): string {
   if (section.id === 'http2') return 'h2load';
+  if (section.id === 'pubsub') return 'pubsub-load';
   return section.unit === 'msg' ? 'ws-load' : 'wrk';
 }
 
@@ -31,9 +32,11 @@ function summaryLine(config: Config): string {
   const http = config.sections.some((s) => s.section.unit === 'req' && s.section.id !== 'http2');
   const loader = config.sections.some((s) => s.section.id === 'http2')
     ? 'h2load'
-    : config.sections.some((s) => s.section.unit === 'msg')
+    : config.sections.some((s) => s.section.id === 'websocket')
       ? 'ws-load'
-      : 'idle-load';
+      : config.sections.some((s) => s.section.id === 'pubsub')
+        ? 'pubsub-load'
+        : 'idle-load';
   return [
     date,
     `Node ${process.version}`,
@@ -46,8 +49,13 @@ function summaryLine(config: Config): string {
   ].join(' · ');
 }
 
-function sectionReport(section: SectionResults, config: Config, uwsNote: string | undefined): string {
-  const intro = sectionIntro(section.selected.section.id, config, uwsNote);
+function sectionReport(
+  section: SectionResults,
+  config: Config,
+  uwsNote: string | undefined,
+  pubSubNote?: string,
+): string {
+  const intro = sectionIntro(section.selected.section.id, config, uwsNote, pubSubNote);
   const failures = failureList(section);
   if (section.selected.section.id === 'idle') {
     return `${intro}\n\n${idleTable(section)}\n${failures === '' ? '' : `\n${failures}`}`;
@@ -80,8 +88,13 @@ function chartGroups(all: readonly SectionResults[]): ChartGroup[] {
 }
 
 /** The whole report: a summary line, every section's intro and tables, and the targets table. */
-function report(config: Config, all: readonly SectionResults[], uwsNote: string | undefined): string {
-  const sections = all.map((section) => sectionReport(section, config, uwsNote)).join('\n');
+function report(
+  config: Config,
+  all: readonly SectionResults[],
+  uwsNote: string | undefined,
+  pubSubNote?: string,
+): string {
+  const sections = all.map((section) => sectionReport(section, config, uwsNote, pubSubNote)).join('\n');
   const targets = targetsTable(checkTargets(targetFigures(all)));
   return `${summaryLine(config)}\n\n${sections}${targets === '' ? '' : `\n${targets}\n`}`;
 }
@@ -91,8 +104,10 @@ export function writeReport(
   config: Config,
   all: readonly SectionResults[],
   uwsNote: string | undefined,
+  /** Why the pubsub section's Redis rows were not run, if they were selected and could not be. */
+  pubSubNote?: string,
 ): void {
-  const markdown = report(config, all, uwsNote);
+  const markdown = report(config, all, uwsNote, pubSubNote);
   process.stdout.write(`\n${markdown}`);
   const these = all.length === 1 ? 'this table' : 'these tables';
   writeFileSync(

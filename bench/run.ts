@@ -28,9 +28,18 @@ import { errorMessage, fail, progress } from './log.ts';
 import { checkPrerequisites } from './machine.ts';
 import { measureRun } from './measure.ts';
 import { killLiveChildren } from './processes.ts';
+import { startRedis } from './redis.ts';
 import { describeRun, writeReport } from './report.ts';
 import type { RunResult, SectionResults, WorkloadResults } from './results.ts';
-import { H2_CONNECTIONS, H2_STREAMS, type Section, type ServerSpec, UWS, type Workload } from './sections.ts';
+import {
+  H2_CONNECTIONS,
+  H2_STREAMS,
+  isUws,
+  runsWorkload,
+  type Section,
+  type ServerSpec,
+  type Workload,
+} from './sections.ts';
 import type { ServerSetup } from './server-process.ts';
 import { createTempDir } from './temp-dir.ts';
 import { prepareTls } from './tls.ts';
@@ -45,10 +54,12 @@ async function benchmarkWorkload(
   setup: ServerSetup,
   counter: { done: number; total: number },
 ): Promise<WorkloadResults> {
-  const runs = new Map<string, RunResult[]>(servers.map((spec) => [spec.id, []]));
+  // A pubsub row runs only its own two servers of the section.
+  const these = servers.filter((spec) => runsWorkload(workload, spec));
+  const runs = new Map<string, RunResult[]>(these.map((spec) => [spec.id, []]));
   for (let run = 0; run < config.runs; run++) {
     // Swap the order every other run (A B, B A, A B …) so neither server always goes first.
-    const order = run % 2 === 0 ? servers : [...servers].reverse();
+    const order = run % 2 === 0 ? these : [...these].reverse();
     for (const spec of order) {
       counter.done++;
       const label = `[${counter.done}/${counter.total}] ${workload.name} · ${spec.label} · run ${run + 1}/${config.runs}`;
@@ -63,7 +74,11 @@ async function benchmarkWorkload(
 /** States what will run and roughly how long it will take. */
 function announce(config: Config): number {
   const total =
-    config.sections.reduce((sum, s) => sum + s.workloads.length * s.servers.length, 0) * config.runs;
+    config.sections.reduce(
+      (sum, s) =>
+        sum + s.workloads.reduce((n, w) => n + s.servers.filter((spec) => runsWorkload(w, spec)).length, 0),
+      0,
+    ) * config.runs;
   const perRun = config.seconds + WARMUP_SECONDS + 1;
   for (const { section, workloads, servers } of config.sections) {
     progress(
@@ -77,8 +92,11 @@ function announce(config: Config): number {
     ...(config.sections.some((s) => s.section.id === 'http2')
       ? [`${H2_CONNECTIONS} connections × ${H2_STREAMS} streams (HTTP/2)`]
       : []),
-    ...(config.sections.some((s) => s.section.unit === 'msg')
+    ...(config.sections.some((s) => s.section.id === 'websocket')
       ? [`${plural(config.wsConnections, 'connection')} (WebSocket)`]
+      : []),
+    ...(config.sections.some((s) => s.section.id === 'pubsub')
+      ? ['5,000 or 10,000 subscribers (pubsub)']
       : []),
   ];
   progress(
@@ -93,14 +111,16 @@ async function main(): Promise<void> {
   checkPrerequisites(config);
   let uwsNode: string | undefined;
   let uwsNote: string | undefined;
-  if (config.sections.some((s) => s.servers.includes(UWS))) {
+  let pubSubNote: string | undefined;
+  let stopRedis: (() => Promise<void>) | undefined;
+  if (config.sections.some((s) => s.servers.some(isUws))) {
     const uws = prepareUws();
     if ('note' in uws) {
       uwsNote = uws.note;
       progress(`bench: ${uwsNote}`);
       // Run the other servers and say in the report why uWebSockets.js is missing.
       const sections = config.sections
-        .map((s) => ({ ...s, servers: s.servers.filter((spec) => spec !== UWS) }))
+        .map((s) => ({ ...s, servers: s.servers.filter((spec) => !isUws(spec)) }))
         .filter((s) => s.servers.length > 0);
       config = { ...config, sections };
     } else uwsNode = uws.node;
@@ -112,6 +132,30 @@ async function main(): Promise<void> {
     });
   }
 
+  // The pubsub section's cross-instance row relays through a Redis of the run's own, if it can start.
+  let redisUrl: string | undefined;
+  const needsRedis = config.sections.some((s) =>
+    s.workloads.some(
+      (w) => w.kind === 'pubsub' && w.instances > 1 && s.servers.some((spec) => runsWorkload(w, spec)),
+    ),
+  );
+  if (needsRedis) {
+    const redis = await startRedis();
+    if ('note' in redis) {
+      pubSubNote = redis.note;
+      progress(`bench: ${pubSubNote}`);
+      const sections = config.sections
+        .map((s) => ({
+          ...s,
+          workloads: s.workloads.filter((w) => w.kind !== 'pubsub' || w.instances === 1),
+        }))
+        .filter((s) => s.workloads.length > 0);
+      config = { ...config, sections };
+    } else {
+      redisUrl = redis.url;
+      stopRedis = redis.stop;
+    }
+  }
   const total = announce(config);
   const tempDir = createTempDir();
   process.once('exit', () => rmSync(tempDir, { recursive: true, force: true }));
@@ -123,7 +167,7 @@ async function main(): Promise<void> {
       fail(`cannot prepare the https section: ${errorMessage(error)}`);
     }
   }
-  const setup: ServerSetup = { tempDir, uwsNode };
+  const setup: ServerSetup = { tempDir, uwsNode, redisUrl };
 
   const counter = { done: 0, total };
   const all: SectionResults[] = [];
@@ -137,7 +181,8 @@ async function main(): Promise<void> {
     all.push({ selected, results });
   }
 
-  writeReport(config, all, uwsNote);
+  await stopRedis?.();
+  writeReport(config, all, uwsNote, pubSubNote);
   const failed = all.some(({ results }) =>
     results.some(({ runs }) => [...runs.values()].some((list) => list.some((run) => !run.ok))),
   );

@@ -77,7 +77,24 @@ export interface IdleWorkload {
   readonly workers: 1;
 }
 
-export type Workload = HttpWorkload | WsWorkload | IdleWorkload;
+/**
+ * Pub/sub fan-out, loaded by pubsub-load.ts: one publisher, `subscribers` WebSockets spread evenly over
+ * `instances` server processes (with 2, the servers relay through the run's Redis), 32-byte messages.
+ */
+export interface PubSubWorkload {
+  readonly kind: 'pubsub';
+  readonly name: string;
+  readonly subscribers: number;
+  /** Server processes: 1 (local fan-out) or 2 (cross-instance through Redis, $REDIS_URL). */
+  readonly instances: 1 | 2;
+  /** Publications in flight: each completes when every subscriber has received it. */
+  readonly window: number;
+  /** The ids of the servers that run this workload (a row compares Peregrine with one peer). */
+  readonly servers: readonly string[];
+  readonly workers: 1;
+}
+
+export type Workload = HttpWorkload | WsWorkload | IdleWorkload | PubSubWorkload;
 
 export interface ServerSpec {
   /** Name used in BENCH_SERVERS. */
@@ -159,6 +176,19 @@ export const FASTIFY_GZIP: ServerSpec = {
 };
 /** The `bun` binary of the @oven/bun-linux-x64 devDependency, which runs bun-serve.ts. */
 export const BUN_BINARY = join(ROOT_DIR, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun');
+/** The pubsub section: Peregrine's topics, Socket.IO rooms (@socket.io/redis-adapter), uWS topics. */
+const PEREGRINE_PUBSUB: ServerSpec = {
+  id: 'peregrine-pubsub',
+  label: 'Peregrine',
+  script: 'peregrine-pubsub.ts',
+};
+export const SOCKETIO_PUBSUB: ServerSpec = {
+  id: 'socketio',
+  label: 'Socket.IO',
+  script: 'socketio-pubsub.ts',
+};
+/** uWebSockets.js's pub/sub, run on Node 20 like UWS. */
+export const UWS_PUBSUB: ServerSpec = { id: 'uws-pubsub', label: 'uWebSockets.js', script: 'uws-pubsub.mjs' };
 export const SERVERS: readonly ServerSpec[] = [
   PEREGRINE,
   NODE_HTTP,
@@ -187,7 +217,15 @@ export const SERVERS: readonly ServerSpec[] = [
   NGINX_H2,
   PEREGRINE_GZIP,
   FASTIFY_GZIP,
+  PEREGRINE_PUBSUB,
+  SOCKETIO_PUBSUB,
+  UWS_PUBSUB,
 ];
+
+/** uWebSockets.js servers: run on Node 20 (uws.ts). */
+export function isUws(spec: ServerSpec): boolean {
+  return spec === UWS || spec === UWS_PUBSUB;
+}
 
 /** nginx servers: started from a generated config, not a bench/servers script. */
 export function isNginx(spec: ServerSpec): boolean {
@@ -207,7 +245,8 @@ export interface Section {
     | 'https'
     | 'http2'
     | 'compression'
-    | 'observe';
+    | 'observe'
+    | 'pubsub';
   readonly peregrine: ServerSpec;
   /** The servers Peregrine is compared with, each with its own ratio column. */
   readonly peers: readonly ServerSpec[];
@@ -483,6 +522,53 @@ export const OBSERVE: Section = {
   ],
 };
 
+/** Subscribers of the cross-instance row (over two instances) and of the local row (one instance). */
+export const PUBSUB_REDIS_SUBSCRIBERS = 5_000;
+export const PUBSUB_LOCAL_SUBSCRIBERS = 10_000;
+/** Publications in flight (pubsub-load.ts): enough that every server has work queued, the same for all. */
+export const PUBSUB_WINDOW = 16;
+
+/**
+ * Pub/sub fan-out: Peregrine against Socket.IO across two instances through Redis, and against
+ * uWebSockets.js within one instance. Each row runs Peregrine and its one peer.
+ */
+export const PUBSUB: Section = {
+  id: 'pubsub',
+  peregrine: PEREGRINE_PUBSUB,
+  peers: [SOCKETIO_PUBSUB, UWS_PUBSUB],
+  unit: 'msg',
+  workloads: [
+    {
+      kind: 'pubsub',
+      name: 'pubsub redis 5k subscribers',
+      subscribers: PUBSUB_REDIS_SUBSCRIBERS,
+      instances: 2,
+      window: PUBSUB_WINDOW,
+      servers: [PEREGRINE_PUBSUB.id, SOCKETIO_PUBSUB.id],
+      workers: 1,
+    },
+    {
+      kind: 'pubsub',
+      name: 'pubsub local 10k subscribers',
+      subscribers: PUBSUB_LOCAL_SUBSCRIBERS,
+      instances: 1,
+      window: PUBSUB_WINDOW,
+      servers: [PEREGRINE_PUBSUB.id, UWS_PUBSUB.id],
+      workers: 1,
+    },
+  ],
+};
+
+/** Whether `spec` runs `workload`: every server of its section does, but a pubsub row names its two. */
+export function runsWorkload(workload: Workload, spec: ServerSpec): boolean {
+  return workload.kind !== 'pubsub' || workload.servers.includes(spec.id);
+}
+
+/** What pubsub-load.ts speaks to `spec`: Engine.IO/Socket.IO to Socket.IO, plain WebSockets otherwise. */
+export function pubSubProtocol(spec: ServerSpec): 'ws' | 'socketio' {
+  return spec === SOCKETIO_PUBSUB ? 'socketio' : 'ws';
+}
+
 export const SECTIONS: readonly Section[] = [
   COMPARISON,
   SCALING,
@@ -495,6 +581,7 @@ export const SECTIONS: readonly Section[] = [
   HTTP2,
   COMPRESSION,
   OBSERVE,
+  PUBSUB,
 ];
 
 /** The own servers of a section: Peregrine, then its peers. */

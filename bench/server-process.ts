@@ -6,7 +6,7 @@ import { errorMessage } from './log.ts';
 import { waitForPort } from './net.ts';
 import { NGINX, nginxArgs } from './nginx.ts';
 import { hasExited, spawnPinned, terminate, track } from './processes.ts';
-import { BUN, BUN_BINARY, isNginx, type ServerSpec, serverCpus, UWS, type Workload } from './sections.ts';
+import { BUN, BUN_BINARY, isNginx, isUws, type ServerSpec, serverCpus, type Workload } from './sections.ts';
 import { comparisonLargeFile, staticDir } from './temp-dir.ts';
 import { tlsFiles } from './tls.ts';
 import { UWS_MODULE } from './uws.ts';
@@ -24,6 +24,8 @@ export interface ServerSetup {
   readonly tempDir: string;
   /** The Node 20 that runs uWebSockets.js, if it can run (uws.ts). */
   readonly uwsNode: string | undefined;
+  /** The run's Redis (redis.ts), for the pubsub section's cross-instance row, if it runs. */
+  readonly redisUrl?: string | undefined;
 }
 
 export interface RunningServer {
@@ -86,11 +88,13 @@ function spawnServer(spec: ServerSpec, workload: Workload, port: number, setup: 
     env.TLS_KEY = tlsFiles(setup.tempDir).key;
   }
   if (workload.kind === 'idle') env.KEEP_ALIVE_MS = String(IDLE_KEEP_ALIVE_MS);
+  if (workload.kind === 'pubsub' && workload.instances > 1 && setup.redisUrl !== undefined)
+    env.REDIS_URL = setup.redisUrl;
   if (workload.kind === 'ws' && workload.maxMessageBytes !== undefined)
     env.WS_MAX_MESSAGE_BYTES = String(workload.maxMessageBytes);
   // --trace-gc prints a line per collection (worker threads' and cluster workers' too): counted below.
   if (spec === BUN) return spawnPinned(cpus, BUN_BINARY, [script], { env });
-  if (spec === UWS) {
+  if (isUws(spec)) {
     env.UWS_MODULE = UWS_MODULE;
     env.LARGE_BODY_FILE = comparisonLargeFile(setup.tempDir);
     return spawnPinned(cpus, setup.uwsNode ?? 'node', ['--trace-gc', script], { env });

@@ -1,7 +1,7 @@
 // The report's markdown tables: each server's median figures and Peregrine's ratios to its peers.
 import { formatInteger, formatMiB, formatMicros, formatMillis, formatRatio } from './format.ts';
 import type { Measurement, RunResult, SectionResults, WorkloadResults } from './results.ts';
-import type { Section, ServerSpec, Workload } from './sections.ts';
+import { runsWorkload, type Section, type ServerSpec, type Workload } from './sections.ts';
 import { idleBytes, measurements, median, medianOf, pairRatios, scalingRatio } from './stats.ts';
 
 /** A per-server median cell: `—` if the server was not run, `failed` if no run succeeded. */
@@ -85,6 +85,7 @@ export function detailsTable({ selected, results }: SectionResults): string {
   const rows: string[] = [];
   for (const r of results) {
     for (const spec of selected.servers) {
+      if (!runsWorkload(r.workload, spec)) continue; // a pubsub row runs Peregrine and one peer
       const runs = r.runs.get(spec.id);
       const cells = [
         rowLabel(selected.section, r.workload),

@@ -169,6 +169,18 @@ export const TARGETS: readonly Target[] = [
     goal: 1.03,
     measure: (f) => f.costRatio('observe plain /', 'peregrine', 'cpu'),
   },
+  {
+    what: 'pubsub redis 5k subscribers, deliveries/s over Socket.IO + redis-adapter',
+    bound: 'min',
+    goal: 5,
+    measure: rate('pubsub redis 5k subscribers', 'socketio'),
+  },
+  {
+    what: 'pubsub local 10k subscribers, deliveries/s over uWebSockets.js',
+    bound: 'min',
+    goal: 1,
+    measure: rate('pubsub local 10k subscribers', 'uws-pubsub'),
+  },
 ];
 
 export interface TargetResult {

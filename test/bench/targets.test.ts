@@ -128,6 +128,8 @@ test("the issue's targets are all listed, each against the peer it names", () =>
     'rate h2 GET / raw-http2',
     'rate gzip /6150.txt fastify-gzip',
     'cpu observe plain / peregrine',
+    'rate pubsub redis 5k subscribers socketio',
+    'rate pubsub local 10k subscribers uws-pubsub',
   ]);
   // A ratio of 1 meets the ≥ 1, ≤ 1.15 and ≤ 1.5 targets and misses the ≥ 2, ≥ 3 and ≥ 10 ones.
   assert.deepEqual(
@@ -154,6 +156,8 @@ test("the issue's targets are all listed, each against the peer it names", () =>
       false,
       true,
       true,
+      true,
+      false,
       true,
       false,
       true,
