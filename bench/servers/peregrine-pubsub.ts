@@ -5,21 +5,20 @@
  * permessage-deflate off (the default), up to 20,000 connections (the default is 10,000); prints `listening` once it accepts connections.
  *
  * With $REDIS_URL set it passes `pubsub: { redis: $REDIS_URL }`, so that instances started on the same
- * Redis relay publications to each other (the cross-instance row). The options are built loosely typed
- * so that this file compiles whether or not ServerOptions has `pubsub` yet.
+ * Redis relay publications to each other (the cross-instance row).
  */
 import { type ServerOptions, serve } from '../../src/index.ts';
 
-const options: Record<string, unknown> = {
+const redis = process.env.REDIS_URL;
+const options: ServerOptions = {
   port: Number(process.env.PORT),
   host: '127.0.0.1',
   workers: 1,
   log: false,
   // The local row holds 10,000 subscribers and the publisher: above the default limit of 10,000.
   maxConnections: 20_000,
+  pubsub: redis === undefined || redis === '' ? undefined : { redis },
 };
-const redis = process.env.REDIS_URL;
-if (redis !== undefined && redis !== '') options.pubsub = { redis };
 
 await serve<{ publisher: boolean }>(
   {
@@ -33,7 +32,7 @@ await serve<{ publisher: boolean }>(
       if (ws.data.publisher) ws.publish('room', message, isBinary);
     },
   },
-  options as ServerOptions,
+  options,
 );
 
 console.log('listening');
