@@ -30,7 +30,15 @@ import { measureRun } from './measure.ts';
 import { killLiveChildren } from './processes.ts';
 import { describeRun, writeReport } from './report.ts';
 import type { RunResult, SectionResults, WorkloadResults } from './results.ts';
-import { H2_CONNECTIONS, H2_STREAMS, type Section, type ServerSpec, UWS, type Workload } from './sections.ts';
+import {
+  H2_CONNECTIONS,
+  H2_STREAMS,
+  type Section,
+  type ServerSpec,
+  UWS,
+  type Workload,
+  workloadServers,
+} from './sections.ts';
 import type { ServerSetup } from './server-process.ts';
 import { createTempDir } from './temp-dir.ts';
 import { prepareTls } from './tls.ts';
@@ -63,7 +71,10 @@ async function benchmarkWorkload(
 /** States what will run and roughly how long it will take. */
 function announce(config: Config): number {
   const total =
-    config.sections.reduce((sum, s) => sum + s.workloads.length * s.servers.length, 0) * config.runs;
+    config.sections.reduce(
+      (sum, s) => sum + s.workloads.reduce((n, w) => n + workloadServers(s.section, w, s.servers).length, 0),
+      0,
+    ) * config.runs;
   const perRun = config.seconds + WARMUP_SECONDS + 1;
   for (const { section, workloads, servers } of config.sections) {
     progress(
@@ -131,7 +142,14 @@ async function main(): Promise<void> {
     const results: WorkloadResults[] = [];
     for (const workload of selected.workloads) {
       results.push(
-        await benchmarkWorkload(selected.section, workload, selected.servers, config, setup, counter),
+        await benchmarkWorkload(
+          selected.section,
+          workload,
+          workloadServers(selected.section, workload, selected.servers),
+          config,
+          setup,
+          counter,
+        ),
       );
     }
     all.push({ selected, results });
