@@ -11,7 +11,7 @@ import { start } from '../helpers.ts';
 interface Internals {
   receiver: { scratch: Buffer; mask: unknown } | null;
   inbound: unknown[] | null;
-  deflate: { inflater: { stream: unknown }; deflater: { stream: unknown } } | null;
+  deflate: { inflaterLane: { stream: unknown } | null; deflaterLane: { stream: unknown } | null } | null;
 }
 
 const internals = (ws: WebSocket): Internals => ws as unknown as Internals;
@@ -69,16 +69,18 @@ test('an idle WebSocket has no receiver and no message queue until bytes arrive'
   }
 });
 
-test('with permessage-deflate agreed, no zlib stream exists until a compressed message comes', async () => {
+test('with permessage-deflate agreed, no lane nor zlib stream exists until a compressed message comes', async () => {
   const { sockets, reply, stop } = await setup(true);
   try {
     const ws = internals(sockets[0]!);
     assert.notEqual(ws.deflate, null, 'permessage-deflate was agreed');
     assert.equal(ws.receiver, null);
-    assert.equal(ws.deflate!.inflater.stream, null, 'no inflater while idle');
-    assert.equal(ws.deflate!.deflater.stream, null, 'no deflater while idle');
+    assert.equal(ws.deflate!.inflaterLane, null, 'no inflating lane (nor zlib stream) while idle');
+    assert.equal(ws.deflate!.deflaterLane, null, 'no deflating lane while idle');
     assert.equal(await reply('x'.repeat(4096)), '4096'); // above ws's 1 KiB threshold: compressed
-    assert.notEqual(ws.deflate!.inflater.stream, null, 'the compressed message made the inflater');
+    const inflater = internals(sockets[0]!).deflate!.inflaterLane; // read afresh: not narrowed to null
+    assert.notEqual(inflater?.stream ?? null, null, 'the compressed message made the inflater');
+    assert.equal(ws.deflate!.deflaterLane, null, 'the short reply was not compressed: still no deflater');
     assert.equal(ws.inbound, null, 'the queue is dropped once it is empty');
   } finally {
     await stop();
