@@ -78,7 +78,7 @@ function selectSections(): SelectedSection[] {
   if (selected.length === 0) {
     fail(
       'BENCH_FILTER and BENCH_SERVERS select nothing to run: peregrine runs in the comparison, scaling ' +
-        'and idle sections; node-http, fastify, raw-net, nginx-http and uws only in the comparison ' +
+        'and idle sections (the only server of "idle 10k websockets"); node-http, fastify, raw-net, nginx-http and uws only in the comparison ' +
         '("plain /", …, "post 4 KiB /upload") and idle ("idle 10k connections") sections; node-cluster ' +
         'only in the scaling section ("workers-1 plain /", "workers-2 plain /"); peregrine-ws and ws-echo ' +
         'only in the websocket section ("ws echo 32 B", "ws echo 64 KiB", "ws text 4 MiB in 64 B ' +

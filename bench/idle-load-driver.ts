@@ -14,9 +14,17 @@ export interface IdleConnections {
   close(): Promise<void>;
 }
 
-/** Starts idle-load.ts on LOAD_CPU and resolves once all its connections are open and answered. */
-export async function openIdleConnections(port: number, connections: number): Promise<IdleConnections> {
+/**
+ * Starts idle-load.ts on LOAD_CPU and resolves once all its connections are open and answered (with
+ * `websocket`, upgraded to WebSockets).
+ */
+export async function openIdleConnections(
+  port: number,
+  connections: number,
+  websocket = false,
+): Promise<IdleConnections> {
   const args = [IDLE_LOAD_SCRIPT, '--port', String(port), '--connections', String(connections)];
+  if (websocket) args.push('--websocket');
   // A pipe on stdin: idle-load.ts stops when it closes, so it can't outlive the runner.
   const client = spawnPinned(LOAD_CPU, process.execPath, args, { stdin: 'pipe' });
   const exited = track(client);

@@ -176,7 +176,11 @@ function idleIntro(): string {
     `answered one request, then with ${connections.toLocaleString('en-US')} connections from ` +
     `\`idle-load.ts\` open, each having sent one \`GET /\` and read its response, both after ` +
     `${IDLE_SETTLE_MS / 1000} s to settle. KB per connection is the difference over the count; the ratio is ` +
-    `Peregrine's KB per connection over the server's (below 1: Peregrine uses less). Target: ≤ 1.15× raw node:net.`
+    `Peregrine's KB per connection over the server's (below 1: Peregrine uses less). Target: ≤ 1.15× raw node:net. ` +
+    `The WebSocket row is Peregrine alone: ${connections.toLocaleString('en-US')} WebSockets (\`idle-load.ts ` +
+    `--websocket\`: a handshake without extensions, then nothing), each subscribed by the server to one topic ` +
+    `on open, measured the same way after one WebSocket opened and closed. Target: ≤ 2× Peregrine's idle ` +
+    `HTTP connection.`
   );
 }
 

@@ -293,19 +293,26 @@ async function loadWsServer(server: RunningServer, workload: WsWorkload, config:
  * The idle section: the server's resident memory once it has answered a request, then with
  * `connections` keep-alive connections open (each has sent one request and got its response) and
  * quiet, both after IDLE_SETTLE_MS. The difference over the count is what an idle connection costs.
+ * For the WebSocket workload the first reading follows one WebSocket opened and closed (a one-
+ * connection idle-load.ts), and the connections are WebSockets, each subscribed to a topic.
  */
 async function loadIdleServer(server: RunningServer, workload: IdleWorkload): Promise<RunResult> {
-  await checkResponse(server.port, {
-    kind: 'http',
-    name: '',
-    path: '/',
-    body: SMALL_BODY,
-    pipeline: 1,
-    workers: 1,
-  });
+  const websocket = workload.websocket === true;
+  if (websocket) {
+    await (await openIdleConnections(server.port, 1, true)).close();
+  } else {
+    await checkResponse(server.port, {
+      kind: 'http',
+      name: '',
+      path: '/',
+      body: SMALL_BODY,
+      pipeline: 1,
+      workers: 1,
+    });
+  }
   await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
   const before = readRss(server.pid);
-  const idle = await openIdleConnections(server.port, workload.connections);
+  const idle = await openIdleConnections(server.port, workload.connections, websocket);
   try {
     await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
     if (!server.isAlive()) throw new Error('server exited during the run');

@@ -39,6 +39,7 @@ import {
   type Section,
   type ServerSpec,
   type Workload,
+  workloadServers,
 } from './sections.ts';
 import type { ServerSetup } from './server-process.ts';
 import { createTempDir } from './temp-dir.ts';
@@ -75,8 +76,7 @@ async function benchmarkWorkload(
 function announce(config: Config): number {
   const total =
     config.sections.reduce(
-      (sum, s) =>
-        sum + s.workloads.reduce((n, w) => n + s.servers.filter((spec) => runsWorkload(w, spec)).length, 0),
+      (sum, s) => sum + s.workloads.reduce((n, w) => n + workloadServers(s.section, w, s.servers).length, 0),
       0,
     ) * config.runs;
   const perRun = config.seconds + WARMUP_SECONDS + 1;
@@ -175,7 +175,14 @@ async function main(): Promise<void> {
     const results: WorkloadResults[] = [];
     for (const workload of selected.workloads) {
       results.push(
-        await benchmarkWorkload(selected.section, workload, selected.servers, config, setup, counter),
+        await benchmarkWorkload(
+          selected.section,
+          workload,
+          workloadServers(selected.section, workload, selected.servers),
+          config,
+          setup,
+          counter,
+        ),
       );
     }
     all.push({ selected, results });

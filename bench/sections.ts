@@ -75,6 +75,12 @@ export interface IdleWorkload {
   readonly name: string;
   readonly connections: number;
   readonly workers: 1;
+  /**
+   * WebSockets instead of HTTP keep-alive connections: each one a `GET /` upgraded by the server,
+   * which subscribes it to a topic on open, then quiet. Run by the section's Peregrine only
+   * ($IDLE_WEBSOCKET=1): the peers' HTTP servers speak no WebSocket.
+   */
+  readonly websocket?: true;
 }
 
 /**
@@ -395,13 +401,19 @@ export const STATIC: Section = {
   ],
 };
 
-/** Memory per idle keep-alive connection, 10,000 of them. */
+/**
+ * Memory per idle keep-alive connection, 10,000 of them; and per idle WebSocket, 10,000 of them
+ * subscribed to a topic, Peregrine only.
+ */
 export const IDLE: Section = {
   id: 'idle',
   peregrine: PEREGRINE,
   peers: [NODE_HTTP, FASTIFY, RAW_NET, NGINX_HTTP, UWS],
   unit: 'conn',
-  workloads: [{ kind: 'idle', name: 'idle 10k connections', connections: 10_000, workers: 1 }],
+  workloads: [
+    { kind: 'idle', name: 'idle 10k connections', connections: 10_000, workers: 1 },
+    { kind: 'idle', name: 'idle 10k websockets', connections: 10_000, workers: 1, websocket: true },
+  ],
 };
 
 /** The fetch and hono sections' two routes, `GET /` as text and `GET /json`, named `<prefix> …`. */
@@ -587,6 +599,17 @@ export const SECTIONS: readonly Section[] = [
 /** The own servers of a section: Peregrine, then its peers. */
 export function sectionServers(section: Section): ServerSpec[] {
   return [section.peregrine, ...section.peers];
+}
+
+/** Of a section's selected `servers`, those that run `workload`: the idle WebSockets are Peregrine's only. */
+export function workloadServers(
+  section: Section,
+  workload: Workload,
+  servers: readonly ServerSpec[],
+): readonly ServerSpec[] {
+  if (workload.kind === 'idle' && workload.websocket === true)
+    return servers.filter((spec) => spec === section.peregrine);
+  return servers.filter((spec) => runsWorkload(workload, spec)); // a pubsub row names its two
 }
 
 /** The CPUs a server is pinned to: CPU 0 for one worker, CPUs 0 and 1 for more. */

@@ -90,6 +90,7 @@ function spawnServer(spec: ServerSpec, workload: Workload, port: number, setup: 
   if (workload.kind === 'idle') env.KEEP_ALIVE_MS = String(IDLE_KEEP_ALIVE_MS);
   if (workload.kind === 'pubsub' && workload.instances > 1 && setup.redisUrl !== undefined)
     env.REDIS_URL = setup.redisUrl;
+  if (workload.kind === 'idle' && workload.websocket === true) env.IDLE_WEBSOCKET = '1';
   if (workload.kind === 'ws' && workload.maxMessageBytes !== undefined)
     env.WS_MAX_MESSAGE_BYTES = String(workload.maxMessageBytes);
   // --trace-gc prints a line per collection (worker threads' and cluster workers' too): counted below.

@@ -1,7 +1,7 @@
 // The statistics of a benchmark: medians over runs, Peregrine-over-peer ratios of run pairs, and the
 // figures the targets are stated in.
 import type { Measurement, RunResult, SectionResults, WorkloadResults } from './results.ts';
-import type { ServerSpec } from './sections.ts';
+import type { ServerSpec, Workload } from './sections.ts';
 import type { TargetFigures } from './targets.ts';
 
 /** The middle value of `values` (not empty), or the mean of the two middle values. */
@@ -56,6 +56,27 @@ export function idleBytes(m: Measurement): number {
   return m.idleRss === undefined ? 0 : (m.idleRss.after - m.idleRss.before) / m.count;
 }
 
+/** Whether a workload holds idle WebSockets (the idle section's second row) rather than HTTP connections. */
+export function isIdleWebSocket(workload: Workload): boolean {
+  return workload.kind === 'idle' && workload.websocket === true;
+}
+
+/**
+ * Peregrine's median bytes per idle WebSocket over its median bytes per idle keep-alive connection,
+ * from the idle section's two workloads; undefined unless both were run.
+ */
+export function idleWebSocketRatio(idle: SectionResults): number | undefined {
+  const peregrine = idle.selected.section.peregrine.id;
+  const perConnection = (websocket: boolean) =>
+    medianOf(
+      idle.results.find((r) => isIdleWebSocket(r.workload) === websocket)?.runs.get(peregrine),
+      idleBytes,
+    );
+  const http = perConnection(false);
+  const ws = perConnection(true);
+  return http === undefined || ws === undefined || http <= 0 ? undefined : ws / http;
+}
+
 /** The figures the targets are stated in, read from this run's results (undefined where not run). */
 export function targetFigures(all: readonly SectionResults[]): TargetFigures {
   const find = (workload: string) => {
@@ -91,11 +112,15 @@ export function targetFigures(all: readonly SectionResults[]): TargetFigures {
     },
     idleRatio(peer) {
       const idle = all.find((s) => s.selected.section.id === 'idle');
-      const results = idle?.results[0];
+      const results = idle?.results.find((r) => !isIdleWebSocket(r.workload));
       if (idle === undefined || results === undefined) return undefined;
       const ours = medianOf(results.runs.get(idle.selected.section.peregrine.id), idleBytes);
       const theirs = medianOf(results.runs.get(peer), idleBytes);
       return ours === undefined || theirs === undefined || theirs <= 0 ? undefined : ours / theirs;
+    },
+    idleWebSocketRatio() {
+      const idle = all.find((s) => s.selected.section.id === 'idle');
+      return idle === undefined ? undefined : idleWebSocketRatio(idle);
     },
   };
 }

@@ -2,7 +2,16 @@
 import { formatInteger, formatMiB, formatMicros, formatMillis, formatRatio } from './format.ts';
 import type { Measurement, RunResult, SectionResults, WorkloadResults } from './results.ts';
 import { runsWorkload, type Section, type ServerSpec, type Workload } from './sections.ts';
-import { idleBytes, measurements, median, medianOf, pairRatios, scalingRatio } from './stats.ts';
+import {
+  idleBytes,
+  idleWebSocketRatio,
+  isIdleWebSocket,
+  measurements,
+  median,
+  medianOf,
+  pairRatios,
+  scalingRatio,
+} from './stats.ts';
 
 /** A per-server median cell: `—` if the server was not run, `failed` if no run succeeded. */
 function medianCell(
@@ -133,32 +142,45 @@ export function failureList({ selected, results }: SectionResults): string {
     : `Failed runs (left out of the medians and ratios):\n\n${lines.join('\n')}\n`;
 }
 
-/** The idle section's table: memory before, with the connections, and per connection; ratios to Peregrine. */
+/**
+ * The idle section's table: memory before, with the connections, and per connection; ratios to
+ * Peregrine. Then, when both were run, Peregrine's idle WebSocket over its idle HTTP connection.
+ */
 export function idleTable({ selected, results }: SectionResults): string {
   const header = [
+    'Connections',
     'Server',
     'RSS before MiB',
     'RSS with the connections MiB',
     'KB per idle connection',
     'Peregrine/server',
   ];
-  const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
+  const align = header.map((_, i) => (i < 2 ? '---' : '---:'));
   const rows: string[] = [];
   for (const r of results) {
+    const websocket = isIdleWebSocket(r.workload);
     const oursPer = medianOf(r.runs.get(selected.section.peregrine.id), idleBytes);
     for (const spec of selected.servers) {
       const runs = r.runs.get(spec.id);
+      if (websocket && runs === undefined) continue; // Peregrine's row only
       const per = medianOf(runs, idleBytes);
       rows.push(
         `| ${[
+          websocket ? 'WebSocket' : 'HTTP keep-alive',
           spec.label,
           medianCell(runs, (m) => m.idleRss?.before ?? 0, formatMiB),
           medianCell(runs, (m) => m.idleRss?.after ?? 0, formatMiB),
           medianCell(runs, idleBytes, (v) => (v / 1000).toFixed(1)),
-          oursPer !== undefined && per !== undefined && per > 0 ? formatRatio(oursPer / per) : '—',
+          !websocket && oursPer !== undefined && per !== undefined && per > 0
+            ? formatRatio(oursPer / per)
+            : '—',
         ].join(' | ')} |`,
       );
     }
   }
-  return [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows].join('\n');
+  const table = [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows].join('\n');
+  const ratio = idleWebSocketRatio({ selected, results });
+  return ratio === undefined
+    ? table
+    : `${table}\n\nAn idle WebSocket costs Peregrine ${formatRatio(ratio)}× an idle HTTP keep-alive connection (target ≤ 2×).`;
 }

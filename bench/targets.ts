@@ -15,6 +15,8 @@ export interface TargetFigures {
   costRatio(workload: string, peer: string, cost: 'cpu' | 'gcs' | 'p99'): number | undefined;
   /** Peregrine's memory per idle keep-alive connection over the peer's. */
   idleRatio(peer: string): number | undefined;
+  /** Peregrine's memory per idle WebSocket over its memory per idle keep-alive connection. */
+  idleWebSocketRatio(): number | undefined;
 }
 
 export interface Target {
@@ -73,6 +75,12 @@ export const TARGETS: readonly Target[] = [
     bound: 'max',
     goal: 1.15,
     measure: (f) => f.idleRatio('raw-net'),
+  },
+  {
+    what: 'memory per idle WebSocket over an idle HTTP connection (Peregrine)',
+    bound: 'max',
+    goal: 2,
+    measure: (f) => f.idleWebSocketRatio(),
   },
   {
     what: 'static /6150.txt req/s over nginx',

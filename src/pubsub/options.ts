@@ -20,7 +20,7 @@ export interface PubSubOptions {
   tls?: ConnectionOptions;
 }
 
-/** @internal */
+/** The `pubsub` option, checked (the server's own view of it). */
 export interface ResolvedPubSub {
   /** The URL as given (it may hold a password: never log it) and what it says. */
   url: string;

@@ -500,10 +500,13 @@ export class PerMessageDeflate {
   readonly params: DeflateParams;
   /** Messages shorter than this are best sent uncompressed (options.threshold, default 1024). */
   readonly threshold: number;
+  /** Each direction's lane, made on first use: an idle connection holds neither. */
+  private deflaterLane: Lane | null = null;
+  private inflaterLane: Lane | null = null;
   /** The zlib level messages are compressed with. */
   readonly level: number;
-  private readonly deflater: Lane;
-  private readonly inflater: Lane;
+  private readonly maxInflatedBytes: number;
+  private readonly limiter: InflateLimiter | null;
 
   /**
    * `limiter`, shared by every connection of the worker, bounds the decompressions running at once
@@ -513,24 +516,38 @@ export class PerMessageDeflate {
     validateDeflateOptions(options);
     this.params = { ...params };
     this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
-    const level = options.level ?? DEFAULT_LEVEL;
-    this.level = level;
-    const serverBits = zlibWindowBits(params.serverMaxWindowBits);
-    const clientBits = zlibWindowBits(params.clientMaxWindowBits);
-    this.deflater = new Lane(
-      () => createDeflateRaw({ level, windowBits: serverBits }),
-      false,
-      params.serverNoContextTakeover,
-      Number.POSITIVE_INFINITY,
-      null,
-    );
-    this.inflater = new Lane(
-      () => createInflateRaw({ windowBits: clientBits }),
-      true,
-      params.clientNoContextTakeover,
-      options.maxInflatedBytes,
-      limiter,
-    );
+    this.level = options.level ?? DEFAULT_LEVEL;
+    this.maxInflatedBytes = options.maxInflatedBytes;
+    this.limiter = limiter;
+  }
+
+  private get deflater(): Lane {
+    if (this.deflaterLane === null) {
+      const level = this.level;
+      const windowBits = zlibWindowBits(this.params.serverMaxWindowBits);
+      this.deflaterLane = new Lane(
+        () => createDeflateRaw({ level, windowBits }),
+        false,
+        this.params.serverNoContextTakeover,
+        Number.POSITIVE_INFINITY,
+        null,
+      );
+    }
+    return this.deflaterLane;
+  }
+
+  private get inflater(): Lane {
+    if (this.inflaterLane === null) {
+      const windowBits = zlibWindowBits(this.params.clientMaxWindowBits);
+      this.inflaterLane = new Lane(
+        () => createInflateRaw({ windowBits }),
+        true,
+        this.params.clientNoContextTakeover,
+        this.maxInflatedBytes,
+        this.limiter,
+      );
+    }
+    return this.inflaterLane;
   }
 
   /**

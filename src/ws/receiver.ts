@@ -5,8 +5,9 @@
  * The parser is a loop over integer states. A state returns when the bytes it needs have not all
  * arrived yet and carries on from where it was at the next `write`:
  *
- * - Header fields (at most 14 bytes) are read straight from the chunk, or gathered into a fixed 8-byte
- *   scratch buffer when they span chunks, so headers never allocate.
+ * - Header fields (at most 14 bytes) are read straight from the chunk, or gathered into an 8-byte
+ *   scratch buffer when they span chunks (made the first time that happens, then kept), so headers
+ *   don't allocate. The masking key is kept as one 32-bit integer, not in a buffer of its own.
  * - A payload wholly inside one chunk is unmasked in place and handed out as a view of that chunk
  *   (zero-copy). `write` therefore takes ownership of its chunk: the caller must not reuse it.
  * - A payload that spans chunks, and a message in several fragments, is copied into one message buffer
@@ -87,17 +88,25 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 /** Below this many bytes a range is unmasked byte by byte; above, mostly a 32-bit word at a time. */
 const WORD_THRESHOLD = 64;
 
-/** XORs `buf[start, end)` with the mask; `offset` is the position of `start` within the frame payload. */
-function unmask(buf: Buffer, start: number, end: number, mask: Buffer, offset: number): void {
+/** Byte `k` (0 to 3, taken modulo 4) of a masking key kept as `key[0] | key[1] << 8 | …`. */
+function maskByte(mask: number, k: number): number {
+  return (mask >>> ((k & 3) << 3)) & 0xff;
+}
+
+/**
+ * XORs `buf[start, end)` with the masking key (as maskByte reads it); `offset` is the position of
+ * `start` within the frame payload.
+ */
+function unmask(buf: Buffer, start: number, end: number, mask: number, offset: number): void {
   let i = start;
   let j = offset;
   if (end - start >= WORD_THRESHOLD) {
     // Bytes up to a 4-byte-aligned address, then whole words through an Int32Array view.
-    while (((buf.byteOffset + i) & 3) !== 0) buf[i++] ^= mask[j++ & 3]!;
-    const m0 = mask[j & 3]!;
-    const m1 = mask[(j + 1) & 3]!;
-    const m2 = mask[(j + 2) & 3]!;
-    const m3 = mask[(j + 3) & 3]!;
+    while (((buf.byteOffset + i) & 3) !== 0) buf[i++] ^= maskByte(mask, j++);
+    const m0 = maskByte(mask, j);
+    const m1 = maskByte(mask, j + 1);
+    const m2 = maskByte(mask, j + 2);
+    const m3 = maskByte(mask, j + 3);
     const word = LITTLE_ENDIAN
       ? m0 | (m1 << 8) | (m2 << 16) | (m3 << 24)
       : (m0 << 24) | (m1 << 16) | (m2 << 8) | m3;
@@ -107,7 +116,7 @@ function unmask(buf: Buffer, start: number, end: number, mask: Buffer, offset: n
     i += count << 2;
     j += count << 2;
   }
-  for (; i < end; i++, j++) buf[i] ^= mask[j & 3]!;
+  for (; i < end; i++, j++) buf[i] ^= maskByte(mask, j);
 }
 
 export class Receiver {
@@ -121,8 +130,11 @@ export class Receiver {
   private chunk: Buffer = EMPTY;
   private pos = 0;
 
-  /** Header bytes that span chunks are gathered here; `read` then points `src` at them. */
-  private readonly scratch = Buffer.allocUnsafe(8);
+  /**
+   * Header bytes that span chunks are gathered here (EMPTY until that first happens); `read` then
+   * points `src` at them.
+   */
+  private scratch: Buffer = EMPTY;
   private scratchFilled = 0;
   private src: Buffer = EMPTY;
   private srcOffset = 0;
@@ -133,7 +145,8 @@ export class Receiver {
   private payloadLength = 0;
   /** Payload bytes of the current frame received so far (only when it spans chunks). */
   private received = 0;
-  private readonly mask = Buffer.alloc(4);
+  /** The frame's masking key, byte k at bits 8k (see maskByte). */
+  private mask = 0;
   /** A control frame's payload while it spans chunks. */
   private controlBuffer: Buffer = EMPTY;
 
@@ -232,7 +245,9 @@ export class Receiver {
       this.pos += n;
       return true;
     }
+    if (available === 0) return false; // the chunk is used up: nothing to gather yet
     const take = Math.min(n - this.scratchFilled, available);
+    if (this.scratch === EMPTY) this.scratch = Buffer.alloc(8); // its own 8 bytes: no pool slab kept alive
     this.chunk.copy(this.scratch, this.scratchFilled, this.pos, this.pos + take);
     this.scratchFilled += take;
     this.pos += take;
@@ -383,11 +398,7 @@ export class Receiver {
     if (!this.read(4)) return false;
     const src = this.src;
     const at = this.srcOffset;
-    const mask = this.mask;
-    mask[0] = src[at]!;
-    mask[1] = src[at + 1]!;
-    mask[2] = src[at + 2]!;
-    mask[3] = src[at + 3]!;
+    this.mask = src[at]! | (src[at + 1]! << 8) | (src[at + 2]! << 16) | (src[at + 3]! << 24);
     this.state = GET_DATA;
     return true;
   }

@@ -100,7 +100,8 @@ export class WebSocket<T = unknown> {
   private readonly hooks: WebSocketHooks;
   /** The worker's counters, or null when metrics are off. */
   private readonly metrics: WsCounters | null;
-  private readonly receiver: Receiver;
+  /** The frame parser, made when the first bytes arrive: an idle socket has none. */
+  private receiver: Receiver | null = null;
   private readonly deflate: PerMessageDeflate | null;
   private state = OPEN;
   private closeSent = false;
@@ -112,11 +113,11 @@ export class WebSocket<T = unknown> {
   /** The topics subscribed to: one as a string (the usual case costs no Set), more as a Set. */
   private topics: string | Set<string> | null = null;
   /**
-   * Messages being inflated, delivered strictly in arrival order. While any wait, the socket is not
-   * read: a client cannot queue compressed messages faster than the worker inflates them.
+   * Messages being inflated, delivered strictly in arrival order, or null when none is. While any
+   * wait, the socket is not read: a client cannot queue compressed messages faster than the worker
+   * inflates them.
    */
-  private inbound: { ready: boolean; message: string | Buffer; isBinary: boolean; error: WsError | null }[] =
-    [];
+  private inbound: InboundMessage[] | null = null;
   /**
    * Frames waiting their turn: behind one still being compressed, or while the socket is past its
    * high-water mark. Null while the socket keeps up.
@@ -147,7 +148,12 @@ export class WebSocket<T = unknown> {
     this.extensions = init.extensions;
     this.deflate = init.deflate;
     this.remoteAddress = link.remoteAddress;
-    this.receiver = new Receiver(
+    this.heard();
+  }
+
+  /** The receiver and its event handlers, made on first use: idle sockets are many, and hold none. */
+  private makeReceiver(): Receiver {
+    const receiver = new Receiver(
       {
         onMessage: (data, isBinary, compressed) => this.onMessage(data, isBinary, compressed),
         onPing: (data) => this.onPing(data),
@@ -159,9 +165,10 @@ export class WebSocket<T = unknown> {
             : (fin, opcode, payload) => this.hooks.handleWSFrame?.(this, fin, opcode, payload),
         onError: (error) => this.fail(error.closeCode, error.message),
       },
-      { maxMessageBytes: this.options.maxMessageBytes, perMessageDeflate: init.deflate !== null },
+      { maxMessageBytes: this.options.maxMessageBytes, perMessageDeflate: this.deflate !== null },
     );
-    this.heard();
+    this.receiver = receiver;
+    return receiver;
   }
 
   /** @internal Bytes from the socket (or left over from the handshake's read): `bytes[0..length)`. */
@@ -176,7 +183,7 @@ export class WebSocket<T = unknown> {
           : bytes.subarray(0, length);
     this.heard();
     try {
-      this.receiver.write(chunk);
+      (this.receiver ?? this.makeReceiver()).write(chunk);
     } catch (error) {
       this.hookFailed(error); // a hook threw while the receiver delivered a message
     }
@@ -386,7 +393,7 @@ export class WebSocket<T = unknown> {
   private onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
     if (this.state === CLOSED) return;
     if (this.metrics !== null) this.metrics.counts[WS_MESSAGES_IN]!++;
-    if (!compressed && this.inbound.length === 0) {
+    if (!compressed && this.inbound === null) {
       this.hooks.handleWSMessage?.(this, isBinary ? data : data.toString('utf8'), isBinary);
       return;
     }
@@ -396,7 +403,8 @@ export class WebSocket<T = unknown> {
       isBinary,
       error: null as WsError | null,
     };
-    this.inbound.push(item);
+    if (this.inbound === null) this.inbound = [item];
+    else this.inbound.push(item);
     if (!compressed) return;
     this.updateReading();
     this.deflate!.decompress(data).then(
@@ -426,12 +434,12 @@ export class WebSocket<T = unknown> {
   }
 
   private deliverInbound(): void {
-    while (this.inbound.length > 0 && this.inbound[0]!.ready) {
-      const item = this.inbound.shift()!;
+    let inbound = this.inbound;
+    while (inbound !== null && inbound.length > 0 && inbound[0]!.ready) {
+      const item = inbound.shift()!;
       if (this.state === CLOSED) continue;
       if (item.error !== null) {
-        this.inbound.length = 0;
-        this.fail(item.error.closeCode, item.error.message);
+        this.fail(item.error.closeCode, item.error.message); // drops the rest
         return;
       }
       try {
@@ -439,13 +447,15 @@ export class WebSocket<T = unknown> {
       } catch (error) {
         this.hookFailed(error);
       }
+      inbound = this.inbound; // null if the hook failed
     }
+    if (inbound !== null && inbound.length === 0) this.inbound = null;
     this.updateReading();
   }
 
   /** Reads only while no message waits to be inflated (a failed socket drops them and reads on). */
   private updateReading(): void {
-    const pause = this.inbound.length > 0;
+    const pause = this.inbound !== null;
     if (pause === this.readingPaused || this.socket.destroyed) return;
     this.readingPaused = pause;
     if (pause) this.socket.pause();
@@ -481,7 +491,10 @@ export class WebSocket<T = unknown> {
   private fail(code: number, reason: string): void {
     if (this.state === CLOSED) return;
     // Nothing more is delivered: free this connection's turn at inflating for the others.
-    this.inbound.length = 0;
+    if (this.inbound !== null) {
+      this.inbound.length = 0; // ends a deliverInbound loop that called out to a failing hook
+      this.inbound = null;
+    }
     this.deflate?.stopInflating();
     this.updateReading(); // to see the peer's Close
     if (!this.closeSent) this.startClose(closePayload(code, truncateReason(reason)));
@@ -698,6 +711,14 @@ const EMPTY = Buffer.alloc(0);
 
 function uncork(socket: WebSocket<unknown>): void {
   socket.uncork();
+}
+
+/** A message waiting its turn to be delivered (see `inbound`). */
+interface InboundMessage {
+  ready: boolean;
+  message: string | Buffer;
+  isBinary: boolean;
+  error: WsError | null;
 }
 
 function truncateReason(reason: string): string {

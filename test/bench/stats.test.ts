@@ -93,7 +93,43 @@ test('targetFigures reads rate, cost and idle ratios from the sections that have
   near(figures.costRatio('plain /', 'peer', 'cpu'), 10 / 20);
   near(figures.costRatio('plain /', 'peer', 'gcs'), 20 / 40);
   near(figures.idleRatio('peer'), 3000 / 12_000);
+  assert.equal(figures.idleWebSocketRatio(), undefined, 'no idle WebSocket run');
   assert.equal(figures.rateRatio('json /json', 'peer'), undefined);
   assert.equal(figures.rateRatio('plain /', 'absent'), undefined);
   assert.equal(targetFigures([comparison]).idleRatio('peer'), undefined);
+});
+
+test('idleWebSocketRatio: Peregrine per idle WebSocket over Peregrine per idle HTTP connection', () => {
+  const idle = section(
+    'idle',
+    {
+      'idle 10k connections': {
+        ours: [run(0, { count: 10, idleRss: { before: 0, after: 40_000 } })],
+        peer: [run(0, { count: 10, idleRss: { before: 0, after: 10_000 } })],
+      },
+      'idle 10k websockets': { ours: [run(0, { count: 10, idleRss: { before: 0, after: 60_000 } })] },
+    },
+    'conn',
+  );
+  const [http, ws] = idle.results;
+  const results = [
+    http!,
+    {
+      ...ws!,
+      workload: {
+        kind: 'idle',
+        name: ws!.workload.name,
+        connections: 10,
+        workers: 1,
+        websocket: true,
+      } as const,
+    },
+  ];
+  const figures = targetFigures([{ ...idle, results }]);
+  near(figures.idleWebSocketRatio(), 6000 / 4000);
+  near(figures.idleRatio('peer'), 4000 / 1000); // from the HTTP row, whichever comes first
+  near(
+    figures.idleRatio('peer'),
+    targetFigures([{ ...idle, results: [...results].reverse() }]).idleRatio('peer')!,
+  );
 });

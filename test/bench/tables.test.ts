@@ -3,6 +3,15 @@ import { test } from 'node:test';
 import { detailsTable, failureList, idleTable, resultsTable, scalingLine } from '../../bench/tables.ts';
 import { failure, run, section } from './fixtures.ts';
 
+/** The idle section's WebSocket workload. */
+const WS_IDLE = {
+  kind: 'idle',
+  name: 'idle 10k websockets',
+  connections: 10_000,
+  workers: 1,
+  websocket: true,
+} as const;
+
 /** A markdown table's rows as cells, header first, without the alignment row. */
 function cells(table: string): string[][] {
   const lines = table.split('\n');
@@ -108,14 +117,54 @@ test('the idle table: memory before and with the connections, KB each, and our K
     },
     'conn',
   );
-  const [header, ours, peer] = cells(idleTable(idle));
+  const [header, ours, peer, ...rest] = cells(idleTable(idle));
   assert.deepEqual(header, [
+    'Connections',
     'Server',
     'RSS before MiB',
     'RSS with the connections MiB',
     'KB per idle connection',
     'Peregrine/server',
   ]);
-  assert.deepEqual(ours, ['Ours', '100.0', (100 + 40_000_000 / MiB).toFixed(1), '4.0', '1.00']);
-  assert.deepEqual(peer, ['Peer', '80.0', (80 + 160_000_000 / MiB).toFixed(1), '16.0', '0.25']);
+  assert.deepEqual(ours, [
+    'HTTP keep-alive',
+    'Ours',
+    '100.0',
+    (100 + 40_000_000 / MiB).toFixed(1),
+    '4.0',
+    '1.00',
+  ]);
+  assert.deepEqual(peer, [
+    'HTTP keep-alive',
+    'Peer',
+    '80.0',
+    (80 + 160_000_000 / MiB).toFixed(1),
+    '16.0',
+    '0.25',
+  ]);
+  assert.deepEqual(rest, [], 'no WebSocket row, no WebSocket line');
+});
+
+test("the idle table's WebSocket row is Peregrine's alone, followed by its ratio to the HTTP row", () => {
+  const MiB = 1024 * 1024;
+  const http = run(0, { count: 10_000, idleRss: { before: 100 * MiB, after: 100 * MiB + 40_000_000 } });
+  const ws = run(0, { count: 10_000, idleRss: { before: 101 * MiB, after: 101 * MiB + 60_000_000 } });
+  const idle = section(
+    'idle',
+    {
+      'idle 10k connections': { ours: [http], peer: [http] },
+      'idle 10k websockets': { ours: [ws] },
+    },
+    'conn',
+  );
+  const websockets = { ...idle.results[1]!, workload: WS_IDLE };
+  const table = idleTable({ ...idle, results: [idle.results[0]!, websockets] });
+  const [rows, line] = table.split('\n\n');
+  const [, , , wsRow, ...more] = cells(rows!);
+  assert.deepEqual(wsRow, ['WebSocket', 'Ours', '101.0', (101 + 60_000_000 / MiB).toFixed(1), '6.0', '—']);
+  assert.deepEqual(more, []);
+  assert.equal(
+    line,
+    'An idle WebSocket costs Peregrine 1.50× an idle HTTP keep-alive connection (target ≤ 2×).',
+  );
 });

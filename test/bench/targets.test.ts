@@ -13,6 +13,7 @@ function figures(
     rateRatio: (workload, peer) => rates[`${workload}:${peer}`],
     costRatio: (workload, peer, cost) => costs[`${workload}:${peer}:${cost}`],
     idleRatio: (peer) => idle[peer],
+    idleWebSocketRatio: () => idle.websocket,
   };
 }
 
@@ -98,6 +99,10 @@ test("the issue's targets are all listed, each against the peer it names", () =>
       asked.push(`idle ${peer}`);
       return 1;
     },
+    idleWebSocketRatio() {
+      asked.push('idle websocket');
+      return 1;
+    },
   };
   const results = checkTargets(recorder);
   assert.equal(results.length, TARGETS.length);
@@ -112,6 +117,7 @@ test("the issue's targets are all listed, each against the peer it names", () =>
     'rate plain /6150 node-http',
     'gcs plain / raw-net',
     'idle raw-net',
+    'idle websocket',
     'rate static /6150.txt nginx',
     'rate static /6150.txt sirv',
     'rate ws text 4 MiB in 64 B fragments ws-echo',
@@ -146,6 +152,7 @@ test("the issue's targets are all listed, each against the peer it names", () =>
       true,
       true,
       true,
+      true,
       false,
       true,
       true,
@@ -174,6 +181,7 @@ test("every target's workload and peer exist in the sections, so none is silentl
       rateRatio: (workload, peer) => void asked.push([workload, peer]),
       costRatio: (workload, peer) => void asked.push([workload, peer]),
       idleRatio: (peer) => void asked.push(['idle 10k connections', peer]),
+      idleWebSocketRatio: () => void asked.push(['idle 10k websockets', 'peregrine']),
     };
     target.measure(recorder);
     for (const [workload, peer] of asked) {
