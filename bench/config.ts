@@ -89,8 +89,8 @@ function selectSections(): SelectedSection[] {
         'peregrine-https, node-https, raw-tls and nginx-https only in the https section ("https GET /", ' +
         '"https handshakes"); peregrine-h2, node-http2, raw-http2 and nginx-h2 only in the http2 section ("h2 GET /"); ' +
         'peregrine-gzip and fastify-gzip only in the compression section ("gzip /6150.txt"); ' +
-        'peregrine-pubsub, socketio and uws-pubsub only in the pubsub section ("pubsub redis 5k ' +
-        'subscribers" with socketio, "pubsub local 10k subscribers" with uws-pubsub)',
+        'peregrine-pubsub, socketio, uws-pubsub and raw-net-pubsub only in the pubsub section ("pubsub ' +
+        'redis 5k subscribers" with socketio, "pubsub local 10k subscribers" with uws-pubsub and raw-net-pubsub)',
     );
   }
   return selected;

@@ -195,6 +195,12 @@ export const SOCKETIO_PUBSUB: ServerSpec = {
 };
 /** uWebSockets.js's pub/sub, run on Node 20 like UWS. */
 export const UWS_PUBSUB: ServerSpec = { id: 'uws-pubsub', label: 'uWebSockets.js', script: 'uws-pubsub.mjs' };
+/** The ceiling for fan-out on node:net: pre-framed bytes written to every subscriber, nothing else. */
+const RAW_NET_PUBSUB: ServerSpec = {
+  id: 'raw-net-pubsub',
+  label: 'raw node:net',
+  script: 'raw-net-pubsub.ts',
+};
 export const SERVERS: readonly ServerSpec[] = [
   PEREGRINE,
   NODE_HTTP,
@@ -226,6 +232,7 @@ export const SERVERS: readonly ServerSpec[] = [
   PEREGRINE_PUBSUB,
   SOCKETIO_PUBSUB,
   UWS_PUBSUB,
+  RAW_NET_PUBSUB,
 ];
 
 /** uWebSockets.js servers: run on Node 20 (uws.ts). */
@@ -547,7 +554,7 @@ export const PUBSUB_WINDOW = 16;
 export const PUBSUB: Section = {
   id: 'pubsub',
   peregrine: PEREGRINE_PUBSUB,
-  peers: [SOCKETIO_PUBSUB, UWS_PUBSUB],
+  peers: [SOCKETIO_PUBSUB, UWS_PUBSUB, RAW_NET_PUBSUB],
   unit: 'msg',
   workloads: [
     {
@@ -565,7 +572,7 @@ export const PUBSUB: Section = {
       subscribers: PUBSUB_LOCAL_SUBSCRIBERS,
       instances: 1,
       window: PUBSUB_WINDOW,
-      servers: [PEREGRINE_PUBSUB.id, UWS_PUBSUB.id],
+      servers: [PEREGRINE_PUBSUB.id, UWS_PUBSUB.id, RAW_NET_PUBSUB.id],
       workers: 1,
     },
   ],

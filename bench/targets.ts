@@ -189,6 +189,12 @@ export const TARGETS: readonly Target[] = [
     goal: 1,
     measure: rate('pubsub local 10k subscribers', 'uws-pubsub'),
   },
+  {
+    what: 'pubsub local 10k subscribers, deliveries/s over raw node:net fan-out (the ceiling)',
+    bound: 'min',
+    goal: 0.9,
+    measure: rate('pubsub local 10k subscribers', 'raw-net-pubsub'),
+  },
 ];
 
 export interface TargetResult {

@@ -136,6 +136,7 @@ test("the issue's targets are all listed, each against the peer it names", () =>
     'cpu observe plain / peregrine',
     'rate pubsub redis 5k subscribers socketio',
     'rate pubsub local 10k subscribers uws-pubsub',
+    'rate pubsub local 10k subscribers raw-net-pubsub',
   ]);
   // A ratio of 1 meets the ≥ 1, ≤ 1.15 and ≤ 1.5 targets and misses the ≥ 2, ≥ 3 and ≥ 10 ones.
   assert.deepEqual(
@@ -169,6 +170,7 @@ test("the issue's targets are all listed, each against the peer it names", () =>
       false,
       true,
       false,
+      true,
       true,
     ],
   );
