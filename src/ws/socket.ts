@@ -623,7 +623,7 @@ export class WebSocket<T = unknown> {
     if (!this.corked) {
       this.corked = true;
       socket.cork();
-      process.nextTick(uncork, this);
+      if (corkedSockets.push(this) === 1) process.nextTick(uncorkAll);
     }
     socket.write(frame);
   }
@@ -709,8 +709,16 @@ export class WebSocket<T = unknown> {
 
 const EMPTY = Buffer.alloc(0);
 
-function uncork(socket: WebSocket<unknown>): void {
-  socket.uncork();
+/**
+ * The sockets corked in this tick, uncorked together when it ends: one callback for a publication to
+ * thousands of sockets, not one each. A socket corked while they are uncorked (a close handler that
+ * publishes) is in the list too, and uncorked in the same pass.
+ */
+const corkedSockets: WebSocket<unknown>[] = [];
+
+function uncorkAll(): void {
+  for (let i = 0; i < corkedSockets.length; i++) corkedSockets[i]!.uncork();
+  corkedSockets.length = 0;
 }
 
 /** A message waiting its turn to be delivered (see `inbound`). */
