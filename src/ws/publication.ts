@@ -18,6 +18,8 @@ export class PendingFrame {
   readonly size: number;
   /** Shared by the outboxes of many sockets (a publication's), rather than one socket's own message. */
   readonly shared: boolean;
+  /** Handed to the socket (of an unshared frame: a waiting pong is updated only until then). */
+  written = false;
   private waiters: { flush(): void }[] | null = null;
 
   constructor(size: number, shared: boolean) {

@@ -17,7 +17,7 @@ import { CLOSE, isValidCloseCode, WsError } from './errors.ts';
 import { type Entry, Outbox } from './outbox.ts';
 import { PendingFrame, type Publication } from './publication.ts';
 import { Receiver } from './receiver.ts';
-import { closePayload, frameHeader, OPCODE, wholeFrame } from './sender.ts';
+import { closePayload, frameHeader, MAX_CONTROL_PAYLOAD, OPCODE, wholeFrame } from './sender.ts';
 import { publish, subscribe, unsubscribe } from './topics.ts';
 
 /** @internal What a WebSocket needs from the worker and handler it belongs to. */
@@ -125,6 +125,8 @@ export class WebSocket<T = unknown> {
   private outbox: Outbox | null = null;
   /** Frames written in one tick go out together (one writev), not one system call per message. */
   private corked = false;
+  /** The pong waiting in the outbox, if any: later pings update it rather than queue their own. */
+  private waitingPong: PendingFrame | null = null;
   private readingPaused = false;
 
   /**
@@ -463,8 +465,29 @@ export class WebSocket<T = unknown> {
   }
 
   private onPing(data: Buffer): void {
-    if (this.state === OPEN) this.putFrame(OPCODE.pong, data);
+    if (this.state === OPEN) this.answerPing(data);
     this.hooks.handleWSPing?.(this, data);
+  }
+
+  /**
+   * A pong in turn; but while the socket is backed up, one waiting pong answers every ping that
+   * comes meanwhile, with the latest payload (RFC 6455 §5.5.3 allows answering only the most recent
+   * ping): a client that pings without reading can't queue a pong per ping.
+   */
+  private answerPing(data: Buffer): void {
+    const waiting = this.waitingPong;
+    if (waiting !== null && !waiting.written) {
+      waiting.frame = wholeFrame(OPCODE.pong, false, data);
+      return;
+    }
+    if (this.outbox === null && !this.socket.writableNeedDrain) {
+      this.putFrame(OPCODE.pong, data);
+      return;
+    }
+    const pong = new PendingFrame(2 + MAX_CONTROL_PAYLOAD, false);
+    pong.frame = wholeFrame(OPCODE.pong, false, data);
+    this.waitingPong = pong;
+    this.put(pong, pong.size, true);
   }
 
   private onPong(data: Buffer): void {
@@ -609,6 +632,7 @@ export class WebSocket<T = unknown> {
       } else if (entry instanceof PendingFrame) {
         if (entry.frame === null) return;
         frame = entry.frame;
+        entry.written = true;
         outbox.shift(entry.size, !entry.shared);
       } else {
         frame = entry.frame;

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocketClient from 'ws';
@@ -214,6 +216,72 @@ test('publications are shared: compressed once for sockets with server_no_contex
     fresh.client.close();
     carried.client.close();
     plain.client.close();
+  } finally {
+    await server.shutdown();
+  }
+});
+
+test('a client that pings without reading gets one waiting pong, with the latest payload, not one per ping', async () => {
+  let socket: WebSocket | null = null;
+  const server = await start({
+    handleRequest: (_req, res) => void res.upgrade(),
+    handleWSOpen: (ws: WebSocket) => {
+      socket = ws;
+    },
+  });
+  try {
+    // A raw client, so that nothing reads behind the test's back.
+    const raw = connect(server.port, '127.0.0.1');
+    raw.write(
+      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    await once(raw, 'data'); // the 101
+    raw.pause();
+    await until(() => socket !== null);
+    const ws = socket as unknown as WebSocket;
+    // Back the socket up: more than the kernel buffers hold, while the client reads nothing.
+    while (ws.bufferedAmount < 4 * MiB) ws.send(Buffer.alloc(64 * 1024));
+    await delay(100);
+    const before = ws.bufferedAmount;
+    const mask = Buffer.from([1, 2, 3, 4]);
+    const ping = (i: number) => {
+      const payload = Buffer.from(`ping ${i}`.padEnd(100, '.'));
+      const masked = Buffer.from(payload.map((b, j) => b ^ mask[j & 3]!));
+      return Buffer.concat([Buffer.from([0x89, 0x80 | payload.length]), mask, masked]);
+    };
+    raw.write(Buffer.concat(Array.from({ length: 2000 }, (_, i) => ping(i))));
+    await until(() => ws.bufferedAmount > before); // the pings have arrived
+    await delay(200);
+    assert.ok(
+      ws.bufferedAmount - before <= 2 + 125,
+      `2000 pings queued ${ws.bufferedAmount - before} bytes of pongs, not one pong's worth`,
+    );
+    // Now read everything: exactly one pong, the latest ping's.
+    const chunks: Buffer[] = [];
+    raw.on('data', (chunk: Buffer) => chunks.push(chunk));
+    raw.resume();
+    await until(() => ws.bufferedAmount === 0);
+    await delay(100);
+    const pongs: string[] = [];
+    const all = Buffer.concat(chunks);
+    for (let at = 0; at < all.length; ) {
+      let length = all[at + 1]! & 0x7f;
+      let header = 2;
+      if (length === 126) {
+        length = all.readUInt16BE(at + 2);
+        header = 4;
+      } else if (length === 127) {
+        length = Number(all.readBigUInt64BE(at + 2));
+        header = 10;
+      }
+      if ((all[at]! & 0x0f) === 0x0a) pongs.push(all.subarray(at + header, at + header + length).toString());
+      at += header + length;
+    }
+    assert.equal(pongs.length, 1);
+    assert.match(pongs[0]!, /^ping 1999\.+$/, 'the latest ping is answered');
+    raw.destroy();
+    await until(() => ws.readyState === 3);
   } finally {
     await server.shutdown();
   }
