@@ -1,7 +1,7 @@
 // The chat of the websocket example on two instances that share one Redis: a message typed on
 // http://localhost:3000 shows on http://localhost:3001 too. Run as it is, it starts a redis-server
-// on a free port (or uses REDIS_URL) and the two instances (ports PORT and PORT + 1), and stops them
-// all on Ctrl+C. Each instance is this same file, started with INSTANCE set; in production they are
+// on a free port (or uses REDIS_URL) and the two instances (ports PORT and PORT2, by default 3000
+// and 3001), and stops them all on Ctrl+C, or when one of them fails. Each instance is this same file, started with INSTANCE set; in production they are
 // separate machines, each running `serve(chat, { pubsub: { redis: 'redis://…' } })`.
 import { type ChildProcess, spawn } from 'node:child_process';
 import cluster from 'node:cluster';
@@ -56,7 +56,18 @@ async function serveInstance(name: string, redis: string): Promise<void> {
 /** Starts Redis (unless REDIS_URL says where one is) and two instances; stops them on a signal. */
 async function launch(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
+  const ports = [port, Number(process.env.PORT2 ?? port + 1)];
   const children: ChildProcess[] = [];
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    // The instances first (they say goodbye to their sockets), then Redis.
+    const instances = children.filter((c) => c.spawnargs[0] === process.execPath);
+    await Promise.all(instances.map((c) => stopChild(c)));
+    await Promise.all(children.map((c) => stopChild(c)));
+    process.exit(code);
+  };
   let redis = process.env.REDIS_URL || undefined; // unset or empty: start one
   if (redis === undefined) {
     const redisPort = await freePort();
@@ -76,23 +87,23 @@ async function launch(): Promise<void> {
     redis = `redis://127.0.0.1:${redisPort}`;
     console.log(`chat-cluster: redis-server on ${redis}`);
   }
-  for (const [i, instancePort] of [port, port + 1].entries()) {
+  for (const [i, instancePort] of ports.entries()) {
     const child = spawn(process.execPath, [process.argv[1]!], {
       env: { ...process.env, INSTANCE: String(i + 1), PORT: String(instancePort), REDIS_URL: redis },
       stdio: 'inherit',
     });
+    // An instance that fails (its port taken, say) takes the example down with it.
+    child.once('exit', (code) => {
+      if (!stopping) {
+        console.error(`chat-cluster: instance ${i + 1} exited (${code}); stopping`);
+        void stop(1);
+      }
+    });
     children.push(child);
   }
-  console.log(`chat-cluster: open http://localhost:${port} and http://localhost:${port + 1}`);
-  const stop = async () => {
-    // The instances first (they say goodbye to their sockets), then Redis.
-    const instances = children.filter((c) => c.spawnargs[0] === process.execPath);
-    await Promise.all(instances.map((c) => stopChild(c)));
-    await Promise.all(children.map((c) => stopChild(c)));
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  console.log(`chat-cluster: open http://localhost:${ports[0]} and http://localhost:${ports[1]}`);
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

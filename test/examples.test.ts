@@ -283,9 +283,11 @@ test('chat-cluster example: two instances and the redis-server it starts; a mess
   skip: hasRedis ? false : 'redis-server is not installed (Debian: apt-get install redis-server)',
 }, async () => {
   const port = await freePort();
+  let port2 = await freePort();
+  while (port2 === port) port2 = await freePort();
   const file = fileURLToPath(new URL('../examples/chat-cluster.ts', import.meta.url));
   const child = spawn(process.execPath, [file], {
-    env: { ...process.env, PORT: String(port), WORKERS: '1', REDIS_URL: '' },
+    env: { ...process.env, PORT: String(port), PORT2: String(port2), WORKERS: '1', REDIS_URL: '' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
@@ -296,13 +298,14 @@ test('chat-cluster example: two instances and the redis-server it starts; a mess
         if (out.split('listening on').length === 3) resolve();
       });
       child.once('exit', (code) => reject(new Error(`chat-cluster exited with ${code}: ${out}`)));
+      setTimeout(() => reject(new Error(`chat-cluster did not start in 20 s: ${out}`)), 20_000).unref();
     });
     const open = async (p: number) => {
       const ws = new WebSocketClient(`ws://127.0.0.1:${p}/chat`);
       await new Promise((resolve) => ws.once('open', resolve));
       return ws;
     };
-    const [first, second] = [await open(port), await open(port + 1)];
+    const [first, second] = [await open(port), await open(port2)];
     const seen: string[] = [];
     second.on('message', (data) => seen.push(String(data)));
     // The second instance subscribes on Redis as its first guest arrives: say it until it is heard.
