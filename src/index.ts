@@ -24,6 +24,8 @@ export type {
 } from './observe/access-log.ts';
 export type { EventLoopDelay, ServerMetrics, TimeoutKind, WorkerMetricsView } from './observe/metrics.ts';
 export { DEFAULTS, type ServerOptions, type WsDeflateOptions } from './options.ts';
+export type { PubSubOptions } from './pubsub/options.ts';
+export { RedisError } from './pubsub/redis-connection.ts';
 export { Server, type ServerMode, serve } from './server.ts';
 export { type Channel, channel, isPrimary, sharedMemory } from './shared.ts';
 export { DirServer, type DirServerOptions } from './static/dir-server.ts';

@@ -38,6 +38,7 @@ test('every exported error class derives from PeregrineError', () => {
     'HttpError',
     'ListenError',
     'PeregrineError',
+    'RedisError',
     'UsageError',
     'WsError',
   ]);
