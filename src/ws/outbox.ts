@@ -33,10 +33,6 @@ export class Outbox {
   private low = Number.POSITIVE_INFINITY;
   private lowAt = 0;
 
-  get empty(): boolean {
-    return this.head === this.entries.length;
-  }
-
   push(entry: Entry, size: number, own: boolean): void {
     this.entries.push(entry);
     this.bytes += size;

@@ -103,11 +103,6 @@ export function subscriberCount(topic: string): number {
   return topics.get(topic)?.size ?? 0;
 }
 
-/** The topics this worker has subscribers for. */
-export function topicCount(): number {
-  return topics.size;
-}
-
 function deliverTo(set: Set<Subscriber>, publication: Publication, except: Subscriber | null): number {
   let taken = 0;
   for (const subscriber of set) {
