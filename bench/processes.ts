@@ -111,3 +111,58 @@ export async function runPinned(
   if (spawnError) throw spawnError;
   return { code: child.exitCode, stdout, stderr };
 }
+
+/**
+ * Runs a load generator (`node script args…`) on LOAD_CPU and hands each line it prints to `onLine`,
+ * which returns the run's result once it has it (and may throw: that fails the run). Resolves with that
+ * result when the child exits cleanly; rejects if it fails, prints no result, or outlives `timeoutMs`.
+ */
+export function runLoadGenerator<T>(
+  name: string,
+  args: readonly string[],
+  timeoutMs: number,
+  onLine: (line: string) => T | undefined,
+): Promise<T> {
+  const child = spawnPinned(LOAD_CPU, process.execPath, args);
+  const exited = track(child);
+  return new Promise<T>((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    let spawnError: Error | undefined;
+    let result: T | undefined;
+    let problem: Error | undefined;
+    const timer = setTimeout(() => {
+      problem ??= new Error(`${name} did not finish in time`);
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const lines = stdout.split('\n');
+      stdout = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          result ??= onLine(line.trim());
+        } catch (error) {
+          // E.g. a server exited, so its /proc entry is gone.
+          problem ??= error instanceof Error ? error : new Error(String(error));
+        }
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    child.once('error', (error) => {
+      spawnError = error;
+    });
+    exited.then(() => {
+      clearTimeout(timer);
+      if (spawnError) reject(spawnError);
+      else if (problem) reject(problem);
+      else if (child.exitCode !== 0) {
+        const output = stderr.trim() || `code ${child.exitCode}, signal ${child.signalCode}`;
+        reject(new Error(`${name} failed: ${output}`));
+      } else if (result === undefined) reject(new Error(`${name} printed no report`));
+      else resolve(result);
+    });
+  });
+}

@@ -2,7 +2,7 @@
 // GCs over exactly its measured window.
 import { join } from 'node:path';
 import { type Config, WARMUP_SECONDS } from './config.ts';
-import { LOAD_CPU, spawnPinned, track } from './processes.ts';
+import { runLoadGenerator } from './processes.ts';
 import type { PubSubWorkload } from './sections.ts';
 
 const PUBSUB_LOAD_SCRIPT = join(import.meta.dirname, 'pubsub-load.ts');
@@ -82,59 +82,20 @@ export function runPubSubLoad(
   config: Config,
   at: { readonly measuring: () => void; readonly over: () => void },
 ): Promise<PubSubLoadReport> {
-  const child = spawnPinned(LOAD_CPU, process.execPath, args);
-  const exited = track(child);
-  return new Promise<PubSubLoadReport>((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    let spawnError: Error | undefined;
-    let measuring = false;
-    let report: PubSubLoadReport | undefined;
-    let problem: Error | undefined;
-    const timer = setTimeout(
-      () => {
-        problem ??= new Error('pubsub-load did not finish in time');
-        child.kill('SIGKILL');
-      },
-      (WARMUP_SECONDS + config.seconds) * 1000 + PUBSUB_LOAD_SLACK_MS,
-    );
-    const onLine = (line: string): void => {
+  let measuring = false;
+  return runLoadGenerator(
+    'pubsub-load',
+    args,
+    (WARMUP_SECONDS + config.seconds) * 1000 + PUBSUB_LOAD_SLACK_MS,
+    (line): PubSubLoadReport | undefined => {
       if (line === 'measuring') {
         measuring = true;
         at.measuring();
-      } else if (line.startsWith('{') && measuring && report === undefined) {
+      } else if (line.startsWith('{') && measuring) {
         at.over();
-        report = parsePubSubLoadReport(line);
+        return parsePubSubLoadReport(line);
       }
-    };
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      const lines = stdout.split('\n');
-      stdout = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          onLine(line.trim());
-        } catch (error) {
-          // E.g. a server exited, so its /proc entry is gone.
-          problem ??= error instanceof Error ? error : new Error(String(error));
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-4000);
-    });
-    child.once('error', (error) => {
-      spawnError = error;
-    });
-    exited.then(() => {
-      clearTimeout(timer);
-      if (spawnError) reject(spawnError);
-      else if (problem) reject(problem);
-      else if (child.exitCode !== 0) {
-        const output = stderr.trim() || `code ${child.exitCode}, signal ${child.signalCode}`;
-        reject(new Error(`pubsub-load failed: ${output}`));
-      } else if (report === undefined) reject(new Error('pubsub-load printed no report'));
-      else resolve(report);
-    });
-  });
+      return undefined;
+    },
+  );
 }

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { type Config, WARMUP_SECONDS } from './config.ts';
 import { readCpuTicks } from './proc.ts';
-import { LOAD_CPU, spawnPinned, track } from './processes.ts';
+import { runLoadGenerator } from './processes.ts';
 import type { WsWorkload } from './sections.ts';
 import type { RunningServer } from './server-process.ts';
 
@@ -72,60 +72,21 @@ export function parseWsLoadReport(line: string): WsLoadReport {
  * exactly the measured window.
  */
 export function runWsLoad(server: RunningServer, workload: WsWorkload, config: Config): Promise<WsLoadRun> {
-  const child = spawnPinned(LOAD_CPU, process.execPath, wsLoadArgs(workload, server.port, config));
-  const exited = track(child);
-  return new Promise<WsLoadRun>((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    let spawnError: Error | undefined;
-    let before: { ticks: number; at: number } | undefined;
-    let result: WsLoadRun | undefined;
-    let problem: Error | undefined;
-    const timer = setTimeout(
-      () => {
-        problem ??= new Error('ws-load did not finish in time');
-        child.kill('SIGKILL');
-      },
-      (WARMUP_SECONDS + config.seconds) * 1000 + WS_LOAD_SLACK_MS,
-    );
-    const onLine = (line: string): void => {
+  let before: { ticks: number; at: number } | undefined;
+  return runLoadGenerator(
+    'ws-load',
+    wsLoadArgs(workload, server.port, config),
+    (WARMUP_SECONDS + config.seconds) * 1000 + WS_LOAD_SLACK_MS,
+    (line): WsLoadRun | undefined => {
       if (line === 'measuring') {
         before = { ticks: readCpuTicks(server.pid), at: performance.now() };
-      } else if (line.startsWith('{') && before !== undefined && result === undefined) {
+      } else if (line.startsWith('{') && before !== undefined) {
         const ticks = readCpuTicks(server.pid);
         const wallSeconds = (performance.now() - before.at) / 1000;
         const report = parseWsLoadReport(line);
-        result = { report, serverCpuSeconds: (ticks - before.ticks) / config.clockTicks, wallSeconds };
+        return { report, serverCpuSeconds: (ticks - before.ticks) / config.clockTicks, wallSeconds };
       }
-    };
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      const lines = stdout.split('\n');
-      stdout = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          onLine(line.trim());
-        } catch (error) {
-          // E.g. the server exited, so its /proc entry is gone.
-          problem ??= error instanceof Error ? error : new Error(String(error));
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-4000);
-    });
-    child.once('error', (error) => {
-      spawnError = error;
-    });
-    exited.then(() => {
-      clearTimeout(timer);
-      if (spawnError) reject(spawnError);
-      else if (problem) reject(problem);
-      else if (child.exitCode !== 0) {
-        const output = stderr.trim() || `code ${child.exitCode}, signal ${child.signalCode}`;
-        reject(new Error(`ws-load failed: ${output}`));
-      } else if (result === undefined) reject(new Error('ws-load printed no report'));
-      else resolve(result);
-    });
-  });
+      return undefined;
+    },
+  );
 }

@@ -9,8 +9,8 @@ import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
-import { type Handler, publish, serve } from '../src/index.ts';
-import { CHAT_PAGE } from './shared/chat-page.ts';
+import { serve } from '../src/index.ts';
+import { chatHandler } from './shared/chat.ts';
 
 const instance = process.env.INSTANCE;
 if (instance === undefined) await launch();
@@ -21,36 +21,14 @@ async function serveInstance(name: string, redis: string): Promise<void> {
   // Guest names carry the instance and the worker, so that no two guests anywhere share one.
   const worker = cluster.worker?.id ?? threadId;
   let nextGuest = 1;
-  const chat: Handler<{ name: string }> = {
-    handleRequest(req, res): void {
-      if (req.path === '/chat') {
-        res.upgrade({ data: { name: `guest-${name}.${worker}-${nextGuest++}` } });
-        return;
-      }
-      if (req.path !== '/') {
-        res.status = 404;
-        res.end('not found\n');
-        return;
-      }
-      res.setHeader('Content-Type', 'text/html; charset=utf-8');
-      res.end(CHAT_PAGE);
+  await serve(
+    chatHandler(() => `guest-${name}.${worker}-${nextGuest++}`),
+    {
+      port: Number(process.env.PORT ?? 3000),
+      workers: process.env.WORKERS === undefined ? undefined : Number(process.env.WORKERS),
+      pubsub: { redis },
     },
-    handleWSOpen(ws): void {
-      ws.subscribe('room');
-      publish('room', `${ws.data.name} joined`);
-    },
-    handleWSMessage(ws, message, isBinary): void {
-      if (!isBinary) publish('room', `${ws.data.name}: ${message}`);
-    },
-    handleWSClose(ws): void {
-      publish('room', `${ws.data.name} left`);
-    },
-  };
-  await serve(chat, {
-    port: Number(process.env.PORT ?? 3000),
-    workers: process.env.WORKERS === undefined ? undefined : Number(process.env.WORKERS),
-    pubsub: { redis },
-  });
+  );
 }
 
 /** Starts Redis (unless REDIS_URL says where one is) and two instances; stops them on a signal. */

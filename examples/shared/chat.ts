@@ -1,6 +1,9 @@
-// The chat page of the websocket and chat-cluster examples: it opens a WebSocket to /chat, shows
-// every message that arrives, and sends what is typed.
-export const CHAT_PAGE = `<!doctype html>
+// The chat of the websocket and chat-cluster examples: GET / serves a page that opens a WebSocket to
+// /chat; every message a browser sends is published to everyone in the room (every worker, and with
+// pubsub.redis every instance).
+import { type Handler, publish } from '../../src/index.ts';
+
+const CHAT_PAGE = `<!doctype html>
 <html lang="en">
 <meta charset="utf-8">
 <title>Peregrine chat</title>
@@ -35,3 +38,33 @@ export const CHAT_PAGE = `<!doctype html>
 </script>
 </html>
 `;
+
+/** The chat handler; `guestName()` names each new guest (unique across workers, and instances). */
+export function chatHandler(guestName: () => string): Handler<{ name: string }> {
+  // Handler<T> types `ws.data` in every hook: here, what res.upgrade({ data }) is given.
+  return {
+    handleRequest(req, res): void {
+      if (req.path === '/chat') {
+        res.upgrade({ data: { name: guestName() } });
+        return;
+      }
+      if (req.path !== '/') {
+        res.status = 404;
+        res.end('not found\n');
+        return;
+      }
+      res.setHeader('Content-Type', 'text/html; charset=utf-8');
+      res.end(CHAT_PAGE);
+    },
+    handleWSOpen(ws): void {
+      ws.subscribe('room');
+      publish('room', `${ws.data.name} joined`);
+    },
+    handleWSMessage(ws, message, isBinary): void {
+      if (!isBinary) publish('room', `${ws.data.name}: ${message}`);
+    },
+    handleWSClose(ws): void {
+      publish('room', `${ws.data.name} left`);
+    },
+  };
+}
