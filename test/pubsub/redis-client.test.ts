@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../src/errors.ts';
 import { backoff, RedisPubSubClient, type RedisPubSubOptions } from '../../src/pubsub/redis-client.ts';
 import { freePort } from '../helpers.ts';
-import { RedisServer, redisServerMissing, redisTlsMissing } from './redis-server.ts';
+import { RedisServer, type RedisServerOptions, redisServerMissing, redisTlsMissing } from './redis-server.ts';
 
 // RedisPubSubClient against a real redis-server: started per describe block on a free port, killed,
 // paused and restarted on that port to see the client reconnect and stay bounded.
@@ -152,14 +152,26 @@ test('a server that breaks the protocol is dropped and reconnected to', async ()
   }
 });
 
-describe('against redis-server', { skip: missing }, () => {
-  let server: RedisServer;
+/**
+ * Starts a redis-server before a describe block's tests (handing it to `use`) and, after them, closes
+ * the clients they left open and the server.
+ */
+function serverForSuite(use: (server: RedisServer) => void, options: RedisServerOptions = {}): void {
+  let server: RedisServer | undefined;
   before(async () => {
-    server = await RedisServer.start();
+    server = await RedisServer.start(options);
+    use(server);
   });
   after(async () => {
     await closeAll();
     await server?.close();
+  });
+}
+
+describe('against redis-server', { skip: missing }, () => {
+  let server: RedisServer;
+  serverForSuite((started) => {
+    server = started;
   });
 
   test('publish and subscribe: text, every byte value, empty and 1 MiB payloads', async () => {
@@ -423,12 +435,8 @@ describe('against redis-server', { skip: missing }, () => {
 
 describe('redis-server going away', { skip: missing }, () => {
   let server: RedisServer;
-  before(async () => {
-    server = await RedisServer.start();
-  });
-  after(async () => {
-    await closeAll();
-    await server?.close();
+  serverForSuite((started) => {
+    server = started;
   });
 
   test('killed and restarted on the same port: reconnects, resubscribes, messages flow again', async () => {
@@ -524,13 +532,12 @@ describe('redis-server going away', { skip: missing }, () => {
 
 describe('AUTH', { skip: missing }, () => {
   let server: RedisServer;
-  before(async () => {
-    server = await RedisServer.start({ password: 'hunter2 secret' });
-  });
-  after(async () => {
-    await closeAll();
-    await server?.close();
-  });
+  serverForSuite(
+    (started) => {
+      server = started;
+    },
+    { password: 'hunter2 secret' },
+  );
 
   test('AUTH password and AUTH user password', async () => {
     const h = new Harness(server.url);
@@ -562,13 +569,12 @@ describe('AUTH', { skip: missing }, () => {
 
 describe('TLS (rediss://)', { skip: redisTlsMissing() }, () => {
   let server: RedisServer;
-  before(async () => {
-    server = await RedisServer.start({ tls: true });
-  });
-  after(async () => {
-    await closeAll();
-    await server?.close();
-  });
+  serverForSuite(
+    (started) => {
+      server = started;
+    },
+    { tls: true },
+  );
 
   test('publish and subscribe over TLS with the test CA', async () => {
     const h = new Harness(server.url, { tls: { ca: server.ca } });
