@@ -48,8 +48,13 @@ export class PendingFrame {
  */
 const sharedCompressors = new Map<number, PerMessageDeflate>();
 
+/** One number for a window size (8–15) and a zlib level (-1–9). */
+function compressorKey(windowBits: number, level: number): number {
+  return windowBits * 16 + level + 1;
+}
+
 function sharedCompressor(windowBits: number, level: number): PerMessageDeflate {
-  const key = windowBits * 16 + level + 1;
+  const key = compressorKey(windowBits, level);
   let compressor = sharedCompressors.get(key);
   if (compressor === undefined) {
     compressor = new PerMessageDeflate(
@@ -91,12 +96,11 @@ export class Publication {
    * window and level: compressed once for all of them, asynchronously.
    */
   deflatedFor(windowBits: number, level: number): PendingFrame {
-    const key = windowBits * 16 + level + 1;
+    const key = compressorKey(windowBits, level);
     this.deflated ??= new Map();
-    let pending = this.deflated.get(key);
-    if (pending !== undefined) return pending;
+    const made = this.deflated.get(key);
+    if (made !== undefined) return made;
     const frame = new PendingFrame(this.payload.byteLength + 10, true);
-    pending = frame;
     this.deflated.set(key, frame);
     const opcode = this.isBinary ? OPCODE.binary : OPCODE.text;
     sharedCompressor(windowBits, level)
