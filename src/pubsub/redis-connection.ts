@@ -1,7 +1,7 @@
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as connectTls } from 'node:tls';
 import { PeregrineError } from '../errors.ts';
-import type { RedisAddress } from './redis-url.ts';
+import { addressText, type RedisAddress } from './redis-url.ts';
 import {
   commandLength,
   encodePipeline,
@@ -125,8 +125,7 @@ export class RedisConnection {
 
   /** host:port, IPv6 in brackets. */
   get where(): string {
-    const { host, port } = this.options.address;
-    return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+    return addressText(this.options.address);
   }
 
   private get gone(): boolean {

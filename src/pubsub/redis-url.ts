@@ -106,3 +106,9 @@ function decode(text: string, what: string, fail: (problem: string) => never): s
     return fail(`${what} has an invalid percent-encoding (%XX)`);
   }
 }
+
+/** `host:port` for messages, an IPv6 address in brackets; never the password. */
+export function addressText(address: RedisAddress): string {
+  const { host, port } = address;
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -3,6 +3,7 @@ import { deliverFromElsewhere, useRemoteRelay } from '../ws/topics.ts';
 import type { ResolvedPubSub } from './options.ts';
 import { RedisError, RedisPubSubClient } from './redis-client.ts';
 import { RedisRelay } from './redis-relay.ts';
+import { addressText } from './redis-url.ts';
 
 /**
  * One worker's link to the other instances (`pubsub.redis`): its own Redis client, and the relay
@@ -45,8 +46,7 @@ export class RemotePubSub {
   }
 
   private get where(): string {
-    const { host, port } = this.settings.address;
-    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return addressText(this.settings.address);
   }
 
   /** Whether Redis is reachable now. */
